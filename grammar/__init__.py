@@ -1,0 +1,1 @@
+"""The rldsl grammar (``rlm.lark``), shipped inside the wheel as ``rldsl.grammar``."""

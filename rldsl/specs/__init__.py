@@ -1,0 +1,64 @@
+"""Runtime specs: the types of tensor keys, mirroring torchrl 0.14's spec classes.
+
+Every spec has `shape`, `dtype`, `device`, `is_in`, `project`, `rand`, `zero`, `one`,
+`encode`, `expand`, indexing, `to`, equality and a readable repr. `project` maps any value
+into the domain (a value already inside comes back unchanged); each class documents how.
+
+>>> import torch
+>>> from rldsl.specs import Bounded, Composite, OneHot
+>>> action = Bounded(low=-2.0, high=2.0, shape=(1,))
+>>> action.project(torch.tensor([3.0]))
+tensor([2.])
+>>> Composite(action=action, mode=OneHot(3)).rand((4,)).batch_size
+torch.Size([4])
+"""
+
+from rldsl.specs._base import CategoricalBox, ContinuousBox, TensorSpec
+from rldsl.specs.composite import Composite
+from rldsl.specs.continuous import (
+    Bounded,
+    BoundedContinuous,
+    BoundedDiscrete,
+    Unbounded,
+    UnboundedContinuous,
+    UnboundedDiscrete,
+)
+from rldsl.specs.discrete import Binary, Categorical, MultiCategorical, MultiOneHot, OneHot
+
+# torchrl's older class names, still common in tutorials and in the torchrl docs' examples.
+BoundedTensorSpec = Bounded
+UnboundedContinuousTensorSpec = UnboundedContinuous
+UnboundedDiscreteTensorSpec = UnboundedDiscrete
+OneHotDiscreteTensorSpec = OneHot
+DiscreteTensorSpec = Categorical
+BinaryDiscreteTensorSpec = Binary
+MultiOneHotDiscreteTensorSpec = MultiOneHot
+MultiDiscreteTensorSpec = MultiCategorical
+CompositeSpec = Composite
+
+__all__ = [
+    "Binary",
+    "BinaryDiscreteTensorSpec",
+    "Bounded",
+    "BoundedContinuous",
+    "BoundedDiscrete",
+    "BoundedTensorSpec",
+    "Categorical",
+    "CategoricalBox",
+    "Composite",
+    "CompositeSpec",
+    "ContinuousBox",
+    "DiscreteTensorSpec",
+    "MultiCategorical",
+    "MultiDiscreteTensorSpec",
+    "MultiOneHot",
+    "MultiOneHotDiscreteTensorSpec",
+    "OneHot",
+    "OneHotDiscreteTensorSpec",
+    "TensorSpec",
+    "Unbounded",
+    "UnboundedContinuous",
+    "UnboundedContinuousTensorSpec",
+    "UnboundedDiscrete",
+    "UnboundedDiscreteTensorSpec",
+]

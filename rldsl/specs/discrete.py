@@ -1,0 +1,646 @@
+"""Finite specs: `OneHot`, `Categorical`, `Binary`, `MultiOneHot`, `MultiCategorical`.
+
+Every discrete spec but `Binary` may carry an action mask (`mask=` or `update_mask`):
+a bool tensor whose False entries are forbidden values. `rand` draws only allowed values,
+`is_in` rejects forbidden ones and `project` maps into the allowed ones.
+
+Projection rules (ties always go to the lowest index, NaN scores never win):
+
+* `OneHot`: one-hot of the argmax of the allowed entries.
+* `Categorical` / `MultiCategorical`: the nearest allowed index (NaN -> the lowest allowed).
+* `Binary`: ``value > 0.5`` element-wise (NaN -> 0).
+* `MultiOneHot`: each block as a `OneHot`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from rldsl.specs._base import (
+    CategoricalBox,
+    TensorSpec,
+    as_device,
+    as_dtype,
+    as_shape,
+    check_positive_int,
+    indexed_shape,
+    is_integer_dtype,
+)
+from rldsl.specs.continuous import cast_into, nearest_integer, require_tensor
+
+
+# --- shared mechanics ---------------------------------------------------------------------------
+def as_mask(mask: Any, shape: torch.Size, device: torch.device, owner: str) -> torch.Tensor | None:
+    """Validate an action mask: bool, broadcastable to `shape`, one allowed entry per row."""
+    if mask is None:
+        return None
+    mask = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(mask)
+    if mask.dtype is not torch.bool:
+        raise TypeError(f"{owner} `mask` must be a bool tensor (True = allowed), got dtype {mask.dtype}")
+    try:
+        mask = mask.to(device).broadcast_to(shape).clone()
+    except RuntimeError:
+        raise ValueError(
+            f"{owner} `mask` of shape {tuple(mask.shape)} does not fit the expected shape {tuple(shape)}"
+        ) from None
+    if mask.numel() and not mask.any(-1).all():
+        raise ValueError(f"{owner} `mask` forbids every value in some row; each row needs at least one True")
+    return mask
+
+
+def argmax_allowed(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Index of the largest allowed score per row; NaN counts as -inf, ties go to the lowest index."""
+    scores = scores.float() if not scores.is_floating_point() else scores
+    scores = torch.nan_to_num(scores, nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
+    if mask is None:
+        return scores.argmax(-1)
+    mask = mask.expand_as(scores)
+    index = scores.masked_fill(~mask, float("-inf")).argmax(-1)
+    allowed = mask.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    first_allowed = mask.to(torch.uint8).argmax(-1)
+    return torch.where(allowed, index, first_allowed)
+
+
+def nearest_allowed(value: torch.Tensor, n: int, mask: torch.Tensor | None) -> torch.Tensor:
+    """The nearest index in ``{0..n-1}`` (allowed by `mask`) to each entry of `value`.
+
+    Ties go to the lower index; NaN goes to the lowest allowed index.
+    """
+    value = value.double() if value.dtype is not torch.float64 else value
+    value = torch.nan_to_num(value, nan=-1.0, posinf=float(n), neginf=-1.0).clamp(-1.0, float(n))
+    if mask is None:
+        return nearest_integer(value, nan_to=0.0).clamp(0, n - 1).long()
+    candidates = torch.arange(n, device=value.device, dtype=torch.float64)
+    distance = (candidates - value.unsqueeze(-1)).abs()
+    distance = distance.masked_fill(~mask.expand_as(distance), float("inf"))
+    return distance.argmin(-1)
+
+
+def sample_allowed(mask: torch.Tensor, batch: torch.Size) -> torch.Tensor:
+    """Uniform index among the True entries of each mask row, with batch dims `batch` in front."""
+    rows = mask.expand(*batch, *mask.shape)
+    n = rows.shape[-1]
+    flat = rows.reshape(-1, n).float()
+    if flat.shape[0] == 0:
+        return torch.zeros(rows.shape[:-1], dtype=torch.long, device=mask.device)
+    return torch.multinomial(flat, 1).reshape(rows.shape[:-1])
+
+
+def one_hot(index: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """One-hot rows of length `n` in `dtype`."""
+    return torch.nn.functional.one_hot(index, n).to(dtype)
+
+
+def check_one_hot_rows(value: torch.Tensor, mask: torch.Tensor | None) -> bool:
+    """Every row holds a single 1 (others 0), at an allowed position."""
+    if value.dtype is torch.bool:
+        hot = value
+    else:
+        if not ((value == 0) | (value == 1)).all():
+            return False
+        hot = value.bool()
+    if not (hot.sum(-1) == 1).all():
+        return False
+    return mask is None or not (hot & ~mask).any()
+
+
+def _discrete_dtype(dtype: Any, default: torch.dtype, owner: str) -> torch.dtype:
+    dtype = as_dtype(dtype, default)
+    if not (is_integer_dtype(dtype) or dtype is torch.bool):
+        raise TypeError(f"{owner} holds indices: `dtype` must be an integer dtype (e.g. torch.int64), got {dtype}")
+    return dtype
+
+
+class _DiscreteSpec(TensorSpec):
+    """Shared state of the discrete specs: the mask and its updates."""
+
+    domain = "discrete"
+    mask: torch.Tensor | None
+
+    def _mask_shape(self) -> torch.Size:
+        return self.shape
+
+    def update_mask(self, mask: Any) -> None:
+        """Set (or clear, with None) the action mask; True marks an allowed value."""
+        self.mask = as_mask(mask, self._mask_shape(), self.device, type(self).__name__)
+
+    def _same_domain(self, other: TensorSpec) -> bool:
+        if (self.mask is None) != (other.mask is None):
+            return False
+        return self.mask is None or torch.equal(self.mask, other.mask)
+
+    def _mask_repr(self) -> str:
+        return "" if self.mask is None else f", mask={self.mask.tolist()}"
+
+
+# --- one-hot --------------------------------------------------------------------------------------
+class OneHot(_DiscreteSpec):
+    """One-hot rows over `n` categories (the last dim is the row): the default discrete action.
+
+    `dtype` defaults to bool, as in torchrl. `mask` (shape `shape`, True = allowed) limits
+    `rand`, `is_in` and `project`. `project` takes scores (logits, Q-values or a multi-hot
+    row) and returns the one-hot of the best allowed entry.
+
+    >>> import torch
+    >>> spec = OneHot(4)
+    >>> spec.project(torch.tensor([0.1, 2.0, -1.0, 0.5]))
+    tensor([False,  True, False, False])
+    >>> spec.update_mask(torch.tensor([True, False, True, True]))
+    >>> spec.project(torch.tensor([0.1, 2.0, -1.0, 0.5])).int()
+    tensor([0, 0, 0, 1], dtype=torch.int32)
+    """
+
+    def __init__(self, n: int, shape: Any = None, device: Any = None, dtype: Any = torch.bool,
+                 use_register: bool = False, mask: Any = None) -> None:
+        self.n = check_positive_int(n, "n")
+        self._set_shape(as_shape(shape if shape is not None else (self.n,)))
+        if not self.shape or self.shape[-1] != self.n:
+            raise ValueError(f"OneHot `shape` must end with n={self.n} (the one-hot row), got {tuple(self.shape)}")
+        self.device = as_device(device)
+        self.dtype = as_dtype(dtype, torch.bool)
+        self.use_register = bool(use_register)
+        self._register: dict[Any, int] = {}
+        self.mask = as_mask(mask, self.shape, self.device, "OneHot")
+
+    @property
+    def space(self) -> CategoricalBox:
+        """The category set ``{0..n-1}`` (``space.n``)."""
+        return CategoricalBox(self.n)
+
+    def is_in(self, value: Any) -> bool:
+        if not isinstance(value, torch.Tensor) or value.dtype is not self.dtype:
+            return False
+        if not self._fits(value.shape):
+            return False
+        return check_one_hot_rows(value, self._mask_on(value.device))
+
+    def project(self, value: Any) -> torch.Tensor:
+        """One-hot of the argmax of the allowed entries (ties: lowest index; NaN never wins)."""
+        value = require_tensor(value, self, "project")
+        return one_hot(argmax_allowed(value, self._mask_on(value.device)), self.n, self.dtype)
+
+    def rand(self, shape: Any = ()) -> torch.Tensor:
+        """A uniformly drawn allowed category per row, one-hot encoded."""
+        batch = as_shape(shape)
+        if self.mask is None:
+            index = torch.randint(0, self.n, (*batch, *self.shape[:-1]), device=self.device)
+        else:
+            index = sample_allowed(self.mask, batch)
+        return one_hot(index, self.n, self.dtype)
+
+    def encode(self, value: Any) -> torch.Tensor:
+        """Category indices (int, array or tensor) to one-hot rows of this spec.
+
+        With ``use_register=True`` any hashable values are given indices in order of
+        first appearance (a vocabulary of at most `n` values).
+        """
+        if self.use_register and not isinstance(value, (torch.Tensor, int)):
+            value = self._registered_index(value)
+        index = torch.as_tensor(value, device=self.device)
+        if index.is_floating_point() and not torch.equal(index, index.round()):
+            raise ValueError(f"OneHot.encode takes category indices, got non-integer values {index.tolist()}")
+        index = index.long()
+        if index.numel() and (index.min() < 0 or index.max() >= self.n):
+            raise ValueError(f"OneHot.encode: indices must lie in [0, {self.n - 1}], got {index.tolist()}")
+        return one_hot(index, self.n, self.dtype).reshape(*index.shape[: index.ndim - self.ndim + 1], *self.shape)
+
+    def _registered_index(self, value: Any) -> int:
+        if value not in self._register:
+            if len(self._register) >= self.n:
+                raise ValueError(f"OneHot register is full: {self.n} values already have an index")
+            self._register[value] = len(self._register)
+        return self._register[value]
+
+    def to_categorical(self, value: torch.Tensor) -> torch.Tensor:
+        """Indices (int64) of the hot entries."""
+        return value.argmax(-1)
+
+    def to_numpy(self, value: torch.Tensor):
+        """Indices of the hot entries as a numpy array (what gymnasium's Discrete takes)."""
+        return self.to_categorical(value).detach().cpu().numpy()
+
+    def to_categorical_spec(self) -> "Categorical":
+        """The same action space as a `Categorical` spec (mask carried over)."""
+        return Categorical(self.n, self.shape[:-1], self.device, torch.int64, mask=self.mask)
+
+    def _mask_on(self, device: torch.device) -> torch.Tensor | None:
+        return self.mask if self.mask is None or self.mask.device == device else self.mask.to(device)
+
+    def __getitem__(self, index: Any) -> "OneHot":
+        shape = indexed_shape(self.shape, index, protected_last=True)
+        mask = None if self.mask is None else self.mask[index].reshape(shape)
+        return OneHot(self.n, shape, self.device, self.dtype, self.use_register, mask)
+
+    def _rebuild(self, **changes: Any) -> "OneHot":
+        shape = changes.get("shape", self.shape)
+        mask = None if self.mask is None else self.mask.expand(shape)
+        return OneHot(self.n, shape, changes.get("device", self.device), changes.get("dtype", self.dtype),
+                      self.use_register, mask)
+
+    def _same_domain(self, other: TensorSpec) -> bool:
+        return self.n == other.n and super()._same_domain(other)
+
+    def __repr__(self) -> str:
+        return f"OneHot(n={self.n}, {self._common_repr()}{self._mask_repr()})"
+
+
+# --- categorical ----------------------------------------------------------------------------------
+class Categorical(_DiscreteSpec):
+    """Integer indices in ``{0, ..., n-1}``; `shape` defaults to ``()`` (one index).
+
+    `mask` has shape ``(*shape, n)``. `project` maps numbers to the nearest allowed index
+    (rounding floats, ties to the lower index, NaN to the lowest allowed index).
+
+    >>> import torch
+    >>> Categorical(5).project(torch.tensor([-3.0, 1.4, 2.5, 9.0]))
+    tensor([0, 1, 2, 4])
+    """
+
+    def __init__(self, n: int, shape: Any = None, device: Any = None, dtype: Any = torch.int64,
+                 mask: Any = None) -> None:
+        self.n = check_positive_int(n, "n")
+        self._set_shape(as_shape(shape if shape is not None else ()))
+        self.device = as_device(device)
+        self.dtype = _discrete_dtype(dtype, torch.int64, "Categorical")
+        if self.dtype is torch.bool and self.n > 2:
+            raise TypeError(f"Categorical(n={self.n}) cannot hold its indices in torch.bool; use torch.int64")
+        self.mask = as_mask(mask, self._mask_shape(), self.device, "Categorical")
+
+    def _mask_shape(self) -> torch.Size:
+        return torch.Size((*self.shape, self.n))
+
+    @property
+    def space(self) -> CategoricalBox:
+        """The category set ``{0..n-1}`` (``space.n``)."""
+        return CategoricalBox(self.n)
+
+    def is_in(self, value: Any) -> bool:
+        if not isinstance(value, torch.Tensor) or value.dtype is not self.dtype:
+            return False
+        if not self._fits(value.shape):
+            return False
+        if value.numel() == 0:
+            return True
+        smallest, largest = torch.aminmax(value.long() if value.dtype is torch.bool else value)
+        if not bool((smallest >= 0) & (largest < self.n)):
+            return False
+        return self.mask is None or bool(self._allowed(value).all())
+
+    def _allowed(self, value: torch.Tensor) -> torch.Tensor:
+        mask = self.mask.to(value.device).expand(*value.shape, self.n)
+        return mask.gather(-1, value.long().unsqueeze(-1))
+
+    def project(self, value: Any) -> torch.Tensor:
+        """The nearest allowed index, in the spec's dtype."""
+        value = require_tensor(value, self, "project")
+        if self.mask is None and not value.is_floating_point() and value.dtype is not torch.bool:
+            return cast_into(value.clamp(0, self.n - 1), self.dtype)
+        mask = None if self.mask is None else self.mask.to(value.device)
+        return nearest_allowed(value, self.n, mask).to(self.dtype)
+
+    def rand(self, shape: Any = ()) -> torch.Tensor:
+        """A uniformly drawn allowed index per element."""
+        batch = as_shape(shape)
+        if self.mask is None:
+            return torch.randint(0, self.n, (*batch, *self.shape), device=self.device).to(self.dtype)
+        return sample_allowed(self.mask, batch).to(self.dtype)
+
+    def to_one_hot(self, value: torch.Tensor) -> torch.Tensor:
+        """One-hot rows (bool) of the indices."""
+        return torch.nn.functional.one_hot(value.long(), self.n).bool()
+
+    def to_one_hot_spec(self) -> OneHot:
+        """The same action space as a `OneHot` spec (mask carried over)."""
+        return OneHot(self.n, (*self.shape, self.n), self.device, torch.bool, mask=self.mask)
+
+    def __getitem__(self, index: Any) -> "Categorical":
+        shape = indexed_shape(self.shape, index, protected_last=False)
+        mask = None if self.mask is None else self.mask[index].reshape(*shape, self.n)
+        return Categorical(self.n, shape, self.device, self.dtype, mask)
+
+    def _rebuild(self, **changes: Any) -> "Categorical":
+        shape = changes.get("shape", self.shape)
+        mask = None if self.mask is None else self.mask.expand(*shape, self.n)
+        return Categorical(self.n, shape, changes.get("device", self.device), changes.get("dtype", self.dtype), mask)
+
+    def _same_domain(self, other: TensorSpec) -> bool:
+        return self.n == other.n and super()._same_domain(other)
+
+    def __repr__(self) -> str:
+        return f"Categorical(n={self.n}, {self._common_repr()}{self._mask_repr()})"
+
+
+class Binary(Categorical):
+    """A vector of `n` independent bits (gymnasium's MultiBinary); dtype int8 by default.
+
+    `n` is the vector length (or give `shape`, ending with it); as in torchrl,
+    ``spec.n`` / ``spec.space.n`` is then 2, the number of values of each bit.
+    `project` thresholds at 0.5 (0.5 itself and NaN give 0). Binary specs have no mask.
+
+    >>> import torch
+    >>> Binary(3).project(torch.tensor([0.7, 0.5, -2.0]))
+    tensor([1, 0, 0], dtype=torch.int8)
+    """
+
+    def __init__(self, n: int | None = None, shape: Any = None, device: Any = None,
+                 dtype: Any = torch.int8) -> None:
+        if n is None and shape is None:
+            raise TypeError("Binary needs `n` (the number of bits) or `shape`, e.g. Binary(4)")
+        shape = as_shape(shape if shape is not None else (check_positive_int(n, "n"),))
+        if not shape or (n is not None and shape[-1] != n):
+            raise ValueError(f"Binary `shape` must end with n={n} (the bit vector), got {tuple(shape)}")
+        self.n = 2
+        self._set_shape(shape)
+        self.device = as_device(device)
+        self.dtype = _discrete_dtype(dtype, torch.int8, "Binary")
+        self.mask = None
+
+    def update_mask(self, mask: Any) -> None:
+        """Binary specs have no mask: each bit can always take both values."""
+        raise TypeError("Binary specs take no mask; use MultiCategorical([2, 2, ...]) for maskable bits")
+
+    def is_in(self, value: Any) -> bool:
+        if not isinstance(value, torch.Tensor) or value.dtype is not self.dtype:
+            return False
+        if not self._fits(value.shape):
+            return False
+        if value.numel() == 0 or value.dtype is torch.bool:
+            return True
+        smallest, largest = torch.aminmax(value)
+        return bool((smallest >= 0) & (largest <= 1))
+
+    def project(self, value: Any) -> torch.Tensor:
+        """``value > 0.5`` in the spec's dtype."""
+        value = require_tensor(value, self, "project")
+        if value.dtype is torch.bool:
+            return value.to(self.dtype)
+        return (value > 0.5).to(self.dtype)
+
+    def rand(self, shape: Any = ()) -> torch.Tensor:
+        """Independent fair bits."""
+        return torch.randint(0, 2, (*as_shape(shape), *self.shape), device=self.device).to(self.dtype)
+
+    def __getitem__(self, index: Any) -> "Binary":
+        shape = indexed_shape(self.shape, index, protected_last=True)
+        return Binary(shape[-1], shape, self.device, self.dtype)
+
+    def _rebuild(self, **changes: Any) -> "Binary":
+        shape = changes.get("shape", self.shape)
+        return Binary(shape[-1], shape, changes.get("device", self.device), changes.get("dtype", self.dtype))
+
+    def __repr__(self) -> str:
+        return f"Binary(n={self.shape[-1]}, {self._common_repr()})"
+
+
+# --- several categorical variables --------------------------------------------------------------
+def as_nvec(nvec: Any, owner: str) -> torch.Tensor:
+    """Validate the per-variable cardinalities: a non-empty array of positive ints."""
+    try:
+        tensor = torch.as_tensor(nvec)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{owner} `nvec` must be a list of positive ints, got {nvec!r}") from None
+    if tensor.ndim == 0:
+        tensor = tensor.reshape(1)
+    if tensor.numel() == 0:
+        raise ValueError(f"{owner} `nvec` must name at least one variable, got {nvec!r}")
+    if tensor.is_floating_point() or tensor.dtype is torch.bool:
+        raise TypeError(f"{owner} `nvec` must hold ints, got {tensor.tolist()}")
+    if (tensor <= 0).any():
+        raise ValueError(f"{owner} `nvec` entries must be >= 1, got {tensor.tolist()}")
+    return tensor.long()
+
+
+class MultiOneHot(_DiscreteSpec):
+    """Several one-hot blocks side by side (block sizes `nvec`) in one last dim of ``sum(nvec)``.
+
+    `mask` has the spec's shape; each block is projected and sampled like a `OneHot`.
+
+    >>> import torch
+    >>> spec = MultiOneHot([2, 3])
+    >>> spec.project(torch.tensor([0.2, 0.1, -1.0, 3.0, 0.0])).int()
+    tensor([1, 0, 0, 1, 0], dtype=torch.int32)
+    """
+
+    def __init__(self, nvec: Sequence[int], shape: Any = None, device: Any = None, dtype: Any = torch.bool,
+                 use_register: bool = False, mask: Any = None) -> None:
+        nvec_t = as_nvec(nvec, "MultiOneHot")
+        if nvec_t.ndim != 1:
+            raise ValueError(f"MultiOneHot `nvec` must be a flat list of block sizes, got {nvec_t.tolist()}")
+        self.nvec = nvec_t.tolist()
+        total = sum(self.nvec)
+        self._set_shape(as_shape(shape if shape is not None else (total,)))
+        if not self.shape or self.shape[-1] != total:
+            raise ValueError(f"MultiOneHot `shape` must end with sum(nvec)={total}, got {tuple(self.shape)}")
+        self.device = as_device(device)
+        self.dtype = as_dtype(dtype, torch.bool)
+        self.use_register = bool(use_register)
+        self.mask = None
+        self.update_mask(mask)
+
+    def update_mask(self, mask: Any) -> None:
+        """Set (or clear) the mask; every block needs at least one allowed entry per row."""
+        mask = as_mask(mask, self.shape, self.device, "MultiOneHot") if mask is not None else None
+        if mask is not None:
+            for block in mask.split(self.nvec, -1):
+                if not block.any(-1).all():
+                    raise ValueError("MultiOneHot `mask` forbids every entry of a block; each block needs a True")
+        self.mask = mask
+
+    def _blocks(self, value: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return value.split(self.nvec, -1)
+
+    def _mask_blocks(self, device: torch.device) -> list[torch.Tensor | None]:
+        if self.mask is None:
+            return [None] * len(self.nvec)
+        return list(self.mask.to(device).split(self.nvec, -1))
+
+    def is_in(self, value: Any) -> bool:
+        if not isinstance(value, torch.Tensor) or value.dtype is not self.dtype:
+            return False
+        if not self._fits(value.shape):
+            return False
+        masks = self._mask_blocks(value.device)
+        return all(check_one_hot_rows(block, mask) for block, mask in zip(self._blocks(value), masks))
+
+    def project(self, value: Any) -> torch.Tensor:
+        """Each block projected as a `OneHot` (argmax of its allowed entries)."""
+        value = require_tensor(value, self, "project")
+        masks = self._mask_blocks(value.device)
+        blocks = [one_hot(argmax_allowed(block, mask), n, self.dtype)
+                  for block, mask, n in zip(self._blocks(value), masks, self.nvec)]
+        return torch.cat(blocks, -1)
+
+    def rand(self, shape: Any = ()) -> torch.Tensor:
+        """A uniformly drawn allowed entry per block."""
+        batch = as_shape(shape)
+        blocks = []
+        for n, mask in zip(self.nvec, self._mask_blocks(self.device)):
+            if mask is None:
+                index = torch.randint(0, n, (*batch, *self.shape[:-1]), device=self.device)
+            else:
+                index = sample_allowed(mask, batch)
+            blocks.append(one_hot(index, n, self.dtype))
+        return torch.cat(blocks, -1)
+
+    def encode(self, value: Any) -> torch.Tensor:
+        """Per-block indices (last dim = number of blocks) to concatenated one-hot rows."""
+        index = torch.as_tensor(value, device=self.device).long()
+        if index.ndim == 0 or index.shape[-1] != len(self.nvec):
+            raise ValueError(f"MultiOneHot.encode takes {len(self.nvec)} indices per row, got shape {tuple(index.shape)}")
+        nvec = torch.tensor(self.nvec, device=self.device)
+        if ((index < 0) | (index >= nvec)).any():
+            raise ValueError(f"MultiOneHot.encode: indices {index.tolist()} out of range for nvec={self.nvec}")
+        blocks = [one_hot(i, n, self.dtype) for i, n in zip(index.unbind(-1), self.nvec)]
+        return torch.cat(blocks, -1)
+
+    def to_categorical(self, value: torch.Tensor) -> torch.Tensor:
+        """Per-block indices, stacked on the last dim."""
+        return torch.stack([block.argmax(-1) for block in self._blocks(value)], -1)
+
+    def to_numpy(self, value: torch.Tensor):
+        """Per-block indices as a numpy array (what gymnasium's MultiDiscrete takes)."""
+        return self.to_categorical(value).detach().cpu().numpy()
+
+    def to_categorical_spec(self) -> "MultiCategorical":
+        """The same action space as a `MultiCategorical` spec (mask carried over)."""
+        shape = (*self.shape[:-1], len(self.nvec))
+        return MultiCategorical(torch.tensor(self.nvec).expand(shape), shape, self.device, torch.int64, self.mask)
+
+    def __getitem__(self, index: Any) -> "MultiOneHot":
+        shape = indexed_shape(self.shape, index, protected_last=True)
+        mask = None if self.mask is None else self.mask[index].reshape(shape)
+        return MultiOneHot(self.nvec, shape, self.device, self.dtype, self.use_register, mask)
+
+    def _rebuild(self, **changes: Any) -> "MultiOneHot":
+        shape = changes.get("shape", self.shape)
+        mask = None if self.mask is None else self.mask.expand(shape)
+        return MultiOneHot(self.nvec, shape, changes.get("device", self.device), changes.get("dtype", self.dtype),
+                           self.use_register, mask)
+
+    def _same_domain(self, other: TensorSpec) -> bool:
+        return self.nvec == other.nvec and super()._same_domain(other)
+
+    def __repr__(self) -> str:
+        return f"MultiOneHot(nvec={self.nvec}, {self._common_repr()}{self._mask_repr()})"
+
+
+class MultiCategorical(_DiscreteSpec):
+    """Several categorical variables; variable ``i`` takes values in ``{0..nvec[i]-1}``.
+
+    `nvec` gives the shape (or broadcasts to the given `shape`). `mask` has shape
+    ``(*shape[:-1], sum(nvec))``: the allowed values of each variable side by side, which
+    needs the same `nvec` along the last dim for every leading index.
+
+    >>> import torch
+    >>> MultiCategorical([3, 5]).project(torch.tensor([7.0, -1.0]))
+    tensor([2, 0])
+    """
+
+    def __init__(self, nvec: Any, shape: Any = None, device: Any = None, dtype: Any = torch.int64,
+                 mask: Any = None) -> None:
+        nvec_t = as_nvec(nvec, "MultiCategorical")
+        self._set_shape(as_shape(shape if shape is not None else nvec_t.shape))
+        if not self.shape:
+            raise ValueError("MultiCategorical needs at least one variable: `shape` must not be ()")
+        self.device = as_device(device)
+        try:
+            self.nvec = nvec_t.to(self.device).broadcast_to(self.shape).clone()
+        except RuntimeError:
+            raise ValueError(
+                f"MultiCategorical `nvec` of shape {tuple(nvec_t.shape)} does not fit `shape` {tuple(self.shape)}"
+            ) from None
+        self.dtype = _discrete_dtype(dtype, torch.int64, "MultiCategorical")
+        self.mask = None
+        self.update_mask(mask)
+
+    def _row_nvec(self) -> list[int]:
+        rows = self.nvec.reshape(-1, self.shape[-1])
+        if not bool((rows == rows[0]).all()):
+            raise ValueError("a MultiCategorical mask needs the same nvec for every leading index")
+        return rows[0].tolist()
+
+    def _mask_shape(self) -> torch.Size:
+        return torch.Size((*self.shape[:-1], sum(self._row_nvec())))
+
+    def update_mask(self, mask: Any) -> None:
+        """Set (or clear) the mask; each variable needs at least one allowed value."""
+        if mask is None:
+            self.mask = None
+            return
+        mask = as_mask(mask, self._mask_shape(), self.device, "MultiCategorical")
+        for block in mask.split(self._row_nvec(), -1):
+            if not block.any(-1).all():
+                raise ValueError("MultiCategorical `mask` forbids every value of a variable; each needs a True")
+        self.mask = mask
+
+    def _mask_blocks(self, device: torch.device) -> list[torch.Tensor]:
+        return list(self.mask.to(device).split(self._row_nvec(), -1))
+
+    def is_in(self, value: Any) -> bool:
+        if not isinstance(value, torch.Tensor) or value.dtype is not self.dtype:
+            return False
+        if not self._fits(value.shape):
+            return False
+        if value.numel() == 0:
+            return True
+        index = value.long()
+        if not bool(((index >= 0) & (index < self.nvec.to(value.device))).all()):
+            return False
+        if self.mask is None:
+            return True
+        for variable, mask in zip(index.unbind(-1), self._mask_blocks(value.device)):
+            if not bool(mask.expand(*variable.shape, mask.shape[-1]).gather(-1, variable.unsqueeze(-1)).all()):
+                return False
+        return True
+
+    def project(self, value: Any) -> torch.Tensor:
+        """Each variable to its nearest allowed value, in the spec's dtype."""
+        value = require_tensor(value, self, "project")
+        nvec = self.nvec.to(value.device)
+        if self.mask is None:
+            clean = torch.nan_to_num(value.double(), nan=-1.0) if value.is_floating_point() else value.double()
+            index = nearest_integer(clean, nan_to=0.0)
+            return torch.minimum(index.clamp_min(0), (nvec - 1).double()).to(self.dtype)
+        variables = [nearest_allowed(v, int(n), m)
+                     for v, n, m in zip(value.unbind(-1), self._row_nvec(), self._mask_blocks(value.device))]
+        return torch.stack(variables, -1).to(self.dtype)
+
+    def rand(self, shape: Any = ()) -> torch.Tensor:
+        """A uniformly drawn allowed value per variable."""
+        batch = as_shape(shape)
+        if self.mask is None:
+            uniform = torch.rand((*batch, *self.shape), device=self.device, dtype=torch.float64)
+            return torch.minimum(torch.floor(uniform * self.nvec), self.nvec - 1).to(self.dtype)
+        variables = [sample_allowed(mask, batch) for mask in self._mask_blocks(self.device)]
+        return torch.stack(variables, -1).to(self.dtype)
+
+    def to_one_hot(self, value: torch.Tensor) -> torch.Tensor:
+        """Concatenated one-hot blocks (bool), one per variable."""
+        blocks = [torch.nn.functional.one_hot(v.long(), int(n)).bool()
+                  for v, n in zip(value.unbind(-1), self._row_nvec())]
+        return torch.cat(blocks, -1)
+
+    def to_one_hot_spec(self) -> MultiOneHot:
+        """The same action space as a `MultiOneHot` spec (mask carried over)."""
+        nvec = self._row_nvec()
+        return MultiOneHot(nvec, (*self.shape[:-1], sum(nvec)), self.device, torch.bool, mask=self.mask)
+
+    def __getitem__(self, index: Any) -> "MultiCategorical":
+        shape = indexed_shape(self.shape, index, protected_last=True)
+        mask = None if self.mask is None else self.mask[index].reshape(*shape[:-1], self.mask.shape[-1])
+        return MultiCategorical(self.nvec[index].reshape(shape), shape, self.device, self.dtype, mask)
+
+    def _rebuild(self, **changes: Any) -> "MultiCategorical":
+        shape = changes.get("shape", self.shape)
+        mask = None if self.mask is None else self.mask.expand(*shape[:-1], self.mask.shape[-1])
+        return MultiCategorical(self.nvec.expand(shape), shape, changes.get("device", self.device),
+                                changes.get("dtype", self.dtype), mask)
+
+    def _same_domain(self, other: TensorSpec) -> bool:
+        return torch.equal(self.nvec, other.nvec.to(self.nvec.device)) and super()._same_domain(other)
+
+    def __repr__(self) -> str:
+        return f"MultiCategorical(nvec={self.nvec.tolist()}, {self._common_repr()}{self._mask_repr()})"

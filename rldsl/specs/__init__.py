@@ -24,6 +24,14 @@ from rldsl.specs.continuous import (
     UnboundedDiscrete,
 )
 from rldsl.specs.discrete import Binary, Categorical, MultiCategorical, MultiOneHot, OneHot
+from rldsl.specs.gym import (
+    EnvSpecs,
+    action_to_env,
+    env_specs,
+    observation_from_env,
+    space_to_spec,
+    spec_to_space,
+)
 
 # torchrl's older class names, still common in tutorials and in the torchrl docs' examples.
 BoundedTensorSpec = Bounded
@@ -49,6 +57,7 @@ __all__ = [
     "CompositeSpec",
     "ContinuousBox",
     "DiscreteTensorSpec",
+    "EnvSpecs",
     "MultiCategorical",
     "MultiDiscreteTensorSpec",
     "MultiOneHot",
@@ -61,4 +70,9 @@ __all__ = [
     "UnboundedContinuousTensorSpec",
     "UnboundedDiscrete",
     "UnboundedDiscreteTensorSpec",
+    "action_to_env",
+    "env_specs",
+    "observation_from_env",
+    "space_to_spec",
+    "spec_to_space",
 ]

@@ -133,13 +133,35 @@ def indexed_shape(shape: torch.Size, index: Any, protected_last: bool) -> torch.
     return probe.shape + (shape[-1:] if protected_last else torch.Size())
 
 
-def format_float(value: float | int) -> str:
-    """Short, exact-enough text for a bound in a repr (ints stay ints)."""
+_SIGNIFICANT_DIGITS = {torch.float16: 5, torch.bfloat16: 4, torch.float32: 9}
+
+
+def format_float(value: float | int, dtype: torch.dtype = torch.float64) -> str:
+    """The shortest text that reads back as the same `dtype` value (0.1, not 0.100000001).
+
+    >>> format_float(0.10000000149011612, torch.float32)
+    '0.1'
+    """
     if isinstance(value, int):
         return str(value)
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return repr(float(value)) if not float(value).is_integer() else f"{value:.1f}"
+    digits = _SIGNIFICANT_DIGITS.get(dtype)
+    if digits is not None:
+        stored = torch.tensor(value, dtype=dtype)
+        for precision in range(1, digits + 1):
+            text = f"{value:.{precision}g}"
+            if torch.tensor(float(text), dtype=dtype) == stored:
+                value = float(text)
+                break
+    return repr(float(value))
+
+
+def format_tensor(values: torch.Tensor) -> str:
+    """A tensor's values as a (nested) list, each number written by `format_float`."""
+    if values.ndim == 0:
+        return format_float(values.item(), values.dtype)
+    return "[" + ", ".join(format_tensor(row) for row in values) + "]"
 
 
 class ContinuousBox(NamedTuple):

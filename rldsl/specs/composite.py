@@ -233,8 +233,8 @@ class Composite(TensorSpec):
     def expand(self, *shape: Any) -> "Composite":
         """Add leading batch dims to the composite and to every entry."""
         new = expanded_shape(self.shape, shape)
-        lead = new[: len(new) - self.ndim]
-        entries = {name: None if spec is None else spec.expand(*lead, *spec.shape) for name, spec in self._specs.items()}
+        entries = {name: None if spec is None else spec.expand(*new, *spec.shape[self.ndim:])
+                   for name, spec in self._specs.items()}
         return Composite(entries, shape=new, device=self.device)
 
     def to(self, dest: Any) -> "Composite":

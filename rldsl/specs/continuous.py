@@ -17,6 +17,7 @@ from rldsl.specs._base import (
     as_dtype,
     as_shape,
     format_float,
+    format_tensor,
     indexed_shape,
     is_integer_dtype,
 )
@@ -65,11 +66,15 @@ def cast_into(value: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         return value
     if dtype is torch.bool:
         return value > 0.5 if value.dtype is not torch.bool else value
-    if is_integer_dtype(dtype) and (value.dtype.is_floating_point or is_integer_dtype(value.dtype)):
+    if is_integer_dtype(dtype) and value.dtype.is_floating_point:
         low, high = integer_limits(dtype)
-        if value.dtype.is_floating_point:
-            value = nearest_integer(value.double(), nan_to=0.0)
-        return value.clamp(low, high).to(dtype) if value.dtype.is_floating_point else _saturate(value, dtype)
+        value = nearest_integer(value.double(), nan_to=0.0)
+        result = value.clamp(low, high).to(dtype)
+        if high < torch.iinfo(dtype).max:  # int64: its max is no float, so saturate onto it exactly
+            result = result.masked_fill(value > high, torch.iinfo(dtype).max)
+        return result
+    if is_integer_dtype(dtype) and is_integer_dtype(value.dtype):
+        return _saturate(value, dtype)
     return value.to(dtype)
 
 
@@ -98,6 +103,7 @@ class Unbounded(TensorSpec):
     """
 
     default_dtype: torch.dtype | None = None
+    required_domain: str | None = None
 
     def __new__(cls, shape: Any = (1,), device: Any = None, dtype: Any = None, **kwargs: Any):
         if cls is Unbounded:
@@ -109,7 +115,8 @@ class Unbounded(TensorSpec):
         self._set_shape(as_shape(shape))
         self.device = as_device(device)
         self.dtype = as_dtype(dtype, self.default_dtype or torch.get_default_dtype())
-        self.domain = "continuous" if self.dtype.is_floating_point else "discrete"
+        self.domain = "discrete" if is_integer_dtype(self.dtype) or self.dtype is torch.bool else "continuous"
+        _check_class_domain(self)
 
     def is_in(self, value: Any) -> bool:
         return (
@@ -123,14 +130,16 @@ class Unbounded(TensorSpec):
         return cast_into(require_tensor(value, self, "project"), self.dtype)
 
     def rand(self, shape: Any = ()) -> torch.Tensor:
-        """Standard normal for floats, uniform over the whole range for integers and bool."""
+        """Standard normal for floats (and complex), uniform over the whole range for integers and bool."""
         full = (*as_shape(shape), *self.shape)
-        if self.dtype.is_floating_point:
+        if self.dtype.is_floating_point or self.dtype.is_complex:
             return torch.randn(full, dtype=self.dtype, device=self.device)
         if self.dtype is torch.bool:
             return torch.randint(0, 2, full, device=self.device).bool()
-        info = torch.iinfo(self.dtype)
-        return torch.empty(full, dtype=self.dtype, device=self.device).random_(info.min, info.max)
+        if self.dtype is torch.uint64:  # torch draws uint64 only below 2**63
+            return torch.empty(full, dtype=torch.int64, device=self.device).random_().to(torch.uint64)
+        # `to=None` draws up to the dtype's max inclusive (an explicit `to` is exclusive)
+        return torch.empty(full, dtype=self.dtype, device=self.device).random_(torch.iinfo(self.dtype).min, None)
 
     def __getitem__(self, index: Any) -> "Unbounded":
         return self._rebuild(shape=indexed_shape(self.shape, index, protected_last=False))
@@ -152,11 +161,14 @@ class Unbounded(TensorSpec):
 class UnboundedContinuous(Unbounded):
     """`Unbounded` with a floating dtype (torch's default float dtype unless given)."""
 
+    required_domain = "continuous"
+
 
 class UnboundedDiscrete(Unbounded):
     """`Unbounded` with an integer or bool dtype (int64 unless given)."""
 
     default_dtype = torch.int64
+    required_domain = "discrete"
 
 
 class Bounded(TensorSpec):
@@ -172,6 +184,8 @@ class Bounded(TensorSpec):
     Other dtypes are first converted to the spec's (floats into an integer box by nearest
     integer, ties down). NaN is not a point: it stays NaN (so `is_in` keeps reporting the
     diverged value instead of a silently invented action); ±inf go to the nearest bound.
+    An integer box cannot hold NaN: there a NaN goes to `low`. With per-element bounds a
+    signed zero sitting exactly on a zero bound may take the bound's sign (the same number).
 
     >>> import torch
     >>> spec = Bounded(-2.0, 2.0, shape=(1,))
@@ -180,6 +194,8 @@ class Bounded(TensorSpec):
     >>> spec.is_in(torch.tensor([0.3]))
     True
     """
+
+    required_domain: str | None = None
 
     def __new__(cls, low: Any = None, high: Any = None, shape: Any = None, device: Any = None,
                 dtype: Any = None, *, domain: str | None = None, **kwargs: Any):
@@ -192,11 +208,16 @@ class Bounded(TensorSpec):
         _refuse_legacy_bound_names(legacy)
         if low is None or high is None:
             raise TypeError("Bounded needs both `low` and `high`, e.g. Bounded(low=-1.0, high=1.0, shape=(2,))")
-        self.domain = _bounded_domain(dtype, domain)
+        implied = self.required_domain if domain is None and dtype is None else domain
+        self.domain = _bounded_domain(dtype, implied)
         default = torch.int64 if self.domain == "discrete" else torch.get_default_dtype()
         self.dtype = as_dtype(dtype, default)
         if self.dtype is torch.bool:
             raise TypeError("a Bounded spec cannot have dtype torch.bool; use Binary(n) or Categorical(2)")
+        if self.dtype in (torch.uint16, torch.uint32, torch.uint64):
+            raise TypeError(f"a Bounded spec cannot have dtype {self.dtype}: torch cannot compare or clamp it; "
+                            f"use torch.int32 or torch.int64")
+        _check_class_domain(self)
         self.device = as_device(device)
         low_t, high_t = _as_bound(low, "low"), _as_bound(high, "high")
         self._set_shape(_bounds_shape(low_t, high_t, shape))
@@ -206,6 +227,7 @@ class Bounded(TensorSpec):
         self._scalar = _uniform_bounds(self._low, self._high)
         self._bounds_by_device = {self.device: (self._low, self._high)}
         self._fitting_shape = self.shape
+        self._widest_span = _widest_span(self._low, self._high) if not self.dtype.is_floating_point else 0
 
     # --- the box ------------------------------------------------------------------------
     @property
@@ -257,18 +279,21 @@ class Bounded(TensorSpec):
         return torch.clamp(value, self._low, self._high)
 
     def _convert(self, value: torch.Tensor) -> torch.Tensor:
-        """Bring a value of another dtype to the spec's dtype (nearest integer for int boxes)."""
+        """Bring a value of another dtype to the spec's dtype (nearest integer for int boxes).
+
+        The result is only clamped to the dtype's range; the box clamp follows in the
+        spec's dtype, which is exact even for int64 bounds that no float can hold.
+        """
         if self.dtype.is_floating_point:
             return value.to(self.dtype)
-        if value.dtype.is_floating_point:
-            value = nearest_integer(value.double(), nan_to=float("-inf"))
-            low, high = self._bounds_on(value.device)
-            return torch.clamp(value, low.double(), high.double()).to(self.dtype)
+        if value.dtype.is_floating_point:  # NaN saturates to the dtype's min, so the clamp takes it to `low`
+            value = torch.nan_to_num(value, nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
         return cast_into(value, self.dtype)
 
     # --- values ---------------------------------------------------------------------------
     def rand(self, shape: Any = ()) -> torch.Tensor:
-        """Uniform over the box (integers: each value in ``[low, high]`` equally likely).
+        """Uniform over the box (integers: each value in ``[low, high]`` equally likely, exactly
+        so while the box holds at most 2**53 values: the draw is made in float64).
 
         A side that is infinite gets a half-normal tail from its finite bound, and an
         element unbounded on both sides a standard normal, so `rand` is always in the box.
@@ -278,16 +303,24 @@ class Bounded(TensorSpec):
             return self._rand_integers(full)
         low, high = self._low.double(), self._high.double()
         uniform = torch.rand(full, dtype=torch.float64, device=self.device)
-        sample = low + uniform * (high - low)
+        sample = low * (1 - uniform) + high * uniform  # no overflow, even for a float64 box wider than its max
         if not (torch.isfinite(low).all() and torch.isfinite(high).all()):
             sample = _fill_infinite_sides(sample, low, high)
         return torch.clamp(sample.to(self.dtype), self._low, self._high)
 
     def _rand_integers(self, full: tuple[int, ...]) -> torch.Tensor:
-        low, high = self._low.double(), self._high.double()
+        """Exact integer draws (offsets from `low` in int64) when every span is below 2**62.
+
+        Wider boxes (more than a quarter of the int64 range) are drawn through float64:
+        still always in the box, uniform up to float64's resolution.
+        """
+        low, high = self._low.long(), self._high.long()
+        if self._widest_span < 2**62:
+            bits = torch.randint(0, 2**62, full, dtype=torch.int64, device=self.device)
+            return (low + bits % (high - low + 1)).to(self.dtype)
         uniform = torch.rand(full, dtype=torch.float64, device=self.device)
-        sample = torch.floor(low + uniform * (high - low + 1))
-        return torch.clamp(sample, low, high).to(self.dtype)
+        sample = torch.floor(self._low.double() + uniform * (self._high.double() - self._low.double() + 1))
+        return torch.clamp(cast_into(sample, self.dtype), self._low, self._high)
 
     # --- spec algebra ---------------------------------------------------------------------
     def __getitem__(self, index: Any) -> "Bounded":
@@ -307,18 +340,40 @@ class Bounded(TensorSpec):
 
     def __repr__(self) -> str:
         if self._scalar is not None:
-            low, high = format_float(self._scalar[0]), format_float(self._scalar[1])
+            low, high = format_float(self._scalar[0], self.dtype), format_float(self._scalar[1], self.dtype)
         else:
-            low, high = self._low.tolist(), self._high.tolist()
+            low, high = format_tensor(self._low), format_tensor(self._high)
         return f"{type(self).__name__}(low={low}, high={high}, {self._common_repr()})"
 
 
 class BoundedContinuous(Bounded):
     """`Bounded` with a floating dtype."""
 
+    required_domain = "continuous"
+
 
 class BoundedDiscrete(Bounded):
     """`Bounded` with an integer dtype: ``{low, ..., high}`` element-wise."""
+
+    required_domain = "discrete"
+
+
+def _widest_span(low: torch.Tensor, high: torch.Tensor) -> int:
+    """The largest ``high - low`` of an integer box, in exact Python ints."""
+    if low.numel() == 0:
+        return 0
+    return max(h - l for l, h in zip(low.reshape(-1).tolist(), high.reshape(-1).tolist()))
+
+
+def _check_class_domain(spec: TensorSpec) -> None:
+    """`BoundedContinuous(dtype=torch.int64)` and the like contradict themselves: refuse them."""
+    required = getattr(type(spec), "required_domain", None)
+    if required is not None and spec.domain != required:
+        base = type(spec).__mro__[1].__name__
+        raise TypeError(
+            f"{type(spec).__name__} is for {required} dtypes, got {spec.dtype}; use {base}(..., dtype={spec.dtype}), "
+            f"which picks the right class"
+        )
 
 
 def _bounded_domain(dtype: Any, domain: str | None) -> str:
@@ -344,6 +399,8 @@ def _refuse_legacy_bound_names(legacy: dict[str, Any]) -> None:
 def _as_bound(bound: Any, argument: str) -> torch.Tensor:
     try:
         tensor = bound.detach() if isinstance(bound, torch.Tensor) else torch.as_tensor(bound)
+        if tensor.is_floating_point() and not isinstance(bound, torch.Tensor) and not hasattr(bound, "dtype"):
+            tensor = torch.as_tensor(bound, dtype=torch.float64)  # Python floats are doubles: keep every bit
     except (TypeError, ValueError, RuntimeError) as err:
         raise TypeError(f"`{argument}` must be a number or an array of numbers, got {bound!r} ({err})") from None
     if tensor.dtype is torch.bool or tensor.is_complex():

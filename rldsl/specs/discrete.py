@@ -52,16 +52,36 @@ def as_mask(mask: Any, shape: torch.Size, device: torch.device, owner: str) -> t
 
 
 def argmax_allowed(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Index of the largest allowed score per row; NaN counts as -inf, ties go to the lowest index."""
-    scores = scores.float() if not scores.is_floating_point() else scores
-    scores = torch.nan_to_num(scores, nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
-    if mask is None:
-        return scores.argmax(-1)
-    mask = mask.expand_as(scores)
-    index = scores.masked_fill(~mask, float("-inf")).argmax(-1)
-    allowed = mask.gather(-1, index.unsqueeze(-1)).squeeze(-1)
-    first_allowed = mask.to(torch.uint8).argmax(-1)
-    return torch.where(allowed, index, first_allowed)
+    """Index of the largest allowed score per row; ties go to the lowest index.
+
+    NaN loses to every number, -inf included; a row whose allowed scores are all NaN gives
+    its lowest allowed index.
+    """
+    if scores.is_floating_point() and mask is None:
+        index = scores.argmax(-1)  # torch ranks NaN above everything: redo the rows that have one
+        if not bool(torch.isnan(scores).any()):
+            return index
+    if scores.is_floating_point():
+        valid = ~torch.isnan(scores)
+        scores = scores.masked_fill(~valid, float("-inf"))
+        lowest = float("-inf")
+    else:  # integers compare exactly (a float copy would merge scores beyond 2**24)
+        valid = None
+        scores = scores.to(torch.uint8) if scores.dtype is torch.bool else scores
+        lowest = torch.iinfo(scores.dtype).min
+    if mask is not None:
+        mask = mask.expand_as(scores)
+        scores = scores.masked_fill(~mask, lowest)
+        valid = mask if valid is None else valid & mask
+    index = scores.argmax(-1)
+    if valid is None:
+        return index
+    # A NaN or forbidden winner means every valid score ties at `lowest`: take the first valid one.
+    chosen = valid.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    fallback = valid.to(torch.uint8).argmax(-1)
+    if mask is not None:
+        fallback = torch.where(valid.any(-1), fallback, mask.to(torch.uint8).argmax(-1))
+    return torch.where(chosen, index, fallback)
 
 
 def nearest_allowed(value: torch.Tensor, n: int, mask: torch.Tensor | None) -> torch.Tensor:
@@ -107,10 +127,13 @@ def check_one_hot_rows(value: torch.Tensor, mask: torch.Tensor | None) -> bool:
     return mask is None or not (hot & ~mask).any()
 
 
-def _discrete_dtype(dtype: Any, default: torch.dtype, owner: str) -> torch.dtype:
+def _discrete_dtype(dtype: Any, default: torch.dtype, owner: str, largest: int) -> torch.dtype:
+    """An integer or bool dtype that can hold every index up to `largest`."""
     dtype = as_dtype(dtype, default)
     if not (is_integer_dtype(dtype) or dtype is torch.bool):
         raise TypeError(f"{owner} holds indices: `dtype` must be an integer dtype (e.g. torch.int64), got {dtype}")
+    if largest > (1 if dtype is torch.bool else torch.iinfo(dtype).max):
+        raise TypeError(f"{owner} `dtype` {dtype} cannot hold the index {largest}; use torch.int64")
     return dtype
 
 
@@ -216,7 +239,7 @@ class OneHot(_DiscreteSpec):
 
     def to_categorical(self, value: torch.Tensor) -> torch.Tensor:
         """Indices (int64) of the hot entries."""
-        return value.argmax(-1)
+        return argmax_allowed(value, None)
 
     def to_numpy(self, value: torch.Tensor):
         """Indices of the hot entries as a numpy array (what gymnasium's Discrete takes)."""
@@ -264,9 +287,7 @@ class Categorical(_DiscreteSpec):
         self.n = check_positive_int(n, "n")
         self._set_shape(as_shape(shape if shape is not None else ()))
         self.device = as_device(device)
-        self.dtype = _discrete_dtype(dtype, torch.int64, "Categorical")
-        if self.dtype is torch.bool and self.n > 2:
-            raise TypeError(f"Categorical(n={self.n}) cannot hold its indices in torch.bool; use torch.int64")
+        self.dtype = _discrete_dtype(dtype, torch.int64, "Categorical", self.n - 1)
         self.mask = as_mask(mask, self._mask_shape(), self.device, "Categorical")
 
     def _mask_shape(self) -> torch.Size:
@@ -285,7 +306,7 @@ class Categorical(_DiscreteSpec):
         if value.numel() == 0:
             return True
         smallest, largest = torch.aminmax(value.long() if value.dtype is torch.bool else value)
-        if not bool((smallest >= 0) & (largest < self.n)):
+        if not bool((smallest >= 0) & (largest.long() < self.n)):  # `n` may not fit the value's dtype
             return False
         return self.mask is None or bool(self._allowed(value).all())
 
@@ -296,8 +317,8 @@ class Categorical(_DiscreteSpec):
     def project(self, value: Any) -> torch.Tensor:
         """The nearest allowed index, in the spec's dtype."""
         value = require_tensor(value, self, "project")
-        if self.mask is None and not value.is_floating_point() and value.dtype is not torch.bool:
-            return cast_into(value.clamp(0, self.n - 1), self.dtype)
+        if self.mask is None and is_integer_dtype(value.dtype):
+            return cast_into(value.clamp(0, min(self.n - 1, torch.iinfo(value.dtype).max)), self.dtype)
         mask = None if self.mask is None else self.mask.to(value.device)
         return nearest_allowed(value, self.n, mask).to(self.dtype)
 
@@ -355,7 +376,7 @@ class Binary(Categorical):
         self.n = 2
         self._set_shape(shape)
         self.device = as_device(device)
-        self.dtype = _discrete_dtype(dtype, torch.int8, "Binary")
+        self.dtype = _discrete_dtype(dtype, torch.int8, "Binary", 1)
         self.mask = None
 
     def update_mask(self, mask: Any) -> None:
@@ -498,7 +519,7 @@ class MultiOneHot(_DiscreteSpec):
 
     def to_categorical(self, value: torch.Tensor) -> torch.Tensor:
         """Per-block indices, stacked on the last dim."""
-        return torch.stack([block.argmax(-1) for block in self._blocks(value)], -1)
+        return torch.stack([argmax_allowed(block, None) for block in self._blocks(value)], -1)
 
     def to_numpy(self, value: torch.Tensor):
         """Per-block indices as a numpy array (what gymnasium's MultiDiscrete takes)."""
@@ -546,18 +567,21 @@ class MultiCategorical(_DiscreteSpec):
         if not self.shape:
             raise ValueError("MultiCategorical needs at least one variable: `shape` must not be ()")
         self.device = as_device(device)
+        # As given (before broadcasting): keeps the cardinalities when a leading dim has size 0.
+        self._nvec_given = nvec_t.to(self.device)
         try:
-            self.nvec = nvec_t.to(self.device).broadcast_to(self.shape).clone()
+            self.nvec = self._nvec_given.broadcast_to(self.shape).clone()
         except RuntimeError:
             raise ValueError(
                 f"MultiCategorical `nvec` of shape {tuple(nvec_t.shape)} does not fit `shape` {tuple(self.shape)}"
             ) from None
-        self.dtype = _discrete_dtype(dtype, torch.int64, "MultiCategorical")
+        self.dtype = _discrete_dtype(dtype, torch.int64, "MultiCategorical", int(nvec_t.max()) - 1)
         self.mask = None
         self.update_mask(mask)
 
     def _row_nvec(self) -> list[int]:
-        rows = self.nvec.reshape(-1, self.shape[-1])
+        given = self._nvec_given
+        rows = given.broadcast_to((*given.shape[:-1], self.shape[-1])).reshape(-1, self.shape[-1])
         if not bool((rows == rows[0]).all()):
             raise ValueError("a MultiCategorical mask needs the same nvec for every leading index")
         return rows[0].tolist()
@@ -636,7 +660,7 @@ class MultiCategorical(_DiscreteSpec):
     def _rebuild(self, **changes: Any) -> "MultiCategorical":
         shape = changes.get("shape", self.shape)
         mask = None if self.mask is None else self.mask.expand(*shape[:-1], self.mask.shape[-1])
-        return MultiCategorical(self.nvec.expand(shape), shape, changes.get("device", self.device),
+        return MultiCategorical(self._nvec_given, shape, changes.get("device", self.device),
                                 changes.get("dtype", self.dtype), mask)
 
     def _same_domain(self, other: TensorSpec) -> bool:

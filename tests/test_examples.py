@@ -1,0 +1,18 @@
+"""The README's main job runs: the spec demo on real gymnasium environments."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_specs_demo_projects_and_steps_both_environments():
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "specs_demo.py")],
+                            capture_output=True, text=True, check=True, timeout=120)
+    out = result.stdout
+    assert "projected into [-2, 2]       [2.0, -0.4, -2.0]" in out
+    assert "projection is in the spec    True" in out
+    assert "greedy action (one-hot)      [0, 1]" in out
+    assert "with action 1 masked out     [1, 0]" in out
+    assert "10 random allowed actions    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]" in out

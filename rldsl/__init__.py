@@ -2,13 +2,37 @@
 
 Importing ``rldsl`` is cheap and never imports torch: the checker and the CLI start in a
 fraction of a second. The runtime parts (``rldsl.specs``, ``rldsl.modules``) import torch
-when they are imported themselves.
+when they are imported themselves. ``rldsl.check`` (from :mod:`rldsl.api`) is loaded on first
+use.
 
 >>> import rldsl
 >>> rldsl.__version__
 '0.1.0'
+>>> rldsl.check("key observation : f32[3]").ok
+True
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["Report", "__version__", "check"]
+
+_LAZY = {"check": "rldsl.api", "Report": "rldsl.api"}
+
+
+def __getattr__(name: str) -> Any:
+    """``rldsl.check`` and ``rldsl.Report``, imported when first used."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rldsl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -1,11 +1,30 @@
-"""The ``rldsl`` command line: argument parsing and dispatch to the subcommands."""
+"""The ``rldsl`` command line.
+
+``rldsl check FILE...`` checks models and prints every problem found; ``rldsl explain CODE``
+prints the explanation of a diagnostic code. Exit status: 0 when clean (warnings allowed unless
+``--strict``), 1 when problems were found, 2 on a usage error, a file that cannot be read, or an
+internal error. The check path never imports torch, and a bad file never produces a traceback.
+
+>>> main(["explain", "E0301"])  # doctest: +ELLIPSIS
+E0301 (error): key read but never written
+...
+0
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from rldsl import __version__
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,18 +34,194 @@ def build_parser() -> argparse.ArgumentParser:
         description="A typed modeling language for reinforcement-learning models.",
     )
     parser.add_argument("--version", action="version", version=f"rldsl {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = commands.add_parser(
+        "check",
+        help="check models: keys flow, shapes fit, outputs land in their specs",
+        description="Check .rlm models without building them (torch is not imported). Exit status: 0 clean "
+                    "(warnings allowed unless --strict), 1 problems found, 2 usage or I/O error.",
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", help="the .rlm files to check (`-` reads standard input)")
+    check.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    check.add_argument("--print-types", action="store_true", help="also print the inferred spec of every key")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="colour the text output (default: auto, on a terminal only)")
+    check.set_defaults(handler=_check)
+    explain = commands.add_parser("explain", help="explain a diagnostic code",
+                                  description="Print the explanation of a diagnostic code, such as E0301.")
+    explain.add_argument("code", metavar="CODE", help="a diagnostic code, such as E0301")
+    explain.set_defaults(handler=_explain)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the process exit code (0 ok, 1 findings, 2 usage)."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 problems found, 2 usage or I/O error)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse has printed the usage error (or --help, --version)
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
-    return 0
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
+    except Exception as error:  # never a traceback: say what happened and how to report it
+        print(f"rldsl: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        print("rldsl: this is a bug in rldsl; please report it with the file that caused it", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at devnull so that Python's exit flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# rldsl check
+
+
+class _Checked:
+    """One file's outcome: the check result and its sources, or why it could not be read."""
+
+    def __init__(self, path: str, result: Any = None, sources: Any = None, problem: str = "") -> None:
+        self.path = path
+        self.result = result
+        self.sources = sources or {}
+        self.problem = problem
+
+
+def _check(args: argparse.Namespace) -> int:
+    from rldsl.lang.check import check_program
+
+    checked = [_check_one(path, check_program) for path in args.files]
+    if args.format == "json":
+        _print_json(checked, args.print_types, sys.stdout)
+    else:
+        _print_text(checked, args.print_types, _use_color(args.color, sys.stdout), sys.stdout)
+    if any(item.problem for item in checked):
+        return EXIT_USAGE
+    results = [item.result for item in checked]
+    if any(r.errors for r in results) or (args.strict and any(r.warnings for r in results)):
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _check_one(path: str, check_program: Any) -> _Checked:
+    from rldsl.lang.check import load_text
+    from rldsl.lang.includes import decode_source, load_program
+
+    if path == "-":
+        source, problem = decode_source(sys.stdin.buffer.read(), "<stdin>")
+        if source is None:
+            return _Checked(path, problem=f"standard input is not UTF-8 text ({problem.message.split(': ', 1)[-1]})")
+        program = load_text(source.text, "<stdin>")
+    else:
+        try:
+            program = load_program(path)
+        except OSError as error:
+            return _Checked(path, problem=f"cannot read `{path}`: {error.strerror or error}")
+        if not program.modules:  # the root file itself is not UTF-8 (E0152)
+            reason = program.diagnostics[0].message if program.diagnostics else "cannot be read"
+            return _Checked(path, problem=reason)
+    result = check_program(program)
+    return _Checked(path, result, dict(program.sources))
+
+
+def _use_color(choice: str, stream: TextIO) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or "NO_COLOR" in os.environ:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _print_text(checked: list[_Checked], types: bool, color: bool, out: TextIO) -> None:
+    from rldsl.lang.render import render_text
+
+    for item in checked:
+        if item.problem:
+            print(f"rldsl: {item.problem}", file=sys.stderr)
+    readable = [item for item in checked if not item.problem]
+    diagnostics = [d for item in readable for d in item.result.diagnostics]
+    sources = {name: source for item in readable for name, source in item.sources.items()}
+    if diagnostics:
+        print(render_text(diagnostics, sources, color=color), file=out)
+    elif readable:
+        count = len(readable)
+        print(f"ok: {count} file{'s' if count != 1 else ''} checked, no problems found", file=out)
+    if types:
+        for item in readable:
+            _print_types(item, out)
+
+
+def _print_types(item: _Checked, out: TextIO) -> None:
+    from rldsl.lang.types import spec_text
+
+    print(f"\ntypes in {item.path}:", file=out)
+    if not item.result.checked:
+        print("  (not checked: fix the syntax errors first)", file=out)
+        return
+    rows = [(key.dotted, spec_text(key.spec), key.source) for key in item.result.keys]
+    if not rows:
+        print("  (no keys)", file=out)
+        return
+    width = max(len(name) for name, _, _ in rows)
+    spec_width = min(max(len(spec) for _, spec, _ in rows), 48)
+    for name, spec, source in rows:
+        print(f"  {name:<{width}}  {spec:<{spec_width}}  {source}".rstrip(), file=out)
+
+
+def _print_json(checked: list[_Checked], types: bool, out: TextIO) -> None:
+    from rldsl.lang.types import spec_text
+
+    files = []
+    diagnostics = []
+    for item in checked:
+        entry: dict[str, Any] = {"path": item.path}
+        if item.problem:
+            entry["error"] = item.problem
+        else:
+            result = item.result
+            entry.update(errors=result.errors, warnings=result.warnings, checked=result.checked)
+            diagnostics += [d.to_dict() for d in result.diagnostics]
+            if types:
+                entry["types"] = [{"key": k.dotted, "spec": spec_text(k.spec), "source": k.source}
+                                  for k in result.keys]
+        files.append(entry)
+    errors = sum(1 for d in diagnostics if d["severity"] == "error")
+    document = {"files": files, "diagnostics": diagnostics, "errors": errors, "warnings": len(diagnostics) - errors}
+    print(json.dumps(document, indent=2, ensure_ascii=False), file=out)
+
+
+# ---------------------------------------------------------------------------------------------
+# rldsl explain
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from rldsl.lang.diagnostics import CODES, explain
+    from rldsl.lang.values import suggest
+
+    try:
+        text = explain(args.code)
+    except KeyError:
+        guess = suggest(args.code.upper(), CODES)
+        hint = f"; did you mean {guess}?" if guess else "; codes look like E0301 or W0501"
+        print(f"rldsl: unknown diagnostic code `{args.code}`{hint}", file=sys.stderr)
+        return EXIT_USAGE
+    print(text, end="")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

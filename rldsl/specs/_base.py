@@ -159,6 +159,8 @@ def format_float(value: float | int, dtype: torch.dtype = torch.float64) -> str:
 
 def format_tensor(values: torch.Tensor) -> str:
     """A tensor's values as a (nested) list, each number written by `format_float`."""
+    if values.device.type == "meta":
+        return "..."  # a meta tensor has a shape but no values
     if values.ndim == 0:
         return format_float(values.item(), values.dtype)
     return "[" + ", ".join(format_tensor(row) for row in values) + "]"

@@ -221,13 +221,18 @@ class Bounded(TensorSpec):
         self.device = as_device(device)
         low_t, high_t = _as_bound(low, "low"), _as_bound(high, "high")
         self._set_shape(_bounds_shape(low_t, high_t, shape))
-        self._low = _fit_bound(low_t, self.shape, self.dtype, self.device, "low")
-        self._high = _fit_bound(high_t, self.shape, self.dtype, self.device, "high")
-        _check_ordered(self._low, self._high)
-        self._scalar = _uniform_bounds(self._low, self._high)
+        low_t = _fit_bound(low_t, self.shape, self.dtype, "low")
+        high_t = _fit_bound(high_t, self.shape, self.dtype, "high")
+        readable = low_t.device.type != "meta" and high_t.device.type != "meta"
+        if readable:  # values are checked where they are (a "meta" spec has no values to check)
+            _check_ordered(low_t, high_t)
+        self._scalar = _uniform_bounds(low_t, high_t) if readable else None
+        discrete = not self.dtype.is_floating_point
+        self._widest_span = _widest_span(low_t, high_t) if readable and discrete else 0
+        self._low = low_t.to(self.device).clone()
+        self._high = high_t.to(self.device).clone()
         self._bounds_by_device = {self.device: (self._low, self._high)}
         self._fitting_shape = self.shape
-        self._widest_span = _widest_span(self._low, self._high) if not self.dtype.is_floating_point else 0
 
     # --- the box ------------------------------------------------------------------------
     @property
@@ -426,8 +431,8 @@ def _bounds_shape(low: torch.Tensor, high: torch.Tensor, shape: Any) -> torch.Si
         ) from None
 
 
-def _fit_bound(bound: torch.Tensor, shape: torch.Size, dtype: torch.dtype, device: torch.device,
-               argument: str) -> torch.Tensor:
+def _fit_bound(bound: torch.Tensor, shape: torch.Size, dtype: torch.dtype, argument: str) -> torch.Tensor:
+    """`bound` broadcast to `shape` in `dtype` (on its own device), after checking it fits."""
     try:
         bound = bound.broadcast_to(shape)
     except RuntimeError:
@@ -435,6 +440,8 @@ def _fit_bound(bound: torch.Tensor, shape: torch.Size, dtype: torch.dtype, devic
             f"`{argument}` of shape {tuple(bound.shape)} does not fit the spec shape {tuple(shape)}; "
             f"pass a scalar or a tensor of shape {tuple(shape)}"
         ) from None
+    if bound.device.type == "meta":
+        return bound.to(dtype)
     if is_integer_dtype(dtype) and bound.is_floating_point():
         if not torch.isfinite(bound).all():
             raise ValueError(f"`{argument}` of an integer Bounded spec ({dtype}) must be finite")
@@ -445,7 +452,7 @@ def _fit_bound(bound: torch.Tensor, shape: torch.Size, dtype: torch.dtype, devic
         info = torch.iinfo(dtype)
         if (bound.double() < info.min).any() or (bound.double() > info.max).any():
             raise ValueError(f"`{argument}` does not fit in {dtype} (range [{info.min}, {info.max}])")
-    return bound.to(device=device, dtype=dtype).clone()
+    return bound.to(dtype=dtype)
 
 
 def _check_ordered(low: torch.Tensor, high: torch.Tensor) -> None:

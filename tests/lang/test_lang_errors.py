@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from rldsl.lang import ast as A
+from rldsl.lang.check import check_program
+from rldsl.lang.includes import load_program
 from rldsl.lang.diagnostics import Diagnostic
 from rldsl.lang.parse import _EXAMPLES, DECLARATION_KEYWORDS, build_lark, parse
 
@@ -42,7 +44,7 @@ def test_error_examples_report_what_their_header_expects(path: Path) -> None:
     header = text.splitlines()[0]
     assert header.startswith("# expect: ")
     expected = sorted((item.split("@")[0].strip(), int(item.split("@")[1])) for item in header[10:].split(","))
-    _, diagnostics = parse(text, path.name)
+    diagnostics = check_program(load_program(path)).diagnostics  # what `rldsl check` reports
     assert sorted((d.code, d.span.line) for d in diagnostics) == expected
     for d in diagnostics:
         assert not LARK_WORDS.search(words_of(d)), words_of(d)

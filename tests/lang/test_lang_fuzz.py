@@ -1,6 +1,8 @@
-"""Fuzzing the front end: any input gives a module and diagnostics, never an exception, a hang
-or a recursion error. Inputs are random text and bytes, the example files with tokens deleted,
-duplicated, swapped or inserted, and deeply nested brackets and operators."""
+"""Fuzzing the front end and the checker: any input gives a module and diagnostics, never an
+exception, a hang or a recursion error. Inputs are random text and bytes, the example files with
+tokens deleted, duplicated, swapped or inserted, the example files with names and numbers replaced
+by others (so that they still parse and the checker's passes run on them), and deeply nested
+brackets and operators."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rldsl.lang import ast as A
+from rldsl.lang.check import CheckResult, check_text
 from rldsl.lang.includes import decode_source
 from rldsl.lang.parse import parse
 from rldsl.lang.render import render_json, render_text
@@ -57,6 +60,20 @@ def check(text: str) -> None:
     assert module == module and repr(module)  # recursive passes stay within Python's limit
     render_text(diagnostics, {"fuzz.rlm": source}, color=True)
     render_json(diagnostics)
+    checked = check_text(text, "fuzz.rlm")
+    assert_well_formed(checked, source)
+
+
+def assert_well_formed(result: CheckResult, source: SourceFile) -> None:
+    """The checker's answer: diagnostics with spans in the file and a help line; rendering works."""
+    for d in result.diagnostics:
+        for span in [d.span, *(label.span for label in d.labels)]:
+            if span.file == "fuzz.rlm":
+                assert_span_fits(span, source)
+        assert d.message and (d.help or d.code.startswith("E01"))
+    assert result.checked or any(d.is_error for d in result.diagnostics)
+    render_text(result.diagnostics, {"fuzz.rlm": source}, color=True)
+    render_json(result.diagnostics)
 
 
 def assert_span_fits(span: Span, source: SourceFile) -> None:
@@ -111,6 +128,33 @@ def mutated_examples(draw: st.DrawFn) -> str:
 @FUZZ
 @given(mutated_examples())
 def test_mutated_examples(text: str) -> None:
+    check(text)
+
+
+NAME = re.compile(r"[A-Za-z_]\w*")
+NUMBER = re.compile(r"\d[\d_.eE]*")
+EXAMPLE_NAMES = sorted({token for text in EXAMPLE_TEXTS for token in TOKEN.findall(text) if NAME.fullmatch(token)})
+NUMBERS = ["0", "1", "2", "3", "4", "7", "64", "0.5", "-1", "1e-4", "10_000"]
+
+
+@st.composite
+def renamed_examples(draw: st.DrawFn) -> str:
+    """An example file with some names and numbers replaced by others: it usually still parses,
+    so the checker's passes run on a model that is wrong in a new way."""
+    tokens = TOKEN.findall(draw(st.sampled_from(EXAMPLE_TEXTS)))
+    spots = [i for i, token in enumerate(tokens) if NAME.fullmatch(token) or NUMBER.fullmatch(token)]
+    for _ in range(draw(st.integers(1, 4))):
+        if not spots:
+            break
+        i = draw(st.sampled_from(spots))
+        pool = NUMBERS if NUMBER.fullmatch(tokens[i]) else EXAMPLE_NAMES
+        tokens[i] = draw(st.sampled_from(pool))
+    return "".join(tokens)
+
+
+@FUZZ
+@given(renamed_examples())
+def test_renamed_examples(text: str) -> None:
     check(text)
 
 

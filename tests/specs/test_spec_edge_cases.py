@@ -79,3 +79,11 @@ def test_one_hot_projection_without_nan_is_the_plain_argmax():
 def test_one_hot_projection_lets_nan_lose_to_minus_inf():
     scores = torch.tensor([[float("nan"), -float("inf"), float("nan")]])
     assert OneHot(3).project(scores).int().tolist() == [[0, 1, 0]]
+
+
+def test_bounded_moves_to_the_meta_device_and_projects_there():
+    for spec in (Bounded(-1.0, 1.0, shape=(2,)), Bounded(torch.tensor([0.0, 1.0]), 2.0)):
+        meta = spec.to("meta")
+        assert meta.device.type == "meta" and meta.shape == spec.shape
+        assert meta.project(torch.zeros(3, 2, device="meta")).shape == (3, 2)
+        assert "device=meta" in repr(meta)

@@ -1,0 +1,89 @@
+"""The Python API of the checker: ``rldsl.check(path_or_text) -> Report``.
+
+Pure Python, like the command line: checking never imports torch.
+
+>>> import rldsl
+>>> report = rldsl.check("key observation : f32[3]\\nactor policy = Actor(MLP(out_features=2))\\n")
+>>> report.ok, report.types["action"]
+(True, 'f32[2]')
+>>> bad = rldsl.check("key observation : f32[3]\\nvalue v = ValueOperator(MLP(out_features=1), in=[obs])\\n")
+>>> [(d.code, d.span.line) for d in bad.diagnostics]
+[('E0301', 2)]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+
+import attrs
+
+from rldsl.lang.check import CheckResult, KeyInfo, check_program, load_text
+from rldsl.lang.diagnostics import Diagnostic, Severity
+from rldsl.lang.includes import load_program
+from rldsl.lang.render import render_json, render_text
+from rldsl.lang.source import SourceFile
+from rldsl.lang.types import spec_text
+
+__all__ = ["Report", "check"]
+
+
+@attrs.frozen(slots=True)
+class Report:
+    """The outcome of checking a model: its diagnostics (sorted by position), the source text of
+    every file read (for rendering), every key with its spec, and the checked modules (IR)."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    sources: Mapping[str, SourceFile]
+    keys: tuple[KeyInfo, ...] = ()
+    modules: Mapping[str, object] = attrs.field(factory=dict)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings are allowed)."""
+        return not self.errors
+
+    @property
+    def types(self) -> dict[str, str]:
+        """The spec of every key, as written in a `.rlm` file: ``{"action": "f32[1] in [-2.0, 2.0]"}``."""
+        return {key.dotted: spec_text(key.spec) for key in self.keys}
+
+    def render(self, *, color: bool = False) -> str:
+        """The diagnostics as text, with source lines and carets (empty when there are none)."""
+        return render_text(self.diagnostics, self.sources, color=color)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The diagnostics and key types as a JSON document."""
+        document = json.loads(render_json(self.diagnostics, indent=None))
+        document["types"] = [{"key": k.dotted, "spec": spec_text(k.spec), "source": k.source} for k in self.keys]
+        return json.dumps(document, indent=indent, ensure_ascii=False)
+
+
+def _looks_like_path(source: str) -> bool:
+    return "\n" not in source and (source.endswith(".rlm") or os.path.isfile(source))
+
+
+def check(source: str | os.PathLike[str], *, name: str | None = None) -> Report:
+    """Check a model given as a path (``os.PathLike``, or a one-line string ending in ``.rlm``
+    or naming an existing file) or as text. Includes are followed (relative to the file, or to
+    the current directory for text; ``name`` names the text in diagnostics).
+
+    Raises ``OSError`` when a path cannot be opened; every problem inside a model is a diagnostic.
+    """
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and name is None and _looks_like_path(source)):
+        program = load_program(source)
+    elif isinstance(source, str):
+        program = load_text(source, name or "<input>")
+    else:
+        raise TypeError(f"check() takes a path or the text of a model, got {type(source).__name__}")
+    result: CheckResult = check_program(program)
+    return Report(result.diagnostics, dict(program.sources), result.keys, result.modules)

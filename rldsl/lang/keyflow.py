@@ -1,0 +1,167 @@
+"""Key flow across a model: which keys exist, who writes them, and in which order to type modules.
+
+Every key a module reads must be declared (``key``, or an env) or written by some module
+(E0301); a module that reads a key only another module writes is typed after it, and modules
+that read each other's outputs round in a circle are E0304. Outputs nobody reads are W0301, an
+Ornstein-Uhlenbeck module without ``is_init`` W0303 (unread outputs are reported only for a model
+without errors).
+
+>>> from rldsl.lang.check import check_text
+>>> result = check_text("module body = MLP(out_features=2) : obsevation -> hidden", "a.rlm")
+>>> [(d.code, d.message) for d in result.diagnostics]
+[('E0301', 'key `obsevation` is read but never written')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+from rldsl.lang.ir import KeyRef, ModuleNode
+from rldsl.lang.resolve import Scope, strongly_connected
+from rldsl.lang.values import Reporter, did_you_mean
+
+__all__ = ["CONVENTIONAL", "KeyFlow", "key_flow", "unread_outputs"]
+
+#: Keys that training code reads by convention: never reported as unread.
+CONVENTIONAL = frozenset({"action", "action_value", "chosen_action_value", "state_value", "state_action_value",
+                          "sample_log_prob", "done", "terminated", "truncated", "reward"})
+
+
+@attrs.frozen(slots=True)
+class KeyFlow:
+    """The keys of a model: those that exist (declared or written) and the typing order."""
+
+    available: frozenset
+    order: tuple  # module names, each after the modules whose outputs it reads
+
+
+def key_flow(scope: Scope, modules: Mapping[str, ModuleNode], uses: Mapping[str, list[str]],
+             reporter: Reporter) -> KeyFlow:
+    """Check that every key read exists, order the modules for typing, and warn about unread outputs."""
+    nodes = [node for top in modules.values() for node in top.walk()]
+    written: dict[tuple[str, ...], KeyRef] = {}
+    for node in nodes:
+        for ref in node.writes:
+            written.setdefault(ref.path, ref)
+    available = frozenset(scope.declared) | frozenset(written) | _parents(written)
+    _missing(scope, modules, written, available, reporter)
+    order = _order(scope, modules, uses, reporter)
+    return KeyFlow(available, tuple(order))
+
+
+def _parents(paths: Iterable[tuple[str, ...]]) -> frozenset:
+    """Every proper prefix of the paths: writing ``agents.q`` makes ``agents`` exist."""
+    return frozenset(path[:size] for path in paths for size in range(1, len(path)))
+
+
+def _missing(scope: Scope, modules: Mapping[str, ModuleNode], written: Mapping[tuple[str, ...], KeyRef],
+             available: frozenset, reporter: Reporter) -> None:
+    """E0301 once per key read that nothing provides (at its first read); W0303 for `is_init`."""
+    first: dict[tuple[str, ...], KeyRef] = {}
+    optional: dict[tuple[str, ...], KeyRef] = {}
+    for top in modules.values():
+        for ref in top.reads:
+            if ref.path not in available:
+                seen = first.get(ref.path)
+                if seen is None or ref.span.start < seen.span.start:
+                    first[ref.path] = ref
+        for ref in top.optional_reads:
+            if ref.path not in available:
+                optional.setdefault(ref.path, ref)
+    known = sorted({".".join(p) for p in scope.declared} | {".".join(p) for p in written})
+    env_label = _env_label(scope)
+    for ref in first.values():
+        help_, guess = did_you_mean(ref.dotted, known, f"declare it with `key {ref.dotted} : SPEC`, or add a module "
+                                                       "that writes it")
+        if ref.implicit:
+            message = f"`{ref.dotted}` is read here by default, but no key of that name is declared or written"
+            if guess is None:
+                help_ = f"declare `key {ref.dotted} : SPEC`, or pass `in=[...]` with the keys to read"
+        else:
+            message = f"key `{ref.dotted}` is read but never written"
+        reporter.report("E0301", message, ref.span, label="not declared, not produced by any module",
+                        labels=env_label, help=help_)
+    for ref in optional.values():
+        reporter.report("W0303", f"`{ref.dotted}` is read to reset the noise at the start of trajectories, but no key "
+                                 f"of that name is declared", ref.span, label="no such key",
+                        help=f"declare `key {ref.dotted} : bool[1]` (an InitTracker transform writes it)")
+
+
+def _env_label(scope: Scope) -> tuple:
+    envs = [decl for decl in scope.decls.values() if scope.sort.get(decl.name.value) == "env"]
+    if not envs:
+        return ()
+    return ((envs[0].span, "keys come from here"),)
+
+
+def unread_outputs(scope: Scope, modules: Mapping[str, ModuleNode], reporter: Reporter) -> None:
+    """W0301 for keys written, not declared, not read anywhere, and not read by convention.
+
+    The checker runs this only on a model without errors: an output is often unread because the
+    module meant to read it has an error, and that error says what matters.
+    """
+    nodes = [node for top in modules.values() for node in top.walk()]
+    written: dict[tuple[str, ...], KeyRef] = {}
+    for node in nodes:
+        for ref in node.writes:
+            written.setdefault(ref.path, ref)
+    read: set[tuple[str, ...]] = set()
+    for node in nodes:
+        for ref in (*node.reads, *node.inner_reads, *node.optional_reads):
+            read.add(ref.path)
+    read |= _parents(read)
+    for path, ref in written.items():
+        leaf = path[-1]
+        if path in read or path in scope.declared or leaf in CONVENTIONAL or leaf.startswith("_") \
+                or leaf.endswith("_log_prob") or any(path[:i] in read for i in range(1, len(path))):
+            continue
+        reporter.report("W0301", f"key `{ref.dotted}` is written but never read", ref.span, label="nothing reads this",
+                        help="remove the output, read it in a module, or declare it with `key` if the training code "
+                             "reads it")
+
+
+def _order(scope: Scope, modules: Mapping[str, ModuleNode], uses: Mapping[str, list[str]],
+           reporter: Reporter) -> list[str]:
+    """Modules in typing order: after the modules they use and those that write keys they read."""
+    producers: dict[tuple[str, ...], list[str]] = {}
+    for name, node in modules.items():
+        for ref in node.own_writes:
+            if ref.path not in scope.declared:
+                producers.setdefault(ref.path, []).append(name)
+    edges: dict[str, list[str]] = {}
+    via: dict[tuple[str, str], KeyRef] = {}
+    for name, node in modules.items():
+        deps = [used for used in uses.get(name, []) if used in modules]
+        for ref in node.reads:
+            writers = producers.get(ref.path, ())
+            if list(writers) == [name]:
+                reporter.report("E0304", f"`{name}` reads `{ref.dotted}`, which only it writes", ref.span,
+                                label="read before anything writes it",
+                                help=f"declare `key {ref.dotted} : SPEC` if it comes from the data, or read another "
+                                     "key")
+            for producer in writers:
+                if producer != name:
+                    deps.append(producer)
+                    via.setdefault((name, producer), ref)
+        edges[name] = deps
+    order: list[str] = []
+    for component in strongly_connected(list(modules), edges):
+        if len(component) > 1:
+            _key_cycle(component, modules, via, reporter)
+        order.extend(sorted(component, key=lambda n: modules[n].span.start))
+    return order
+
+
+def _key_cycle(component: list[str], modules: Mapping[str, ModuleNode], via: Mapping[tuple[str, str], KeyRef],
+               reporter: Reporter) -> None:
+    members = set(component)
+    first = min(component, key=lambda n: modules[n].span.start)
+    labels = tuple((ref.span, f"`{a}` reads `{ref.dotted}`, which `{b}` writes")
+                   for (a, b), ref in via.items() if a in members and b in members)
+    names = ", ".join(f"`{n}`" for n in sorted(component, key=lambda n: modules[n].span.start))
+    reporter.report("E0304", f"modules {names} read each other's outputs in a cycle", modules[first].span,
+                    label="part of the cycle", labels=labels,
+                    help="declare one of the keys with `key NAME : SPEC` so that it comes from the data, or change "
+                         "what the modules read")

@@ -1,0 +1,154 @@
+"""What a kind description is made of: :class:`Kind`, :class:`Param` and their vocabularies.
+
+A :class:`Kind` is data. Its parameters say what the language accepts (name, type, default,
+whether it may be given by position) and how each reaches the runtime class (``target``, the
+constructor argument, and ``passed``); ``reads``, ``writes`` and ``rule`` say in words which keys
+it uses and how its output spec follows from its inputs. Only the last step is code: ``build``
+(arguments to an IR node, keys included) and ``infer`` (input specs to output specs), plain
+functions stored in the entry so that everything about a kind sits in one place.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+import attrs
+
+__all__ = ["ArgType", "DistInfo", "Family", "Kind", "Param", "Pass", "REQUIRED"]
+
+
+class _Required:
+    """The marker of a parameter without a default."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
+class Family(str, enum.Enum):
+    """What sort of thing a kind makes."""
+
+    NETWORK = "network"  # tensors in, tensors out (an nn.Module)
+    ACTIVATION = "activation"  # an element-wise network; also a value of `activation_class`
+    DISTRIBUTION = "distribution"  # a value of `dist=`
+    MODULE = "module"  # reads and writes keys (a tensordict module)
+    TENSOR = "tensor"  # a constant vector (`support=`)
+
+
+class ArgType(str, enum.Enum):
+    """The type of an argument, as the language checks it (the words are shown to users)."""
+
+    INT = "an integer"
+    FLOAT = "a number"
+    BOOL = "`true` or `false`"
+    STR = "a string"
+    CHOICE = "one of the listed values"
+    SIZE = "a size or a tuple of sizes"
+    INTS = "a size or a list of sizes"
+    NUMBERS = "a list of numbers"
+    BOUND = "a number or a list of numbers"
+    KEY = "a key"
+    KEYS = "a list of keys"
+    SPEC = "a key whose spec is used"
+    NETWORK = "a network"
+    MODULE = "a module"
+    NET_OR_MODULE = "a network or a module"
+    DIST = "a distribution"
+    ACTIVATION = "an activation class"
+
+
+class Pass(str, enum.Enum):
+    """How an argument reaches the runtime class (what the compiler does with it)."""
+
+    ARG = "arg"  # the constructor argument ``target``, converted by type
+    DIST = "dist"  # ``distribution_class`` + ``distribution_kwargs``; key arguments become in_keys
+    BEFORE = "before"  # not a constructor argument: this module runs first, in a sequence
+    VARARGS = "varargs"  # the constructor's positional ``*modules``
+    LANGUAGE = "language"  # read by the checker only (no runtime argument)
+
+
+@attrs.frozen(slots=True)
+class Param:
+    """One parameter of a kind.
+
+    ``name`` is the language's name (torchrl's, except ``in``/``out`` for ``in_keys``/
+    ``out_keys`` and ``dist`` for the distribution); ``target`` the constructor argument it
+    becomes; ``default`` a Python value, or :data:`REQUIRED`; ``aka`` other spellings users
+    try, answered with a suggestion.
+    """
+
+    name: str
+    type: ArgType
+    default: object = REQUIRED
+    doc: str = ""
+    target: str | None = attrs.field(default=attrs.Factory(lambda self: self.name, takes_self=True))
+    passed: Pass = Pass.ARG
+    positional: bool = False
+    choices: tuple = ()
+    aka: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    @property
+    def nullable(self) -> bool:
+        """Whether `none` is accepted: parameters whose default is None."""
+        return self.default is None
+
+
+@attrs.frozen(slots=True)
+class DistInfo:
+    """What a distribution reads and gives.
+
+    ``params``: the parameters it needs from keys (``loc``, ``scale``); ``one_of``: groups of
+    which exactly one is given (``logits`` or ``probs``); ``sample``: ``real``, ``bounded``,
+    ``onehot`` or ``index``; ``event_dims``: trailing sample dims the log-probability sums over.
+    """
+
+    params: tuple[str, ...] = ()
+    one_of: tuple[tuple[str, ...], ...] = ()
+    sample: str = "real"
+    event_dims: int = 1
+    masked: bool = False
+
+
+@attrs.frozen(slots=True)
+class Kind:
+    """One module kind: everything the checker, the compiler, the formatter and the Python
+    builder need to know about it."""
+
+    name: str
+    family: Family
+    runtime: str  # the runtime class, by dotted name
+    summary: str
+    params: tuple[Param, ...] = ()
+    reads: str = ""  # the keys it reads by default, in words
+    writes: str = ""  # the keys it writes by default, in words
+    rule: str = ""  # how output specs follow from input specs, in words
+    role: str | None = None  # the declaration keyword it fits: actor, value, explore (None: any)
+    omitted: tuple[tuple[str, str], ...] = ()  # constructor arguments the language leaves out, and why
+    dist: DistInfo | None = None
+    output_range: tuple[float, float] | None = None  # activations: where their outputs lie
+    build: Callable | None = attrs.field(default=None, eq=False, repr=False)
+    infer: Callable | None = attrs.field(default=None, eq=False, repr=False)
+
+    def param(self, name: str) -> Param | None:
+        """The parameter called ``name`` in the language, or None."""
+        for param in self.params:
+            if param.name == name:
+                return param
+        return None
+
+    @property
+    def positional(self) -> tuple[Param, ...]:
+        """Parameters that may be given by position, in order."""
+        return tuple(p for p in self.params if p.positional)
+
+    @property
+    def varargs(self) -> Param | None:
+        """The parameter that collects any number of positional modules (SafeSequential)."""
+        return next((p for p in self.params if p.passed is Pass.VARARGS), None)

@@ -1,0 +1,145 @@
+"""Helpers shared by the type rules of several kinds.
+
+Rules receive a lowering context (``lo``, at build time) or a typing context (``ty``, at check
+time) from :mod:`rldsl.lang.lower` and :mod:`rldsl.lang.check`; both have ``report``. These
+helpers keep the rules short and their messages uniform.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rldsl.lang import types as T
+from rldsl.lang.ir import Args, KeyRef
+from rldsl.lang.source import Span
+from rldsl.lang.values import INVALID, is_dim
+
+__all__ = [
+    "key",
+    "keys",
+    "node",
+    "require_spec_for_safe",
+    "check_positive",
+    "float_inputs",
+    "last_dims",
+    "implicit",
+    "log_prob_ref",
+    "out_shape",
+]
+
+
+def implicit(path: tuple[str, ...] | str, args: Args) -> KeyRef:
+    """A key the kind uses by default (not written in the text): it points at the kind's name."""
+    return KeyRef((path,) if isinstance(path, str) else path, args.name_span, implicit=True)
+
+
+def log_prob_ref(sample: KeyRef) -> KeyRef:
+    """Where a sample's log-probability goes: ``action`` -> ``action_log_prob`` (nested keys get
+    the suffix on their last name), as tensordict 0.14 names it."""
+    return KeyRef((*sample.path[:-1], sample.path[-1] + "_log_prob"), sample.span, implicit=True)
+
+
+def check_positive(lo: Any, args: Args, *names: str, allow_zero: bool = False) -> None:
+    """Report E0606 for each of ``names`` whose value (an int, a dim or a list of them) is not positive."""
+    for name in names:
+        value = args[name]
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            size = T.dim_value(item) if is_dim(item) else None
+            if size is not None and (size < 0 or (size == 0 and not allow_zero)):
+                lo.report("E0606", f"`{name}` must be positive, got {size}", args.span_of(name),
+                          label="not a valid size", help=f"give `{name}` a size of at least 1")
+                break
+
+
+def float_inputs(ty: Any, inputs: list[T.Spec], labels: list[str], owner: str, at: Span) -> bool:
+    """Report the first input that is not a floating-point tensor of the first input's dtype
+    (networks compute in one floating dtype). True when all are fine."""
+    dtype = None
+    for spec, label in zip(inputs, labels):
+        if T.is_unknown(spec):
+            continue
+        if isinstance(spec, T.Composite):
+            ty.report("E0504", f"{owner} reads tensors, but {label} is a composite", at,
+                      label="a composite spec is not a tensor",
+                      help="read one of its entries instead, as in `agents.observation`")
+            return False
+        if not T.is_float_dtype(spec.dtype):
+            ty.report("E0503", f"{owner} reads floating-point tensors, but {label} is {spec.dtype}", at,
+                      label=f"{label} is {T.spec_text(spec)}",
+                      help="networks compute with floats: feed a float key, or convert the data with a transform "
+                           "before the model")
+            return False
+        if dtype is None:
+            dtype = spec.dtype
+        elif spec.dtype != dtype:
+            ty.report("E0503", f"{owner} reads tensors of one dtype, but {labels[0]} is {dtype} and {label} is "
+                               f"{spec.dtype}", at, label="mixed dtypes",
+                      help="declare the inputs with the same floating dtype (usually f32)")
+            return False
+    return True
+
+
+def last_dims(ty: Any, inputs: list[T.Spec], labels: list[str], owner: str, at: Span) -> tuple | None:
+    """The shared leading dims of tensors concatenated on their last dim (None after an error)."""
+    lead = None
+    for spec, label in zip(inputs, labels):
+        if not spec.shape:
+            ty.report("E0401", f"{owner} reads vectors, but {label} is a scalar", at,
+                      label=f"{label} is {T.spec_text(spec)}",
+                      help="give the key a feature dim, as in `f32[1]` rather than `f32[]`")
+            return None
+        if lead is None:
+            lead = spec.shape[:-1]
+        elif not T.shapes_equal(lead, spec.shape[:-1]):
+            ty.report("E0401", f"{owner} concatenates its inputs on the last dim, but {labels[0]} has shape "
+                               f"{T.shape_text(inputs[0].shape)} and {label} {T.shape_text(spec.shape)}", at,
+                      label="the dims before the last one differ",
+                      help="inputs may differ in their last dim only")
+            return None
+    return lead
+
+
+def feature_sum(inputs: list[T.Spec]) -> T.Dim:
+    """The size of the inputs concatenated on their last dim."""
+    sizes = [spec.shape[-1] for spec in inputs]
+    values = [T.dim_value(size) for size in sizes]
+    if all(v is not None for v in values):
+        return sum(values)
+    if len(sizes) == 1:
+        return sizes[0]
+    return T.Sym(" + ".join(str(s) for s in sizes), None)
+
+
+def out_shape(value: object) -> tuple:
+    """The trailing output shape of ``out_features``: ``4`` -> ``(4,)``, ``(3, 4)`` -> ``(3, 4)``."""
+    return value if isinstance(value, tuple) else (value,)
+
+
+def node(lo: Any, args: Args, steps: list, children: tuple = (), network: Any = None) -> Any:
+    """A module node of ``args.kind`` whose keys are those of ``steps`` run in order."""
+    from rldsl.lang.ir import Form, ModuleNode
+
+    flow = lo.flow(steps, args.span)
+    return ModuleNode(Form.KIND, args.kind, args, args.span, flow.reads, flow.writes, children, network,
+                      flow.optional_reads, flow.own_writes, inner_reads=flow.inner_reads)
+
+
+def keys(args: Args, name: str) -> tuple[KeyRef, ...]:
+    """The keys of a key-list argument (empty when it is none or INVALID)."""
+    value = args[name]
+    return value if isinstance(value, tuple) else ()
+
+
+def key(args: Args, name: str) -> tuple[KeyRef, ...]:
+    """A single-key argument as a tuple of zero or one key."""
+    value = args[name]
+    return (value,) if isinstance(value, KeyRef) else ()
+
+
+def require_spec_for_safe(lo: Any, args: Args) -> None:
+    """``safe=true`` projects onto the spec, so it needs one (E0603)."""
+    if args.ok("safe", "spec") and args["safe"] is True and args["spec"] is None:
+        lo.report("E0603", f"`safe=true` needs a spec to project into, and {args.kind.name} has none",
+                  args.span_of("safe"), label="no `spec=` to project into",
+                  help="pass the spec of the key written, as in `spec=action`")

@@ -1,0 +1,759 @@
+"""Name resolution: what every name of a model means, and the value of every constant.
+
+:class:`Scope` collects the declarations of a model (E0202 for a name declared twice), asks
+gymnasium for the specs of each ``env`` (E0508 when it cannot), orders dims and keys so that each
+is worked out after what it refers to (E0203 for a cycle), and evaluates them: dims to sizes,
+key declarations to static specs (:mod:`rldsl.lang.types`). It then evaluates the constant
+expressions of module arguments for the lowering pass: arithmetic on dims, spec attributes
+(``action.shape[-1]``, ``action.low``), lists.
+
+Dims, envs, keys and modules share one namespace. Keys the env provides (``observation``,
+``action``, ...) are declared by the env; a ``key`` declaration of the same name restates one,
+and must agree with the env's spec (E0505).
+
+>>> from rldsl.lang.parse import parse
+>>> from rldsl.lang.values import Reporter
+>>> module, _ = parse("dim n = 3\\nkey obs : f32[2 * n]\\nkey act : f32[obs.shape[-1]] in [-1, 1]", "a.rlm")
+>>> scope = Scope(list(module.body), Reporter())
+>>> scope.resolve()
+>>> from rldsl.lang.types import spec_text
+>>> spec_text(scope.declared[("act",)].spec)
+'f32[2 * n] in [-1.0, 1.0]'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from rldsl.lang import ast
+from rldsl.lang import types as T
+from rldsl.lang.kinds import BY_NAME as KIND_NAMES
+from rldsl.lang.source import Span
+from rldsl.lang.values import (
+    INVALID,
+    Reporter,
+    arithmetic,
+    describe,
+    did_you_mean,
+    is_dim,
+    is_int,
+    is_number,
+    negate,
+)
+
+__all__ = ["ATTRIBUTES", "DeclaredKey", "Scope", "Target", "strongly_connected"]
+
+#: Attributes of a spec, and the spec classes that have each.
+ATTRIBUTES = {
+    "shape": None,
+    "ndim": None,
+    "dtype": None,
+    "low": (T.Bounded,),
+    "high": (T.Bounded,),
+    "n": (T.OneHot, T.Categorical, T.Binary),
+    "nvec": (T.MultiOneHot, T.MultiCategorical),
+}
+
+_SPEC_CLASSES = {ast.OneHotSpec: T.OneHot, ast.CategoricalSpec: T.Categorical, ast.BinarySpec: T.Binary,
+                 ast.MultiOneHotSpec: T.MultiOneHot, ast.MultiCategoricalSpec: T.MultiCategorical}  # fmt: skip
+_CLASS_WORDS = {T.OneHot: "onehot", T.Categorical: "categorical", T.Binary: "binary", T.MultiOneHot: "multionehot",
+                T.MultiCategorical: "multicategorical"}  # fmt: skip
+_SORTS = {ast.DimDecl: "dim", ast.EnvDecl: "env", ast.KeyDecl: "key", ast.ModuleDecl: "module"}
+_WORDS = {"dim": "a dim", "env": "an env", "key": "a key", "module": "a module", "kind": "a kind"}
+
+
+@attrs.frozen(slots=True)
+class DeclaredKey:
+    """A key with a spec before any module runs: declared by ``key`` or provided by an env."""
+
+    spec: T.Spec
+    span: Span
+    source: str  # "key" or the env's name
+
+
+@attrs.frozen(slots=True)
+class Target:
+    """What a dotted name means: ``sort`` is dim, spec, attr, module, env or kind."""
+
+    sort: str
+    value: object
+    key: tuple[str, ...] | None = None
+
+
+def strongly_connected(nodes: Iterable[str], edges: dict[str, list[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components, without recursion, dependencies first: with edges
+    from a node to what it depends on, every component comes after the ones it depends on.
+
+    >>> strongly_connected(["a", "b", "c"], {"a": ["b"], "b": ["a"], "c": ["a"]})
+    [['b', 'a'], ['c']]
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    for root in nodes:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(edges.get(root, ())))]
+        while work:
+            node, successors = work[-1]
+            for succ in successors:
+                if succ not in index:
+                    index[succ] = low[succ] = len(index)
+                    stack.append(succ)
+                    on_stack.add(succ)
+                    work.append((succ, iter(edges.get(succ, ()))))
+                    break
+                if succ in on_stack:
+                    low[node] = min(low[node], index[succ])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    out.append(component)
+    return out
+
+
+class Scope:
+    """The declarations of a model and the values of its dims, envs and keys."""
+
+    def __init__(self, declarations: list[ast.Decl], reporter: Reporter) -> None:
+        self.reporter = reporter
+        self.report = reporter.report
+        self.decls: dict[str, ast.Decl] = {}
+        self.sort: dict[str, str] = {}
+        self.dims: dict[str, object] = {}
+        self.envs: dict[str, object] = {}
+        self.key_specs: dict[str, object] = {}
+        self.env_keys: dict[str, tuple[T.Spec, str, Span]] = {}
+        self.declared: dict[tuple[str, ...], DeclaredKey] = {}
+        self.modules: list[ast.ModuleDecl] = []
+        self.poisoned: set[str] = set()
+        self._declarations = declarations
+
+    # -- the passes ----------------------------------------------------------------------------
+
+    def resolve(self) -> None:
+        """Collect names, read envs, then evaluate dims and keys in dependency order."""
+        self._collect()
+        for decl in self._declarations:
+            if isinstance(decl, ast.EnvDecl) and self.decls.get(decl.name.value) is decl:
+                self._env(decl)
+        self._values()
+        self._declare_keys()
+
+    def _collect(self) -> None:
+        for decl in self._declarations:
+            if isinstance(decl, ast.ErrorDecl):
+                if decl.name is not None:
+                    self.poisoned.add(decl.name.value)
+                continue
+            sort = _SORTS.get(type(decl))
+            if sort is None:
+                continue
+            name = decl.name.value
+            first = self.decls.get(name)
+            if first is not None:
+                self.report("E0202", f"`{name}` is declared twice", decl.name.span,
+                            label="declared again here",
+                            labels=((first.name.span, f"first declared here as {_WORDS[self.sort[name]]}"),),
+                            help="rename one of them; dims, envs, keys and modules share one namespace")
+                continue
+            self.decls[name] = decl
+            self.sort[name] = sort
+            if sort == "module":
+                self.modules.append(decl)
+
+    def _env(self, decl: ast.EnvDecl) -> None:
+        from rldsl.lang.envs import ENV_OPTIONS, EnvError, env_specs
+
+        name = decl.name.value
+        categorical = False
+        options: list[tuple[str, object]] = []
+        ok = True
+        for keyword in decl.kwargs:
+            value = _literal(keyword.value)
+            option = keyword.name.value
+            if value is INVALID:
+                self.report("E0604", f"`{option}` must be a constant (a number, string or boolean)", keyword.value.span,
+                            label="not a constant", help="the options of `gym(...)` are passed to gymnasium.make")
+                ok = False
+            elif option == "render_mode":
+                self.report("E0602", "`render_mode` is not an option of `gym(...)`", keyword.name.span,
+                            label="specs do not depend on rendering", help="remove it")
+                ok = False
+            elif option in ENV_OPTIONS:
+                if not isinstance(value, bool):
+                    self.report("E0604", f"`{option}` must be `true` or `false`, found {describe(value)}",
+                                keyword.value.span, label="not a boolean", help=f"write `{option}=true`")
+                    ok = False
+                categorical = bool(value)
+            else:
+                options.append((option, value))
+        if not ok:
+            self.envs[name] = INVALID
+            return
+        try:
+            specs = env_specs(decl.env_id.value, categorical, tuple(options))
+        except EnvError as problem:
+            self.report("E0508", problem.message, decl.env_id.span, label="cannot be read", help=problem.help)
+            self.envs[name] = INVALID
+            return
+        self.envs[name] = specs
+        for key, spec in specs.entries:
+            self.env_keys.setdefault(key, (spec, name, decl.span))
+
+    def _values(self) -> None:
+        """Dims and keys, each after what it refers to; a cycle is E0203."""
+        names = [n for n, s in self.sort.items() if s in ("dim", "key")]
+        edges: dict[str, list[str]] = {}
+        spans: dict[tuple[str, str], Span] = {}
+        for name in names:
+            deps = []
+            for node in ast.walk(self.decls[name]):
+                if isinstance(node, ast.Ref) and self.sort.get(node.path[0]) in ("dim", "key"):
+                    deps.append(node.path[0])
+                    spans.setdefault((name, node.path[0]), node.span)
+            edges[name] = deps
+        for component in strongly_connected(names, edges):
+            if len(component) > 1 or component[0] in edges[component[0]]:
+                self._cycle(component, edges, spans)
+                continue
+            name = component[0]
+            decl = self.decls[name]
+            if isinstance(decl, ast.DimDecl):
+                self.dims[name] = self._dim_decl(decl)
+            else:
+                self.key_specs[name] = self.spec(decl.spec)
+
+    def _cycle(self, component: list[str], edges: dict[str, list[str]], spans: dict[tuple[str, str], Span]) -> None:
+        members = set(component)
+        ordered = sorted(component, key=lambda n: self.decls[n].span.start)
+        first = ordered[0]
+        path = _cycle_path(first, members, edges)
+        labels = tuple((spans[(a, b)], f"`{a}` refers to `{b}`") for a, b in zip(path, path[1:]) if (a, b) in spans)
+        self.report("E0203", f"`{first}` depends on itself: " + " -> ".join(f"`{n}`" for n in path),
+                    self.decls[first].name.span,
+                    label="defined in terms of itself", labels=labels[1:] if len(labels) > 1 else labels,
+                    help="write one of the definitions out instead of referring back")
+        for name in component:
+            self.poisoned.add(name)
+            if self.sort[name] == "dim":
+                self.dims[name] = INVALID
+            else:
+                self.key_specs[name] = INVALID
+
+    def _dim_decl(self, decl: ast.DimDecl) -> object:
+        name = decl.name.value
+        if decl.value is None:
+            return T.Sym(name, None)
+        size = self.dim(decl.value)
+        if size is INVALID:
+            return INVALID
+        return T.Sym(name, T.dim_value(size))
+
+    def _declare_keys(self) -> None:
+        for name, spec in self.key_specs.items():
+            decl = self.decls[name]
+            if spec is INVALID:
+                continue
+            if name in self.env_keys:
+                self._agree_with_env(decl, spec, *self.env_keys[name])
+            for path, leaf in T.leaves(spec, (name,)):
+                self.declared[path] = DeclaredKey(leaf, decl.span, "key")
+        for name, (spec, env, span) in self.env_keys.items():
+            if name in self.sort:
+                continue
+            for path, leaf in T.leaves(spec, (name,)):
+                self.declared[path] = DeclaredKey(leaf, span, env)
+
+    def _agree_with_env(self, decl: ast.KeyDecl, spec: T.Spec, env_spec: T.Spec, env: str, env_span: Span) -> None:
+        """A key declared by both ``key`` and an env: same sort, dtype and shape (E0505);
+        different bounds are a warning (W0503)."""
+        problem = _spec_difference(spec, env_spec)
+        at = decl.spec.span
+        env_label = ((env_span, f"env `{env}` gives `{decl.name.value}: {T.spec_text(env_spec)}`"),)
+        if problem is not None:
+            self.report("E0505", f"`{decl.name.value}` is declared as {T.spec_text(spec)} but env `{env}` gives "
+                                 f"{T.spec_text(env_spec)} ({problem})", at, label="differs from the env's spec",
+                        labels=env_label,
+                        help=f"declare it as `{T.spec_text(env_spec)}`, or as `{env}.{decl.name.value}`")
+            return
+        if isinstance(env_spec, T.Bounded) and isinstance(spec, T.Bounded) and T.box_equal(spec, env_spec) is False:
+            self.report("W0503", f"`{decl.name.value}` is declared with bounds [{T.bound_text(spec.low)}, "
+                                 f"{T.bound_text(spec.high)}] but env `{env}` has [{T.bound_text(env_spec.low)}, "
+                                 f"{T.bound_text(env_spec.high)}]", at, label="other bounds", labels=env_label,
+                        help=f"copy the env's bounds, or write `key {decl.name.value} : {env}.{decl.name.value}`")
+
+    # -- names -----------------------------------------------------------------------------------
+
+    def lookup(self, ref: ast.Ref) -> Target | object:
+        """What a dotted name means, with its spec walked through composite entries and one
+        attribute at the end; INVALID (reported) when it means nothing."""
+        head, rest = ref.path[0], ref.path[1:]
+        if head in self.poisoned:
+            return INVALID
+        sort = self.sort.get(head)
+        if sort is None:
+            if head in self.env_keys:
+                return self._walk(ref, self.env_keys[head][0], (head,), rest)
+            if head in KIND_NAMES and not rest:
+                return Target("kind", KIND_NAMES[head])
+            self.undefined(ref)
+            return INVALID
+        if sort in ("dim", "module"):
+            if rest:
+                self.report("E0206", f"`{head}` is {_WORDS[sort]}: it has no attribute `{rest[0]}`", ref.span,
+                            label=f"`{head}` is {_WORDS[sort]}",
+                            help="attributes such as `.shape` and `.low` belong to keys")
+                return INVALID
+            if sort == "module":
+                return Target("module", head)
+            value = self.dims.get(head, INVALID)
+            return INVALID if value is INVALID else Target("dim", value)
+        if sort == "env":
+            return self._env_entry(ref, head, rest)
+        spec = self.key_specs.get(head, INVALID)
+        if spec is INVALID:
+            return INVALID
+        return self._walk(ref, spec, (head,), rest)
+
+    def _env_entry(self, ref: ast.Ref, head: str, rest: tuple[str, ...]) -> Target | object:
+        env = self.envs.get(head, INVALID)
+        if env is INVALID:
+            return INVALID
+        if not rest:
+            return Target("env", head)
+        spec = env.get(rest[0])
+        if spec is None:
+            help_, _ = did_you_mean(rest[0], env.names(), "it provides " + ", ".join(f"`{n}`" for n in env.names()))
+            self.report("E0206", f"env `{head}` provides no key `{rest[0]}`", ref.span, label="not a key of the env",
+                        help=help_)
+            return INVALID
+        return self._walk(ref, spec, (rest[0],), rest[1:])
+
+    def _walk(self, ref: ast.Ref, spec: T.Spec, key: tuple[str, ...], rest: tuple[str, ...]) -> Target | object:
+        while rest and isinstance(spec, T.Composite):
+            entry = spec.get(rest[0])
+            if entry is None:
+                break
+            spec, key, rest = entry, key + (rest[0],), rest[1:]
+        if not rest:
+            return Target("spec", spec, key)
+        if T.is_unknown(spec):
+            return INVALID
+        if len(rest) == 1 and rest[0] in ATTRIBUTES:
+            value = self.attribute(spec, rest[0], ref)
+            return INVALID if value is INVALID else Target("attr", value, key)
+        candidates = [n for n, owners in ATTRIBUTES.items() if owners is None or isinstance(spec, owners)]
+        if isinstance(spec, T.Composite):
+            candidates = spec.names() + candidates
+        help_, _ = did_you_mean(rest[0], candidates, "it has " + ", ".join(f"`{c}`" for c in candidates))
+        what = "entry or attribute" if isinstance(spec, T.Composite) else "attribute"
+        self.report("E0206", f"`{'.'.join(key)}` has no {what} `{rest[0]}`", ref.span,
+                    label=f"`{'.'.join(key)}` is {T.spec_text(spec)}", help=help_)
+        return INVALID
+
+    def attribute(self, spec: T.Spec, name: str, ref: ast.Ref) -> object:
+        """``shape``, ``ndim``, ``dtype``, ``low``, ``high``, ``n`` or ``nvec`` of a spec."""
+        owners = ATTRIBUTES[name]
+        if owners is not None and not isinstance(spec, owners):
+            self.report("E0206", f"{T.with_article(T.class_name(spec))} spec has no `{name}`", ref.span,
+                        label=f"`{ref.dotted[: -len(name) - 1]}` is {T.spec_text(spec)}",
+                        help={"low": "only bounded specs have bounds", "high": "only bounded specs have bounds",
+                              "n": "`n` belongs to onehot, categorical and binary specs",
+                              "nvec": "`nvec` belongs to multionehot and multicategorical specs"}[name])
+            return INVALID
+        if name == "shape":
+            return tuple(spec.shape)
+        if name == "ndim":
+            return len(spec.shape)
+        if name == "dtype":
+            return spec.dtype
+        return getattr(spec, name)
+
+    def undefined(self, ref: ast.Ref) -> None:
+        """E0201 for a name nobody declares, with the closest declared name."""
+        head = ref.path[0]
+        candidates = [*self.sort, *self.env_keys]
+        help_, guess = did_you_mean(head, candidates, "declare it first, as in `dim n = 3` or `key obs : f32[3]`; keys "
+                                                      "that modules produce have no spec to use here")
+        span = ref.span
+        width = len(head)
+        at = Span(span.file, span.line, span.column, span.line, span.column + width, span.start, span.start + width)
+        self.report("E0201", f"`{head}` is not declared", at, label="not declared", help=help_)
+
+    # -- constant values --------------------------------------------------------------------------
+
+    def value(self, expr: ast.Expr) -> object:
+        """The value of a constant expression: a number, bool, string, None, dim (Sym), tuple, or a
+        spec attribute; INVALID (reported) otherwise."""
+        if isinstance(expr, (ast.Number, ast.String, ast.Bool)):
+            return expr.value
+        if isinstance(expr, ast.NoneLit):
+            return None
+        if isinstance(expr, ast.Ref):
+            return self._ref_value(expr)
+        if isinstance(expr, (ast.ListExpr, ast.TupleExpr)):
+            items = [self.value(item) for item in expr.items]
+            return INVALID if any(item is INVALID for item in items) else tuple(items)
+        if isinstance(expr, ast.UnaryOp):
+            return self._unary(expr)
+        if isinstance(expr, ast.BinOp):
+            return self._binary(expr)
+        if isinstance(expr, ast.Index):
+            return self._index(expr)
+        what = "a call" if isinstance(expr, ast.Call) else "a sequence of modules"
+        self.report("E0604", f"expected a value, found {what}", expr.span, label="not a constant",
+                    help="only constants go here: numbers, dims, spec attributes such as `action.shape[-1]`, lists")
+        return INVALID
+
+    def _ref_value(self, ref: ast.Ref) -> object:
+        target = self.lookup(ref)
+        if target is INVALID:
+            return INVALID
+        assert isinstance(target, Target)
+        if target.sort in ("dim", "attr"):
+            return target.value
+        name = ref.dotted
+        attribute = {T.Bounded: "low", T.OneHot: "n", T.Categorical: "n", T.Binary: "n"}.get(type(target.value), "ndim")
+        hint = {"spec": f"use one of its attributes, such as `{name}.shape[-1]` or `{name}.{attribute}`",
+                "module": "modules are used as arguments of other modules, not as values",
+                "env": f"an env's specs are reached as `{name}.observation`, `{name}.action`, ...",
+                "kind": "kinds are called, as in `MLP(out_features=4)`"}[target.sort]
+        self.report("E0205", f"`{name}` is {_WORDS.get(target.sort, 'a key')}, not a value",
+                    ref.span, label="expected a number or a list", help=hint)
+        return INVALID
+
+    def _unary(self, expr: ast.UnaryOp) -> object:
+        operand = self.value(expr.operand)
+        if operand is INVALID:
+            return INVALID
+        if not (is_number(operand) or isinstance(operand, T.Sym)):
+            self.report("E0604", f"`{expr.op}` needs a number, found {describe(operand)}", expr.span,
+                        label="not a number", help="arithmetic works on numbers and dims")
+            return INVALID
+        return negate(operand) if expr.op == "-" else operand
+
+    def _binary(self, expr: ast.BinOp) -> object:
+        left, right = self.value(expr.left), self.value(expr.right)
+        if left is INVALID or right is INVALID:
+            return INVALID
+        try:
+            return arithmetic(expr.op, left, right)
+        except ZeroDivisionError:
+            self.report("E0606", "division by zero", expr.span, label="the divisor is 0",
+                        help="divide by a non-zero value")
+        except OverflowError:
+            self.report("E0606", "the result is too large", expr.span, label="overflow", help="use smaller numbers")
+        except TypeError:
+            self.report("E0604", f"`{expr.op}` needs two numbers, found {describe(left)} and {describe(right)}",
+                        expr.span, label="not numbers", help="arithmetic works on numbers and dims")
+        return INVALID
+
+    def _index(self, expr: ast.Index) -> object:
+        value, index = self.value(expr.value), self.value(expr.index)
+        if value is INVALID or index is INVALID:
+            return INVALID
+        if not isinstance(value, tuple):
+            self.report("E0604", f"only lists and shapes can be indexed, found {describe(value)}", expr.value.span,
+                        label="not a list", help="index a shape, as in `action.shape[-1]`")
+            return INVALID
+        if not is_int(index):
+            self.report("E0604", f"an index is an integer, found {describe(index)}", expr.index.span,
+                        label="not an integer", help="write `[0]` for the first item, `[-1]` for the last")
+            return INVALID
+        if not -len(value) <= index < len(value):
+            self.report("E0606", f"index {index} is out of range for {len(value)} items", expr.index.span,
+                        label="out of range", help=f"indices go from {-len(value)} to {len(value) - 1}" if value
+                        else "the list is empty")
+            return INVALID
+        return value[index]
+
+    def dim(self, expr: ast.Expr) -> object:
+        """A dimension: a positive int or a dim (E0408 otherwise)."""
+        value = self.value(expr)
+        if value is INVALID:
+            return INVALID
+        if isinstance(value, T.Sym):
+            if value.value is not None and value.value <= 0:
+                return self._bad_dim(expr, f"`{value.text}` is {value.value}")
+            return value
+        if not is_int(value):
+            return self._bad_dim(expr, f"found {describe(value)}")
+        if value <= 0:
+            return self._bad_dim(expr, f"found {value}")
+        return value
+
+    def _bad_dim(self, expr: ast.Expr, found: str) -> object:
+        self.report("E0408", f"a dimension is a positive integer, {found}", expr.span, label="not a dimension",
+                    help="use a positive integer, a `dim`, or arithmetic on them such as `2 * n_actions`")
+        return INVALID
+
+    def shape(self, node: ast.Shape) -> tuple | object:
+        dims = [self.dim(expr) for expr in node.dims]
+        return INVALID if any(d is INVALID for d in dims) else tuple(dims)
+
+    # -- specs ---------------------------------------------------------------------------------------
+
+    def spec(self, node: ast.Spec) -> T.Spec | object:
+        """The static spec of a spec expression (INVALID after an error)."""
+        if isinstance(node, ast.SpecRef):
+            return self.spec_of(node.ref)
+        if isinstance(node, (ast.UnboundedSpec, ast.BoundedSpec)):
+            return self._tensor_spec(node)
+        if isinstance(node, ast.CompositeSpec):
+            return self._composite(node)
+        return self._discrete_spec(node)
+
+    def spec_of(self, ref: ast.Ref) -> T.Spec | object:
+        """The spec a name refers to (a key, an env entry, a composite entry)."""
+        target = self.lookup(ref)
+        if target is INVALID:
+            return INVALID
+        assert isinstance(target, Target)
+        if target.sort == "spec":
+            return target.value
+        hint = {"dim": "a dim is a size; write a spec such as `f32[n]`",
+                "attr": "an attribute is a value, not a spec",
+                "module": "a module has no spec; name the key it writes",
+                "env": f"name one of its keys, as in `{ref.dotted}.observation`",
+                "kind": "write a spec, such as `f32[3]` or `onehot(4)`"}[target.sort]
+        self.report("E0205", f"`{ref.dotted}` is {_WORDS.get(target.sort, 'a value')}, not a spec", ref.span,
+                    label="expected a key or an env entry", help=hint)
+        return INVALID
+
+    def _tensor_spec(self, node: ast.UnboundedSpec | ast.BoundedSpec) -> T.Spec | object:
+        shape = self.shape(node.shape)
+        if shape is INVALID:
+            return INVALID
+        dtype = node.dtype.name
+        if isinstance(node, ast.UnboundedSpec):
+            return T.Unbounded(shape, dtype)
+        low, high = self._bound(node.low, shape), self._bound(node.high, shape)
+        if low is INVALID or high is INVALID:
+            return INVALID
+        pairs = T.bound_pairs(low, high)
+        if pairs is None or any(lo > hi for lo, hi in pairs):
+            self.report("E0506", f"the bounds are not in order: low {T.bound_text(low)}, high {T.bound_text(high)}",
+                        node.span, label="empty box", help="write the lower bound first: `in [LOW, HIGH]`")
+            return INVALID
+        if dtype == "bool":
+            self.report("E0506", "a bool spec has no bounds", node.dtype.span, label="bool with bounds",
+                        help="write `bool[...]` without bounds")
+            return INVALID
+        return T.Bounded(shape, dtype, low, high)
+
+    def _bound(self, expr: ast.Expr, shape: tuple) -> object:
+        value = self.value(expr)
+        if value is INVALID:
+            return INVALID
+        if is_number(value):
+            return float(value)
+        flat = _flatten(value)
+        if flat is None:
+            self.report("E0604", f"a bound is a number or a list of numbers, found {describe(value)}", expr.span,
+                        label="not a bound", help="write a number such as `-1.0`, or one per element: `[-1.0, 0.0]`")
+            return INVALID
+        size = T.shape_size(shape)
+        if size is None or len(flat) != size:
+            where = f"the shape {T.shape_text(shape)} has {size} elements" if size is not None else \
+                f"the shape {T.shape_text(shape)} has no fixed size"
+            self.report("E0506", f"the bound has {len(flat)} values, but {where}", expr.span, label="wrong length",
+                        help="give one value per element, or a single number for all")
+            return INVALID
+        return T.simplify_bound([float(v) for v in flat])
+
+    def _discrete_spec(self, node: ast.Spec) -> T.Spec | object:
+        cls = _SPEC_CLASSES[type(node)]
+        dtype = node.dtype.name if node.dtype is not None else T.DISCRETE_DEFAULT_DTYPE[cls]
+        if T.is_float_dtype(dtype):
+            self.report("E0506", f"a {_CLASS_WORDS[cls]} spec holds indices; `{dtype}` is a float dtype",
+                        node.dtype.span, label="not an integer dtype",
+                        help="use an integer dtype such as `i64`, or `bool`")
+            return INVALID
+        if cls in (T.MultiOneHot, T.MultiCategorical):
+            size = self._nvec(node.nvec)
+        else:
+            size = self.dim(node.n)
+        if size is INVALID:
+            return INVALID
+        given = self.shape(node.shape) if node.shape is not None else None
+        if given is INVALID:
+            return INVALID
+        spec = self._shaped(cls, size, given, dtype, node)
+        if spec is INVALID or getattr(node, "mask", None) is None:
+            return spec
+        return self._masked(spec, node.mask)
+
+    def _nvec(self, expr: ast.Expr) -> tuple | object:
+        value = self.value(expr)
+        if value is INVALID:
+            return INVALID
+        items = value if isinstance(value, tuple) else None
+        if not items or not all(is_dim(v) and (T.dim_value(v) or 1) > 0 for v in items):
+            self.report("E0506", f"`nvec` is a list of positive sizes, found {describe(value)}", expr.span,
+                        label="not a list of sizes", help="write one size per variable, as in `[3, 2]`")
+            return INVALID
+        if any(T.dim_value(v) is None for v in items):
+            self.report("E0506", "`nvec` needs fixed sizes", expr.span, label="a size is unknown",
+                        help="write the sizes as numbers or dims with a value")
+            return INVALID
+        return tuple(T.dim_value(v) for v in items)
+
+    def _shaped(self, cls: type, size: object, given: tuple | None, dtype: str, node: ast.Spec) -> T.Spec | object:
+        """A discrete spec with its default or given shape, checked (E0506)."""
+        if cls is T.Categorical:
+            return T.Categorical(size, given if given is not None else (), dtype)
+        if cls is T.MultiCategorical:
+            shape = given if given is not None else (len(size),)
+            if not shape or not T.dims_equal(shape[-1], len(size)):
+                return self._bad_shape(node, f"a multicategorical shape ends with the number of variables, {len(size)}")
+            return T.MultiCategorical(size, shape, dtype)
+        row = sum(size) if cls is T.MultiOneHot else size
+        shape = given if given is not None else (row,)
+        if not shape or not T.dims_equal(shape[-1], row):
+            return self._bad_shape(node, f"the shape must end with {row}, the length of a row")
+        return cls(size, shape, dtype)
+
+    def _bad_shape(self, node: ast.Spec, why: str) -> object:
+        self.report("E0506", f"invalid shape: {why}", node.shape.span, label="wrong last dim",
+                    help="leave `shape=` out to get the default, or end it with the row length")
+        return INVALID
+
+    def _masked(self, spec: T.Spec, expr: ast.Expr) -> T.Spec | object:
+        value = self.value(expr)
+        if value is INVALID:
+            return INVALID
+        shape = T.mask_shape(spec)
+        flat = _flatten(value, bool)
+        size = T.shape_size(shape) if shape is not None else None
+        if flat is None or not all(isinstance(v, bool) for v in flat):
+            self.report("E0507", "a mask is a list of `true`/`false`", expr.span, label="not booleans",
+                        help="write one boolean per action, `true` for allowed")
+            return INVALID
+        if size is None or len(flat) != size:
+            self.report("E0507", f"the mask has {len(flat)} entries, but the spec needs {size} (shape "
+                                 f"{T.shape_text(shape or ())})", expr.span, label="wrong size",
+                        help="give one boolean per action")
+            return INVALID
+        row = T.dim_value(shape[-1]) if shape else None
+        if row and any(not any(flat[i: i + row]) for i in range(0, len(flat), row)):
+            self.report("E0507", "the mask forbids every action of a row", expr.span, label="nothing allowed",
+                        help="allow at least one action")
+            return INVALID
+        return attrs.evolve(spec, mask=tuple(flat))
+
+    def _composite(self, node: ast.CompositeSpec) -> T.Spec | object:
+        shape = self.shape(node.shape) if node.shape is not None else ()
+        if shape is INVALID:
+            return INVALID
+        entries: list[tuple[str, T.Spec]] = []
+        seen: dict[str, Span] = {}
+        ok = True
+        for field in node.fields:
+            name = field.name.value
+            if name in seen:
+                self.report("E0202", f"entry `{name}` appears twice", field.name.span, label="again here",
+                            labels=((seen[name], "first here"),), help="give each entry its own name")
+                ok = False
+                continue
+            seen[name] = field.name.span
+            spec = self.spec(field.spec)
+            if spec is INVALID:
+                ok = False
+                continue
+            if not isinstance(spec, T.Unknown) and not T.shapes_equal(spec.shape[: len(shape)], shape):
+                self.report("E0506", f"entry `{name}` has shape {T.shape_text(spec.shape)}, which does not start with "
+                                     f"the composite's batch shape {T.shape_text(shape)}", field.spec.span,
+                            label="missing the batch dims",
+                            help="start the entry's shape with the batch shape, as in "
+                                 f"`f32[{', '.join(map(str, shape))}, ...]`")
+                ok = False
+                continue
+            entries.append((name, spec))
+        return T.Composite(tuple(entries), shape) if ok else INVALID
+
+
+def _literal(expr: ast.Expr) -> object:
+    if isinstance(expr, (ast.Number, ast.String, ast.Bool)):
+        return expr.value
+    if isinstance(expr, ast.NoneLit):
+        return None
+    return INVALID
+
+
+def _flatten(value: object, leaf: type = float) -> list | None:
+    """A nested tuple of numbers (or booleans, with ``leaf=bool``) as a flat list, or None."""
+    if not isinstance(value, tuple):
+        return None
+    out: list = []
+    stack = [iter(value)]
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+        elif isinstance(item, tuple):
+            stack.append(iter(item))
+        elif (leaf is bool and isinstance(item, bool)) or (leaf is not bool and is_number(item)):
+            out.append(item)
+        else:
+            return None
+    return out
+
+
+_END = object()
+
+
+def _cycle_path(start: str, members: set[str], edges: dict[str, list[str]]) -> list[str]:
+    """The shortest way round the cycle through ``start``: ``[start, ..., start]``."""
+    first = [n for n in edges.get(start, ()) if n in members]
+    if start in first:
+        return [start, start]
+    parents = {n: start for n in first}
+    queue = list(first)
+    for node in queue:
+        for succ in edges.get(node, ()):
+            if succ == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(parents[path[-1]])
+                return path[::-1] + [start]
+            if succ in members and succ not in parents:
+                parents[succ] = node
+                queue.append(succ)
+    return [start, start]
+
+
+def _spec_difference(declared: T.Spec, env: T.Spec) -> str | None:
+    """Why a declared spec does not match an env's (sort, dtype, shape), or None when it does."""
+    if T.is_unknown(declared, env):
+        return None
+    if T.domain(declared) != T.domain(env) or (T.domain(env) != "continuous" and type(declared) is not type(env)):
+        return f"{T.with_article(T.class_name(declared))} spec, the env's is {T.class_name(env)}"
+    if declared.dtype != env.dtype:
+        return f"dtype {declared.dtype}, the env's is {env.dtype}"
+    if not T.shapes_equal(declared.shape, env.shape):
+        return f"shape {T.shape_text(declared.shape)}, the env's is {T.shape_text(env.shape)}"
+    if isinstance(env, T.Composite):
+        for name, entry in env.entries:
+            other = declared.get(name)
+            why = "no entry `" + name + "`" if other is None else _spec_difference(other, entry)
+            if why is not None:
+                return why
+    return None

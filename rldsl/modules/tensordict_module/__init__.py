@@ -1,0 +1,61 @@
+"""TensorDict modules: safe modules, actors, probabilistic modules, exploration, Q-value and value operators."""
+
+from rldsl.modules.tensordict_module.actors import (
+    Actor,
+    ActorCriticOperator,
+    ActorCriticWrapper,
+    ActorValueOperator,
+    ProbabilisticActor,
+    ValueOperator,
+)
+from rldsl.modules.tensordict_module.common import SafeModule
+from rldsl.modules.tensordict_module.exploration import (
+    AdditiveGaussianModule,
+    AdditiveGaussianWrapper,
+    EGreedyModule,
+    OrnsteinUhlenbeckProcessModule,
+    OrnsteinUhlenbeckProcessWrapper,
+)
+from rldsl.modules.tensordict_module.probabilistic import (
+    SafeProbabilisticModule,
+    SafeProbabilisticTensorDictSequential,
+)
+from rldsl.modules.tensordict_module.qvalue import (
+    DistributionalDQNnet,
+    DistributionalQValueActor,
+    DistributionalQValueHook,
+    DistributionalQValueModule,
+    QValueActor,
+    QValueHook,
+    QValueModule,
+)
+from rldsl.modules.tensordict_module.sequence import SafeSequential
+from rldsl.modules.tensordict_module.tanh import TanhModule
+from rldsl.modules.tensordict_module.vmap import VmapModule
+
+__all__ = [
+    "Actor",
+    "ActorCriticOperator",
+    "ActorCriticWrapper",
+    "ActorValueOperator",
+    "AdditiveGaussianModule",
+    "AdditiveGaussianWrapper",
+    "DistributionalDQNnet",
+    "DistributionalQValueActor",
+    "DistributionalQValueHook",
+    "DistributionalQValueModule",
+    "EGreedyModule",
+    "OrnsteinUhlenbeckProcessModule",
+    "OrnsteinUhlenbeckProcessWrapper",
+    "ProbabilisticActor",
+    "QValueActor",
+    "QValueHook",
+    "QValueModule",
+    "SafeModule",
+    "SafeProbabilisticModule",
+    "SafeProbabilisticTensorDictSequential",
+    "SafeSequential",
+    "TanhModule",
+    "ValueOperator",
+    "VmapModule",
+]

@@ -16,3 +16,15 @@ def test_specs_demo_projects_and_steps_both_environments():
     assert "greedy action (one-hot)      [0, 1]" in out
     assert "with action 1 masked out     [1, 0]" in out
     assert "10 random allowed actions    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]" in out
+
+
+def readme_python_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return [block.split("\n", 1)[1] for block in text.split("```")[1::2] if block.startswith("python\n")]
+
+
+def test_readme_python_snippets_run():
+    blocks = readme_python_blocks()
+    assert len(blocks) >= 2
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})

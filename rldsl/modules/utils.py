@@ -100,6 +100,8 @@ def check_low_high(low: Any, high: Any, owner: str) -> None:
 
     The message says which argument to fix. Tensors are compared once, at construction.
     """
+    if type(low) is float and type(high) is float and high > low:  # the common case, cheaply
+        return
     for value, name in ((low, "low"), (high, "high")):
         if not isinstance(value, torch.Tensor) and (
             isinstance(value, bool) or not isinstance(value, Number)
@@ -194,6 +196,10 @@ LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
 
 
 def normal_log_prob(value: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Element-wise log-density of ``Normal(loc, scale)`` (torch.distributions.Normal's formula)."""
-    return -((value - loc) ** 2) / (2 * scale**2) - scale.log() - LOG_SQRT_2PI
+    """Element-wise log-density of ``Normal(loc, scale)``: ``-z**2/2 - log(scale) - log(sqrt(2 pi))``.
+
+    ``z = (value - loc) / scale``; the same density as torch.distributions.Normal in fewer ops.
+    """
+    z = (value - loc) / scale
+    return torch.addcmul(scale.log().add_(LOG_SQRT_2PI).neg_(), z, z, value=-0.5)
 

@@ -48,8 +48,12 @@ def safe_atanh(y: torch.Tensor) -> torch.Tensor:
 
 
 def tanh_log_abs_det_jacobian(z: torch.Tensor) -> torch.Tensor:
-    """``log |d tanh(z) / dz| = log(1 - tanh(z)**2)``, computed without cancellation."""
-    return 2.0 * (_LOG_2 - z - F.softplus(-2.0 * z))
+    """``log |d tanh(z) / dz| = log(1 - tanh(z)**2) = 2 (log 2 - z - softplus(-2 z))``.
+
+    Computed without cancellation, as ``u - 2 softplus(u) + 2 log 2`` with ``u = -2 z``.
+    """
+    u = -2.0 * z
+    return torch.add(u, F.softplus(u), alpha=-2.0).add_(2.0 * _LOG_2)
 
 
 class TanhBox:

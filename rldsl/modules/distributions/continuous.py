@@ -372,16 +372,34 @@ class TanhNormal(D.Distribution):
     ) -> None:
         loc = as_loc_tensor(loc)
         check_low_high(low, high, "TanhNormal")
-        self.low = as_float_tensor(low, loc, "low")
-        self.high = as_float_tensor(high, loc, "high")
+        self._bounds = (low, high)
+        self._bound_tensors: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._like = loc
         self.upscale = check_upscale(upscale)
         self.tanh_loc = check_flag(tanh_loc, "tanh_loc")
         self.safe_tanh = check_flag(safe_tanh, "safe_tanh")
         self._event_dims = min(1, loc.ndim) if event_dims is None else event_dims
         numbers = not isinstance(low, torch.Tensor) and not isinstance(high, torch.Tensor)
+        # number bounds stay floats (no tensor work per distribution, built every forward pass)
         self._box = TanhBox(float(low), float(high), self.safe_tanh) if numbers else TanhBox(
             self.low, self.high, self.safe_tanh)
         self.update(loc, scale)
+
+    def _bound_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._bound_tensors is None:
+            low, high = self._bounds
+            self._bound_tensors = (as_float_tensor(low, self._like, "low"), as_float_tensor(high, self._like, "high"))
+        return self._bound_tensors
+
+    @property
+    def low(self) -> torch.Tensor:
+        """The lower bound of the box, as a tensor on ``loc``'s device and dtype."""
+        return self._bound_pair()[0]
+
+    @property
+    def high(self) -> torch.Tensor:
+        """The upper bound of the box, as a tensor on ``loc``'s device and dtype."""
+        return self._bound_pair()[1]
 
     @property
     def event_dims(self) -> int:
@@ -394,7 +412,8 @@ class TanhNormal(D.Distribution):
         if self.tanh_loc:
             loc = self.upscale * (loc / self.upscale).tanh()
         scale = resolve_scale(scale, loc)
-        shape = common_shape(loc.shape, scale.shape, self.low.shape, self.high.shape)
+        bound_shapes = [bound.shape for bound in self._bounds if isinstance(bound, torch.Tensor)]
+        shape = common_shape(loc.shape, scale.shape, *bound_shapes)
         check_event_dims(self._event_dims, len(shape), "event_dims")
         self.loc = loc if loc.shape == shape else loc.expand(shape)
         self.scale = scale if scale.shape == shape else scale.expand(shape)
@@ -441,8 +460,8 @@ class TanhNormal(D.Distribution):
 
     def _score(self, z: torch.Tensor) -> torch.Tensor:
         """Log-density of the action ``squash(z)``, evaluated at its pre-tanh value ``z``."""
-        normal = normal_log_prob(z, self.loc, self.scale)
-        return _sum_rightmost(normal - self._box.log_abs_det_jacobian(z), self._event_dims)
+        normal = normal_log_prob(z, self.loc, self.scale)  # a fresh tensor: updated in place
+        return _sum_rightmost(normal.sub_(self._box.log_abs_det_jacobian(z)), self._event_dims)
 
     def _noise(self, sample_shape: _ShapeLike) -> torch.Tensor:
         """Standard normal noise of shape ``sample_shape + loc.shape``."""

@@ -1,5 +1,6 @@
 """The README's main job runs: the spec demo on real gymnasium environments."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +20,7 @@ def test_specs_demo_projects_and_steps_both_environments():
 
 
 def readme_python_blocks() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    return [block.split("\n", 1)[1] for block in text.split("```")[1::2] if block.startswith("python\n")]
+    return re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(), flags=re.DOTALL | re.MULTILINE)
 
 
 def test_readme_python_snippets_run():

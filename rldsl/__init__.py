@@ -2,8 +2,8 @@
 
 Importing ``rldsl`` is cheap and never imports torch: the checker and the CLI start in a
 fraction of a second. The runtime parts (``rldsl.specs``, ``rldsl.modules``) import torch
-when they are imported themselves. ``rldsl.check`` (from :mod:`rldsl.api`) is loaded on first
-use.
+when they are imported themselves. ``rldsl.check`` and ``rldsl.compile`` (from :mod:`rldsl.api`) are loaded on
+first use; ``rldsl.compile`` imports torch when called.
 
 >>> import rldsl
 >>> rldsl.__version__
@@ -18,13 +18,14 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Report", "__version__", "check"]
+__all__ = ["Program", "Report", "__version__", "check", "compile"]
 
-_LAZY = {"check": "rldsl.api", "Report": "rldsl.api"}
+_LAZY = {"check": "rldsl.api", "Report": "rldsl.api", "compile": "rldsl.api", "Program": "rldsl.compiler"}
 
 
 def __getattr__(name: str) -> Any:
-    """``rldsl.check`` and ``rldsl.Report``, imported when first used."""
+    """``rldsl.check``, ``rldsl.Report``, ``rldsl.compile`` and ``rldsl.Program``, imported when first
+    used (``Program`` imports torch)."""
     if name in _LAZY:
         import importlib
 

@@ -26,7 +26,7 @@ from rldsl.lang.render import render_json, render_text
 from rldsl.lang.source import SourceFile
 from rldsl.lang.types import spec_text
 
-__all__ = ["Report", "check"]
+__all__ = ["Report", "check", "compile"]
 
 
 @attrs.frozen(slots=True)
@@ -87,3 +87,26 @@ def check(source: str | os.PathLike[str], *, name: str | None = None) -> Report:
         raise TypeError(f"check() takes a path or the text of a model, got {type(source).__name__}")
     result: CheckResult = check_program(program)
     return Report(result.diagnostics, dict(program.sources), result.keys, result.modules)
+
+
+def compile(source: str | os.PathLike[str], *, name: str | None = None, device: str = "cpu", seed: int = 0,
+            dtype: str = "f32", check_inputs: bool = True) -> object:
+    """Check a model and build it: a :class:`rldsl.compiler.Program` mapping each declared module
+    name to an ``nn.Module`` on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``), its weights drawn
+    under ``seed`` (two compilations give the same weights), floats in ``dtype`` (``"f32"``,
+    ``"f64"``). With ``check_inputs`` (the default) a module called with a tensordict whose keys,
+    shapes or dtypes differ from the checked specs raises ``rldsl.compiler.InputMismatch`` naming
+    the key, the expected spec and the value given. torch is imported here, not before.
+
+    Raises :class:`rldsl.compiler.CompileError` (its ``report`` holds the diagnostics) when the model
+    has check errors or the device is not available.
+
+    >>> import rldsl
+    >>> program = rldsl.compile("key observation : f32[3]\\nactor a = Actor(MLP(out_features=2))\\n")
+    >>> list(program), program["a"].out_keys
+    (['a'], ['action'])
+    """
+    from rldsl.compiler import compile_report
+
+    return compile_report(check(source, name=name), device=device, seed=seed, dtype=dtype,
+                          check_inputs=check_inputs)

@@ -66,6 +66,7 @@ class Numbers:
     length: object  # a Dim
     values: tuple | None
     kind: Kind | None = attrs.field(default=None, eq=False)  # the tensor kind that builds it
+    args: Args | None = attrs.field(default=None, eq=False)  # its bound arguments (for the compiler)
 
 
 @attrs.frozen(slots=True)

@@ -1,0 +1,97 @@
+"""`rldsl compile` budgets (issue 5), as medians:
+
+* per call, every declared module of every seed example, compiled (input checks on) against the
+  same graph without the compiler's input check (a graph of plain ``rldsl.modules`` objects, which
+  the differential tests in ``tests/test_compile.py`` show equal to the graph built by hand), and,
+  for pendulum_sac and cartpole_dqn, against the graph built by hand: at most 1.1x;
+* `rldsl compile FILE` as a new process, with its time split (import, check, build, first forward).
+
+    python benchmarks/bench_compile.py            # everything (a few minutes)
+    python benchmarks/bench_compile.py --quick    # fewer repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from tensordict.nn import NormalParamExtractor, TensorDictModule
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import rldsl  # noqa: E402
+from _timing import compare, print_table  # noqa: E402
+from rldsl import modules as M  # noqa: E402
+from rldsl import specs as S  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.rlm"))
+BUDGET = 1.1
+
+
+def _call(module: nn.Module, td: object):
+    def run() -> object:
+        with torch.no_grad():
+            return module(td.clone(False))
+
+    return run
+
+
+def _by_hand() -> dict[tuple[str, str], nn.Module]:
+    """pendulum_sac's policy and cartpole_dqn's q, built by hand from rldsl.modules."""
+    params = TensorDictModule(
+        nn.Sequential(M.MLP(in_features=3, out_features=2, num_cells=[64, 64]), NormalParamExtractor()),
+        in_keys=["observation"], out_keys=["loc", "scale"])
+    policy = M.ProbabilisticActor(params, in_keys=["loc", "scale"], out_keys=["action"],
+                                  spec=S.Bounded(-2.0, 2.0, shape=(1,)), distribution_class=M.TanhNormal,
+                                  distribution_kwargs={"low": -2.0, "high": 2.0}, return_log_prob=True)
+    q = M.QValueActor(M.MLP(in_features=4, out_features=2, num_cells=[64, 64]), in_keys=["observation"],
+                      spec=S.OneHot(2, dtype=torch.int64))
+    return {("pendulum_sac", "policy"): policy, ("cartpole_dqn", "q"): q}
+
+
+def per_call(number: int, repeats: int) -> bool:
+    rows = []
+    hand = _by_hand()
+    for path in EXAMPLES:
+        compiled = rldsl.compile(path)
+        plain = rldsl.compile(path, check_inputs=False)
+        for name in compiled:
+            td = compiled.spec_random_input(name, (32,))
+            base, cand, ratio = compare(_call(plain[name], td), _call(compiled[name], td), number=number,
+                                        repeats=repeats)
+            rows.append((f"{path.stem}.{name}", base, cand, ratio))
+            by_hand = hand.get((path.stem, name))
+            if by_hand is not None:
+                by_hand.load_state_dict(plain[name].state_dict())
+                base, cand, ratio = compare(_call(by_hand, td), _call(compiled[name], td), number=number,
+                                            repeats=repeats)
+                rows.append((f"{path.stem}.{name} (by hand)", base, cand, ratio))
+    return print_table("per call, batch 32: baseline = the same graph without the compiler (or by hand)", rows,
+                       BUDGET)
+
+
+def cold(files: list[str]) -> None:
+    print("\n`rldsl compile FILE` as a new process:")
+    for name in files:
+        result = subprocess.run([sys.executable, "-m", "rldsl", "compile", str(ROOT / "examples" / name)],
+                                capture_output=True, text=True, check=True)
+        print(f"  {name:<28} {result.stdout.strip().splitlines()[-1]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = parser.parse_args()
+    number, repeats = (20, 7) if args.quick else (100, 21)
+    ok = per_call(number, repeats)
+    cold(["pendulum_sac.rlm", "cartpole_dqn.rlm", "pendulum_ddpg.rlm"])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

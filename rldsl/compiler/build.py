@@ -1,0 +1,231 @@
+"""Checked IR (:mod:`rldsl.lang.ir`) to ``nn.Module`` s built from :mod:`rldsl.modules`.
+
+One generic path for every kind: each parameter's ``Param.target`` names the constructor
+argument and ``Param.passed`` says how it gets there (a plain argument, the distribution, a module
+that runs first, the positional modules). Values are converted by their ``ArgType``: keys to
+tensordict keys, specs to :mod:`rldsl.specs` objects, networks and modules to built modules.
+Input sizes come from the checked key specs, so every ``in_features`` is concrete.
+
+A node is built once: a module or network declared once and used in several places is one
+Python object in the result, so its parameters are shared.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from tensordict.nn import TensorDictModule, TensorDictSequential
+from torch import nn
+
+from rldsl.compiler.errors import CompileError
+from rldsl.compiler.specs import concrete, shape_of, to_spec
+from rldsl.lang import types as T
+from rldsl.lang.ir import Dist, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg
+from rldsl.lang.kinds import ArgType, Kind, Pass
+
+__all__ = ["Builder", "runtime_class"]
+
+#: Parameters that the language infers from the inputs when they are left out (the input size).
+_INPUT_SIZE = ("in_features", "n_agent_inputs")
+
+
+def runtime_class(kind: Kind) -> Any:
+    """The runtime class (or function) a kind names by dotted path."""
+    module, _, name = kind.runtime.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as error:
+        raise CompileError(f"`{kind.name}` is checked but cannot be built yet: its runtime class `{kind.runtime}` "
+                           "is not in this version of rldsl") from error
+
+
+def tensordict_key(ref: object) -> object:
+    """A key as tensordict writes it: a string, or a tuple for a nested key."""
+    if isinstance(ref, KeyRef):
+        return ref.path[0] if len(ref.path) == 1 else ref.path
+    return ref
+
+
+class Builder:
+    """Builds module nodes into modules, each node once.
+
+    ``key_specs`` maps every key path to its checked spec (declared or inferred): it gives the
+    networks their input sizes.
+    """
+
+    def __init__(self, key_specs: Mapping[tuple[str, ...], T.Spec], device: torch.device | str = "cpu") -> None:
+        self.key_specs = key_specs
+        self.device = device
+        self._built: dict[int, nn.Module] = {}
+        self._keep: list[object] = []  # the nodes built, so that their ids stay theirs
+
+    # -- modules -------------------------------------------------------------------------------
+
+    def module(self, node: ModuleNode) -> nn.Module:
+        """The module of a node (the same object for the same node)."""
+        found = self._built.get(id(node))
+        if found is None:
+            found = self._make_module(node)
+            self._built[id(node)] = found
+            self._keep.append(node)
+        return found
+
+    def _make_module(self, node: ModuleNode) -> nn.Module:
+        if node.form is Form.KEYED:
+            assert node.network is not None
+            network = self.network(node.network, node.reads)
+            return TensorDictModule(network, in_keys=[tensordict_key(r) for r in node.reads],
+                                    out_keys=[tensordict_key(w) for w in node.writes])
+        if node.form is Form.SEQUENCE:
+            return TensorDictSequential(*(self.module(child) for child in node.children))
+        return self._make_kind(node)
+
+    def _make_kind(self, node: ModuleNode) -> nn.Module:
+        args, kind = node.args, node.kind
+        assert args is not None and kind is not None
+        kwargs: dict[str, Any] = {}
+        positional: list[nn.Module] = []
+        before: list[nn.Module] = []
+        for param in kind.params:
+            arg = args.arg(param.name)
+            if param.passed is Pass.LANGUAGE:
+                continue
+            if param.passed is Pass.BEFORE:
+                if isinstance(arg.value, ModuleNode):
+                    before.append(self.module(arg.value))
+                continue
+            if param.passed is Pass.VARARGS:
+                positional.extend(self.module(m) for m in arg.value)
+                continue
+            if param.passed is Pass.DIST:
+                kwargs.update(self._distribution(arg.value, kwargs))
+                continue
+            if param.target is None or (arg.value is None and not arg.given):
+                continue
+            kwargs[param.target] = self._value(param.type, arg.value, node)
+        built = runtime_class(kind)(*positional, **kwargs)
+        return TensorDictSequential(*before, built) if before else built
+
+    # -- arguments -----------------------------------------------------------------------------
+
+    def _value(self, type_: ArgType, value: object, node: ModuleNode) -> object:
+        """An argument's runtime value, converted by its language type."""
+        if value is None:
+            return None
+        if type_ is ArgType.KEYS:
+            return [tensordict_key(ref) for ref in value]
+        if type_ is ArgType.KEY:
+            return tensordict_key(value)
+        if type_ is ArgType.SPEC:
+            assert isinstance(value, SpecArg)
+            return to_spec(value.spec, self.device)
+        if type_ in (ArgType.NETWORK, ArgType.MODULE, ArgType.NET_OR_MODULE):
+            if isinstance(value, Network):
+                return self.network(value, self._network_inputs(node))
+            return self.module(value)
+        if type_ is ArgType.ACTIVATION:
+            return runtime_class(value)
+        if type_ is ArgType.NUMBERS:
+            return self.numbers(value)
+        if type_ is ArgType.BOUND:
+            return torch.tensor(value, device=self.device) if isinstance(value, tuple) else float(value)
+        if type_ in (ArgType.SIZE, ArgType.INTS):
+            return [concrete(d) for d in value] if isinstance(value, tuple) else concrete(value)
+        if type_ is ArgType.INT:
+            return concrete(value)
+        return value
+
+    def _network_inputs(self, node: ModuleNode) -> tuple[KeyRef, ...]:
+        """The keys a kind's network reads: its ``in`` argument."""
+        assert node.args is not None
+        return tuple(node.args["in"])
+
+    def _distribution(self, dist: Dist, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """``distribution_class`` and ``distribution_kwargs``; arguments naming keys (a mask) are
+        read from the tensordict, so ``in_keys`` becomes a mapping from parameter to key."""
+        constants: dict[str, Any] = {}
+        read: dict[str, object] = {}
+        for param in dist.kind.params:
+            value = dist.args[param.name]
+            if isinstance(value, KeyRef):
+                read[param.target or param.name] = tensordict_key(value)
+            elif value is not None and param.target is not None and param.passed is Pass.ARG:
+                constants[param.target] = self._plain(param.type, value)
+        out: dict[str, Any] = {"distribution_class": runtime_class(dist.kind), "distribution_kwargs": constants}
+        if read:
+            in_keys = kwargs.get("in_keys") or []
+            mapping = {key if isinstance(key, str) else key[-1]: key for key in in_keys}
+            out["in_keys"] = {**mapping, **read}
+        return out
+
+    def _plain(self, type_: ArgType, value: object) -> object:
+        if type_ is ArgType.BOUND and isinstance(value, tuple):
+            return torch.tensor(value, device=self.device)
+        if type_ in (ArgType.INT, ArgType.SIZE) and not isinstance(value, tuple):
+            return concrete(value)
+        return value
+
+    def numbers(self, numbers: Numbers) -> torch.Tensor:
+        """A constant vector: a literal, or the torch function its kind names (``arange``)."""
+        if numbers.values is not None:
+            return torch.tensor(numbers.values, device=self.device)
+        assert numbers.kind is not None and numbers.args is not None
+        args = numbers.args
+        given = [args[p.name] for p in numbers.kind.params if args.given(p.name)]  # as written, in order
+        return runtime_class(numbers.kind)(*given, device=self.device)
+
+    # -- networks ------------------------------------------------------------------------------
+
+    def network(self, net: Network, inputs: tuple[KeyRef, ...]) -> nn.Module:
+        """The module of a network reading ``inputs`` (the same object for the same network)."""
+        found = self._built.get(id(net))
+        if found is None:
+            specs = [self.key_specs[ref.path] for ref in inputs]
+            lead = shape_of(specs[0].shape[:-1]) if specs and specs[0].shape else ()
+            features = sum(concrete(spec.shape[-1]) for spec in specs) if specs else 0
+            found, _ = self._network(net, lead, features)
+            self._built[id(net)] = found
+            self._keep.append(net)
+        return found
+
+    def _network(self, net: Network, lead: tuple[int, ...], features: int) -> tuple[nn.Module, int]:
+        """A network reading ``features`` on its last dim, and the size of its output's last dim."""
+        if net.kind is None:
+            stages = []
+            for stage in net.stages:
+                module, features = self._network(stage, lead, features)
+                stages.append(module)
+            return nn.Sequential(*stages), features
+        assert net.args is not None
+        kwargs: dict[str, Any] = {}
+        positional = []
+        for param in net.kind.params:
+            value = net.args[param.name]
+            if param.name in _INPUT_SIZE and value is None:
+                value = features
+            if param.target is None or param.passed is not Pass.ARG:
+                continue
+            if value is None and not net.args.given(param.name):
+                continue
+            converted = self._value(param.type, value, None)  # type: ignore[arg-type]
+            if param.positional:
+                positional.append(converted)
+            else:
+                kwargs[param.target] = converted
+        module = runtime_class(net.kind)(*positional, **kwargs)
+        return module, _output_features(module, lead, features)
+
+
+def _output_features(module: nn.Module, lead: tuple[int, ...], features: int) -> int:
+    """The last dim of what ``module`` gives for an input of ``[*lead, features]`` (one tiny
+    forward pass: it holds for every kind, with no per-kind rule to keep in step)."""
+    parameter = next(module.parameters(), None)
+    dtype = parameter.dtype if parameter is not None else torch.float32
+    with torch.no_grad():
+        out = module(torch.zeros((*lead, features), dtype=dtype, device=parameter.device if parameter is not None else "cpu"))
+    if isinstance(out, (tuple, list)):
+        out = out[-1]
+    return int(out.shape[-1])

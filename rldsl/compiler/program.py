@@ -1,0 +1,152 @@
+"""``compile_report``: a checked model to a :class:`Program`, one module per declared name.
+
+>>> import rldsl
+>>> program = rldsl.compile("key observation : f32[3]\\nvalue v = ValueOperator(MLP(out_features=1))\\n")
+>>> td = program.spec_random_input("v", batch_size=(2,))
+>>> program["v"](td)["state_value"].shape
+torch.Size([2, 1])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import torch
+from tensordict import TensorDict
+from torch import nn
+
+from rldsl.compiler.build import Builder, tensordict_key
+from rldsl.compiler.errors import CompileError
+from rldsl.compiler.guard import InputCheck
+from rldsl.compiler.specs import to_spec
+from rldsl.lang import types as T
+from rldsl.lang.ir import ModuleNode
+
+__all__ = ["CompileError", "Program", "compile_report", "resolve_device"]
+
+#: ``--dtype`` names.
+DTYPE_NAMES = {"f32": torch.float32, "f64": torch.float64}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch device, with a clear error for CUDA on a machine without it."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise CompileError(f"`{device}` is not a device: use `cpu`, `cuda` or `cuda:N`") from error
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CompileError(f"device `{device}` asked for, but this machine has no CUDA device: use `--device cpu`")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise CompileError(f"device `{device}` asked for, but this machine has {torch.cuda.device_count()} "
+                               "CUDA device(s)")
+    return resolved
+
+
+class Program(Mapping):
+    """The compiled modules of a model, by declared name, with the checked spec of every key.
+
+    ``reads(name)`` / ``writes(name)`` are a module's keys (tensordict keys, in order) and
+    ``spec(key)`` the checked spec of a key as a :mod:`rldsl.specs` object.
+    """
+
+    def __init__(self, modules: Mapping[str, nn.Module], nodes: Mapping[str, ModuleNode],
+                 key_specs: Mapping[tuple[str, ...], T.Spec], device: torch.device, dtype: torch.dtype) -> None:
+        self._modules = dict(modules)
+        self._nodes = dict(nodes)
+        self._key_specs = dict(key_specs)
+        self.device = device
+        self.dtype = dtype
+
+    def __getitem__(self, name: str) -> nn.Module:
+        return self._modules[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __repr__(self) -> str:
+        return f"Program({', '.join(self._modules)}; device={self.device})"
+
+    def reads(self, name: str) -> list[object]:
+        """The keys module ``name`` reads (optional ones, such as an OU module's ``is_init``, last)."""
+        node = self._nodes[name]
+        return [tensordict_key(ref) for ref in (*node.reads, *node.optional_reads)]
+
+    def writes(self, name: str) -> list[object]:
+        """The keys module ``name`` writes, in order."""
+        return [tensordict_key(ref) for ref in self._nodes[name].writes]
+
+    def static_spec(self, key: object) -> T.Spec:
+        """The checked (static) spec of a key."""
+        path = (key,) if isinstance(key, str) else tuple(key)
+        return self._key_specs[path]
+
+    def spec(self, key: object) -> object:
+        """The checked spec of a key as a runtime spec, on the program's device."""
+        spec = to_spec(self.static_spec(key), self.device)
+        if self.dtype != torch.float32 and spec.dtype == torch.float32:
+            spec = spec.to(self.dtype)
+        return spec
+
+    def spec_random_input(self, name: str, batch_size: tuple[int, ...] = ()) -> TensorDict:
+        """A tensordict holding a random value of every key module ``name`` reads, drawn from
+        the key's checked spec (so it is a valid input).
+
+        >>> import rldsl
+        >>> program = rldsl.compile("key observation : f32[3]\\nactor a = Actor(MLP(out_features=2))\\n")
+        >>> program.spec_random_input("a", (4,))["observation"].shape
+        torch.Size([4, 3])
+        """
+        td = TensorDict({}, batch_size=batch_size, device=self.device)
+        for key in self.reads(name):
+            td.set(key, self.spec(key).rand(torch.Size(batch_size)))
+        return td
+
+
+def _key_specs(report: object) -> dict[tuple[str, ...], T.Spec]:
+    specs: dict[tuple[str, ...], T.Spec] = {}
+    for info in report.keys:
+        specs.setdefault(info.path, info.spec)
+    return specs
+
+
+def compile_report(report: object, *, device: str | torch.device = "cpu", seed: int = 0,
+                   dtype: str | torch.dtype = "f32", check_inputs: bool = True) -> Program:
+    """Build every module declaration of a checked :class:`~rldsl.api.Report`.
+
+    The weights are drawn under ``torch.manual_seed(seed)`` (the global generator's state is put
+    back afterwards), so two compilations give the same weights. With ``check_inputs`` each
+    declared module checks the keys it is called with (:mod:`rldsl.compiler.guard`).
+    """
+    if not report.ok:
+        count = len(report.errors)
+        raise CompileError(f"the model has {count} error{'s' if count != 1 else ''}; `rldsl check` shows them",
+                           report)
+    resolved = resolve_device(device)
+    torch_type = DTYPE_NAMES[dtype] if isinstance(dtype, str) else dtype
+    key_specs = _key_specs(report)
+    nodes = {name: node for name, node in report.modules.items() if isinstance(node, ModuleNode)}
+    builder = Builder(key_specs, resolved)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        modules = {name: builder.module(node) for name, node in nodes.items()}
+    for module in dict.fromkeys(modules.values()):
+        module.to(resolved)
+        if torch_type != torch.float32:
+            module.to(torch_type)
+    if check_inputs:
+        for name, module in modules.items():
+            _guard(name, nodes[name], module, key_specs, torch_type)
+    return Program(modules, nodes, key_specs, resolved, torch_type)
+
+
+def _guard(name: str, node: ModuleNode, module: nn.Module, key_specs: Mapping[tuple[str, ...], T.Spec],
+           dtype: torch.dtype) -> None:
+    """Give a declared module its input check (it runs only when a call fails)."""
+    keys = [(tensordict_key(ref), key_specs[ref.path], optional)
+            for refs, optional in ((node.reads, False), (node.optional_reads, True)) for ref in refs]
+    InputCheck.of(name, keys, dtype).install(module)
+

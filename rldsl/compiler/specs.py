@@ -1,0 +1,89 @@
+"""Static spec types (:mod:`rldsl.lang.types`) to runtime specs (:mod:`rldsl.specs`).
+
+The checker's specs are plain data with symbolic dims resolved to integers where known; the
+runtime specs hold tensors on a device. The language's ``onehot(n)`` is i64 by default, unlike
+the Python ``OneHot`` class (bool), so the dtype is always passed explicitly.
+
+>>> from rldsl.lang import types as T
+>>> to_spec(T.Bounded((1,), "f32", -2.0, 2.0))
+BoundedContinuous(low=-2.0, high=2.0, shape=(1,), dtype=torch.float32, device=cpu)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rldsl import specs as S
+from rldsl.lang import types as T
+
+__all__ = ["DTYPES", "concrete", "shape_of", "to_spec", "torch_dtype"]
+
+#: The language's dtype names, as torch dtypes.
+DTYPES: dict[str, torch.dtype] = {
+    "f16": torch.float16, "f32": torch.float32, "f64": torch.float64, "bf16": torch.bfloat16,
+    "i8": torch.int8, "i16": torch.int16, "i32": torch.int32, "i64": torch.int64, "u8": torch.uint8,
+    "bool": torch.bool,
+}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of a language dtype name (``"f32"`` -> ``torch.float32``)."""
+    return DTYPES[name]
+
+
+def concrete(dim: object) -> int:
+    """A dim as an integer; a symbolic dim must have a known value by now (the check proved it)."""
+    value = T.dim_value(dim)
+    if value is None:
+        raise ValueError(f"the dim `{dim}` has no known size: give it one with `dim {dim} = ...`")
+    return int(value)
+
+
+def shape_of(shape: tuple) -> tuple[int, ...]:
+    """A static shape as a tuple of integers."""
+    return tuple(concrete(d) for d in shape)
+
+
+def _bound(bound: object, device: torch.device | str) -> object:
+    """A scalar bound stays a float; per-element bounds become a tensor."""
+    if isinstance(bound, tuple):
+        return torch.tensor([float(v) for v in bound], device=device)
+    return float(bound)
+
+
+def _mask(mask: tuple | None, shape: tuple[int, ...], device: torch.device | str) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    return torch.tensor([bool(v) for v in mask], device=device).reshape(shape)
+
+
+def to_spec(spec: T.Spec, device: torch.device | str = "cpu") -> S.TensorSpec:
+    """The runtime spec of a static spec, on ``device``."""
+    dtype = DTYPES.get(getattr(spec, "dtype", "f32"))
+    if isinstance(spec, T.Unbounded):
+        return S.Unbounded(shape_of(spec.shape), device=device, dtype=dtype)
+    if isinstance(spec, T.Bounded):
+        shape = shape_of(spec.shape)
+        low, high = _bound(spec.low, device), _bound(spec.high, device)
+        if isinstance(low, torch.Tensor):
+            low = low.reshape(shape)
+        if isinstance(high, torch.Tensor):
+            high = high.reshape(shape)
+        return S.Bounded(low, high, shape=shape, device=device, dtype=dtype)
+    if isinstance(spec, T.OneHot):
+        shape = shape_of(spec.shape)
+        return S.OneHot(concrete(spec.n), shape, device=device, dtype=dtype, mask=_mask(spec.mask, shape, device))
+    if isinstance(spec, T.Categorical):
+        shape = shape_of(spec.shape)
+        mask = _mask(spec.mask, (*shape, concrete(spec.n)), device)
+        return S.Categorical(concrete(spec.n), shape, device=device, dtype=dtype, mask=mask)
+    if isinstance(spec, T.Binary):
+        return S.Binary(concrete(spec.n), shape_of(spec.shape), device=device, dtype=dtype)
+    if isinstance(spec, (T.MultiOneHot, T.MultiCategorical)):
+        cls = S.MultiOneHot if isinstance(spec, T.MultiOneHot) else S.MultiCategorical
+        shape = shape_of(spec.shape)
+        return cls([concrete(n) for n in spec.nvec], shape, device=device, dtype=dtype)
+    if isinstance(spec, T.Composite):
+        entries = {name: to_spec(entry, device) for name, entry in spec.entries}
+        return S.Composite(entries, shape=shape_of(spec.shape), device=device)
+    raise TypeError(f"no runtime spec for {T.spec_text(spec)}")

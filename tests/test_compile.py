@@ -1,0 +1,249 @@
+"""The compiler: every example builds and runs, outputs match the checked specs, seeding, sharing,
+compiled graphs equal the same graphs built by hand, and ``rldsl compile`` on the command line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tensordict.nn import NormalParamExtractor, TensorDictModule, TensorDictSequential
+from torch import nn
+
+import rldsl
+from rldsl import cli
+from rldsl import modules as M
+from rldsl import specs as S
+from rldsl.compiler import CompileError, Program
+from rldsl.compiler.specs import torch_dtype
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.rlm"))
+
+
+def _outputs(program: Program, name: str, batch: tuple[int, ...] = (3,)):
+    torch.manual_seed(1)
+    with torch.no_grad():
+        return program[name](program.spec_random_input(name, batch))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_compiles_and_its_outputs_match_the_checked_specs(path: Path) -> None:
+    program = rldsl.compile(path)
+    assert set(program) == {n for n, node in rldsl.check(path).modules.items() if hasattr(node, "walk")}
+    for name in program:
+        out = _outputs(program, name)
+        for key in program.writes(name):
+            static = program.static_spec(key)
+            value = out.get(key)
+            assert value.dtype == torch_dtype(static.dtype), (name, key)
+            spec = program.spec(key)
+            assert tuple(value.shape) == (3, *spec.shape), (name, key)
+            assert spec.is_in(value), (name, key, value)
+
+
+def test_input_is_drawn_from_the_checked_specs() -> None:
+    program = rldsl.compile(ROOT / "examples" / "cartpole_dqn.rlm")
+    td = program.spec_random_input("q", (5,))
+    assert list(td.keys()) == ["observation"] and td["observation"].shape == (5, 4)
+    assert program.spec("action").dtype == torch.int64  # the language's onehot is i64
+
+
+def test_same_seed_same_weights_and_another_seed_other_weights() -> None:
+    source = ROOT / "examples" / "pendulum_sac.rlm"
+    one, two, other = rldsl.compile(source, seed=3), rldsl.compile(source, seed=3), rldsl.compile(source, seed=4)
+    for name in one:
+        for (k, a), (_, b) in zip(one[name].state_dict().items(), two[name].state_dict().items()):
+            assert torch.equal(a, b), (name, k)
+    assert not torch.equal(one["critic"].module[0].weight, other["critic"].module[0].weight)
+
+
+def test_compiling_leaves_the_global_generator_alone() -> None:
+    torch.manual_seed(11)
+    expected = torch.rand(3)
+    torch.manual_seed(11)
+    rldsl.compile(ROOT / "examples" / "pendulum_sac.rlm")
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_modules_shared_between_declarations_share_parameters() -> None:
+    program = rldsl.compile(ROOT / "examples" / "pendulum_ddpg.rlm")
+    model, policy, common, noisy = program["model"], program["policy"], program["common"], program["noisy"]
+    assert model.module[0] is common and model.module[1] is policy
+    assert noisy.module[0] is policy
+    with torch.no_grad():
+        next(common.parameters()).add_(1.0)
+    assert torch.equal(next(model.parameters()), next(common.parameters()))
+
+
+def test_f64_and_seeded_program() -> None:
+    program = rldsl.compile(ROOT / "examples" / "pendulum_sac.rlm", dtype="f64")
+    out = _outputs(program, "critic")
+    assert out["state_value"].dtype == torch.float64
+
+
+def test_check_errors_raise_with_the_report() -> None:
+    with pytest.raises(CompileError, match="1 error") as caught:
+        rldsl.compile(ROOT / "examples" / "errors" / "obsevation.rlm")
+    assert caught.value.report.errors[0].code == "E0301"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_a_clear_error() -> None:
+    with pytest.raises(CompileError, match="no CUDA device"):
+        rldsl.compile(ROOT / "examples" / "cartpole_dqn.rlm", device="cuda")
+
+
+# ---------------------------------------------------------------------------------------------
+# Differential: compiled == built by hand from rldsl.modules
+
+
+def _same_outputs(compiled: nn.Module, by_hand: nn.Module, program: Program, name: str) -> None:
+    by_hand.load_state_dict(compiled.state_dict())
+    td = program.spec_random_input(name, (7,))
+    torch.manual_seed(5)
+    got = compiled(td.clone())
+    torch.manual_seed(5)
+    want = by_hand(td.clone())
+    assert set(got.keys(True, True)) == set(want.keys(True, True))
+    for key in want.keys(True, True):
+        assert torch.equal(got[key], want[key]), key
+
+
+def test_pendulum_sac_equals_the_graph_built_by_hand() -> None:
+    program = rldsl.compile(ROOT / "examples" / "pendulum_sac.rlm")
+    action = S.Bounded(-2.0, 2.0, shape=(1,), dtype=torch.float32)
+    params = TensorDictModule(
+        nn.Sequential(M.MLP(in_features=3, out_features=2, num_cells=[64, 64], activation_class=nn.Tanh),
+                      NormalParamExtractor(scale_mapping="biased_softplus_1.0")),
+        in_keys=["observation"], out_keys=["loc", "scale"])
+    policy = M.ProbabilisticActor(params, in_keys=["loc", "scale"], out_keys=["action"], spec=action,
+                                  distribution_class=M.TanhNormal,
+                                  distribution_kwargs={"low": -2.0, "high": 2.0}, return_log_prob=True)
+    qvalue = M.ValueOperator(M.MLP(in_features=4, out_features=1, num_cells=[256, 256]),
+                             in_keys=["observation", "action"])
+    critic = M.ValueOperator(M.MLP(in_features=3, out_features=1, num_cells=[64, 64]), in_keys=["observation"])
+    for name, by_hand in {"policy": policy, "qvalue": qvalue, "critic": critic}.items():
+        _same_outputs(program[name], by_hand, program, name)
+
+
+def test_pendulum_actor_equals_the_graph_built_by_hand() -> None:
+    program = rldsl.compile(ROOT / "examples" / "pendulum_actor.rlm")
+    spec = S.Bounded(-2.0, 2.0, shape=(1,), dtype=torch.float32)
+    by_hand = M.Actor(nn.Linear(3, 1), in_keys=["observation"], spec=spec, safe=True)
+    _same_outputs(program["policy"], by_hand, program, "policy")
+
+
+def test_cartpole_equals_the_graph_built_by_hand() -> None:
+    program = rldsl.compile(ROOT / "examples" / "cartpole_dqn.rlm")
+    spec = S.OneHot(2, dtype=torch.int64)
+    q = M.QValueActor(M.MLP(in_features=4, out_features=2, num_cells=[64, 64]), in_keys=["observation"], spec=spec)
+    explore = TensorDictSequential(q, M.EGreedyModule(spec, eps_init=1.0, eps_end=0.05, annealing_num_steps=10_000))
+    _same_outputs(program["q"], q, program, "q")
+    _same_outputs(program["q_explore"], explore, program, "q_explore")
+
+
+def test_seeded_build_matches_a_seeded_build_by_hand() -> None:
+    program = rldsl.compile("key observation : f32[3]\nvalue v = ValueOperator(MLP(out_features=1, num_cells=[8]))\n",
+                            seed=9)
+    torch.manual_seed(9)
+    by_hand = M.ValueOperator(M.MLP(in_features=3, out_features=1, num_cells=[8]))
+    for a, b in zip(program["v"].parameters(), by_hand.parameters()):
+        assert torch.equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# rldsl compile on the command line
+
+
+def test_cli_compile_prints_a_summary_and_the_time_split(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["compile", str(ROOT / "examples" / "cartpole_dqn.rlm"), "--seed", "2"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "q: QValueActor" in out and "q_explore: TensorDictSequential" in out
+    assert re.search(r"reads   observation +f32\[4\]\n", out)
+    assert re.search(r"writes  action +onehot\(2\)  -> \(2, 2\) int64", out)
+    assert "parameters, device cpu" in out and "forward pass: ok (2 modules" in out
+    assert "time: import torch" in out and "first forward" in out
+
+
+def test_cli_compile_of_a_bad_file_prints_diagnostics_and_exits_one(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["compile", str(ROOT / "examples" / "errors" / "obsevation.rlm")])
+    out, _ = capsys.readouterr()
+    assert code == 1 and "error[E0301]" in out
+
+
+def test_cli_compile_usage_errors_exit_two(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["compile", str(ROOT / "examples" / "nothere.rlm")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert cli.main(["compile", str(ROOT / "examples" / "cartpole_dqn.rlm"), "--device", "tpu9"]) == 2
+    assert "not a device" in capsys.readouterr().err
+    assert cli.main(["compile", str(ROOT / "examples" / "cartpole_dqn.rlm"), "--dtype", "f16"]) == 2
+
+
+def test_check_stays_torch_free_with_the_compiler_installed() -> None:
+    code = ("import sys, rldsl\n"
+            "from rldsl import cli\n"
+            "assert rldsl.check('key observation : f32[3]').ok\n"
+            f"cli.main(['check', {str(ROOT / 'examples' / 'pendulum_sac.rlm')!r}])\n"
+            "print(any(m == 'torch' or m.startswith('torch.') for m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().endswith("False")
+
+
+# ---------------------------------------------------------------------------------------------
+# Runtime input checks
+
+
+def _ddpg() -> Program:
+    return rldsl.compile(ROOT / "examples" / "pendulum_ddpg.rlm")
+
+
+@pytest.mark.parametrize(("fields", "said"), [
+    ({"obs": torch.zeros(4, 3)}, "reads `observation` (f32[3] in [[-1.0, -1.0, -8.0], [1.0, 1.0, 8.0]]), but the "
+                                 "tensordict has no such key; it holds ['obs']"),
+    ({"observation": torch.zeros(4, 5)}, "reads `observation` as f32[3] in [[-1.0, -1.0, -8.0], [1.0, 1.0, 8.0]], "
+                                         "but was given f32[5] (batch [4])"),
+    ({"observation": torch.zeros(4, 3, dtype=torch.float64)}, "but was given f64[3] (batch [4])"),
+])
+def test_a_bad_input_names_the_key_the_expected_spec_and_the_given_one(fields: dict, said: str) -> None:
+    from tensordict import TensorDict
+
+    from rldsl.compiler import InputMismatch
+
+    with pytest.raises(InputMismatch) as caught:
+        _ddpg()["common"](TensorDict(fields, batch_size=[4]))
+    assert str(caught.value).startswith("module `common` ") and str(caught.value).endswith(said)
+    assert caught.value.__cause__ is not None  # the original error is kept
+
+
+def test_other_failures_are_not_disguised() -> None:
+    program = _ddpg()
+    td = program.spec_random_input("common", (2,))
+    with pytest.raises(ValueError, match="extra") as caught:
+        program["common"](td, "an unexpected argument")
+    assert type(caught.value) is ValueError
+
+
+def test_unchecked_programs_and_checked_ones_survive_pickling() -> None:
+    import pickle
+
+    plain = rldsl.compile(ROOT / "examples" / "cartpole_dqn.rlm", check_inputs=False)
+    assert "forward" not in plain["q"].__dict__
+    program = _ddpg()
+    copy = pickle.loads(pickle.dumps(program["model"]))
+    td = program.spec_random_input("model", (2,))
+    assert torch.equal(copy(td.clone())["action"], program["model"](td.clone())["action"])
+
+
+def test_a_kind_without_a_runtime_class_is_a_clear_error() -> None:
+    from rldsl.compiler.build import runtime_class
+    from rldsl.lang.kinds import lookup
+
+    kind = lookup("MLP")
+    missing = type(kind)(name="Nowhere", family=kind.family, runtime="rldsl.modules.Nowhere", summary="")
+    with pytest.raises(CompileError, match="`Nowhere` is checked but cannot be built yet"):
+        runtime_class(missing)

@@ -1,4 +1,4 @@
-"""The README's main job runs: the spec demo on real gymnasium environments."""
+"""The README runs: its main job, its Python snippets, and the spec demo on real gymnasium environments."""
 
 import re
 import subprocess
@@ -28,3 +28,13 @@ def test_readme_python_snippets_run():
     assert len(blocks) >= 2
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
+
+
+def test_readme_main_job_runs_after_the_install():
+    readme = (ROOT / "README.md").read_text()
+    (line,) = [line for line in readme.splitlines() if line.startswith("pip install torch==2.13.0 && pip install . &&")]
+    commands = line.split(" && ")[2:]
+    assert any(command.startswith("rldsl compile") for command in commands)
+    for command in commands:
+        result = subprocess.run(command, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, (command, result.stdout, result.stderr)

@@ -2,8 +2,8 @@
 
 Importing ``rldsl`` is cheap and never imports torch: the checker and the CLI start in a
 fraction of a second. The runtime parts (``rldsl.specs``, ``rldsl.modules``) import torch
-when they are imported themselves. ``rldsl.check`` and ``rldsl.compile`` (from :mod:`rldsl.api`) are loaded on
-first use; ``rldsl.compile`` imports torch when called.
+when they are imported themselves. ``rldsl.check``, ``rldsl.compile`` and ``rldsl.load`` (from
+:mod:`rldsl.api`) are loaded on first use; ``rldsl.compile`` and ``rldsl.load`` import torch when called.
 
 >>> import rldsl
 >>> rldsl.__version__
@@ -18,14 +18,15 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Program", "Report", "__version__", "check", "compile"]
+__all__ = ["Program", "Report", "__version__", "check", "compile", "load"]
 
-_LAZY = {"check": "rldsl.api", "Report": "rldsl.api", "compile": "rldsl.api", "Program": "rldsl.compiler"}
+_LAZY = {"check": "rldsl.api", "Report": "rldsl.api", "compile": "rldsl.api", "load": "rldsl.api",
+         "Program": "rldsl.compiler"}
 
 
 def __getattr__(name: str) -> Any:
-    """``rldsl.check``, ``rldsl.Report``, ``rldsl.compile`` and ``rldsl.Program``, imported when first
-    used (``Program`` imports torch)."""
+    """``rldsl.check``, ``rldsl.Report``, ``rldsl.compile``, ``rldsl.load`` and ``rldsl.Program``,
+    imported when first used (``Program`` imports torch)."""
     if name in _LAZY:
         import importlib
 

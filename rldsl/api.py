@@ -26,7 +26,7 @@ from rldsl.lang.render import render_json, render_text
 from rldsl.lang.source import SourceFile
 from rldsl.lang.types import spec_text
 
-__all__ = ["Report", "check", "compile"]
+__all__ = ["Report", "check", "compile", "load"]
 
 
 @attrs.frozen(slots=True)
@@ -110,3 +110,17 @@ def compile(source: str | os.PathLike[str], *, name: str | None = None, device: 
 
     return compile_report(check(source, name=name), device=device, seed=seed, dtype=dtype,
                           check_inputs=check_inputs)
+
+
+def load(path: str | os.PathLike[str], *, device: str | None = None) -> object:
+    """Load a model artifact written by ``rldsl compile FILE -o OUT.rlmz``: a
+    :class:`rldsl.compiler.Program` rebuilt from the stored source and compile options, on
+    ``device`` (default: the device it was saved from), holding the saved weights. The weights are
+    read with ``torch.load(weights_only=True)``: loading never runs code from the file.
+
+    Raises :class:`rldsl.compiler.artifact.ArtifactError` (a ``ValueError``) for a corrupt,
+    truncated or tampered artifact, or one whose weights do not fit its source.
+    """
+    from rldsl.compiler.artifact import load_artifact
+
+    return load_artifact(path, device=device)

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     compile_.add_argument("--seed", type=int, default=0, help="the seed the weights are drawn with (default: 0)")
     compile_.add_argument("--dtype", choices=("f32", "f64"), default="f32", help="the float dtype (default: f32)")
+    compile_.add_argument("-o", "--output", metavar="OUT.rlmz",
+                          help="also write a model artifact (source, compile options, weights) to OUT.rlmz; "
+                               "`rldsl.load(OUT.rlmz)` reads it back")
     compile_.set_defaults(handler=_compile)
     explain = commands.add_parser("explain", help="explain a diagnostic code",
                                   description="Print the explanation of a diagnostic code, such as E0301.")
@@ -256,6 +259,21 @@ def _compile(args: argparse.Namespace) -> int:
     print(summary(program, outputs), file=sys.stdout)
     print(f"time: import torch and rldsl.modules {1000 * (imported - started):.0f} ms, check {1000 * (checked - imported):.0f} ms, "
           f"build {1000 * (built - checked):.0f} ms, first forward {1000 * (ran - built):.0f} ms", file=sys.stdout)
+    if args.output:
+        return _write_artifact(args, program, item)
+    return EXIT_OK
+
+
+def _write_artifact(args: argparse.Namespace, program: Any, item: _Checked) -> int:
+    """Write ``program`` as an artifact to ``args.output`` and say where, and how big."""
+    from rldsl.compiler.artifact import ArtifactError, write_artifact
+
+    try:
+        size = write_artifact(args.output, program, args.file, item.sources, seed=args.seed, dtype=args.dtype)
+    except (ArtifactError, OSError) as error:
+        print(f"rldsl: cannot write `{args.output}`: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {args.output} ({size:,} bytes)", file=sys.stdout)
     return EXIT_OK
 
 

@@ -1,8 +1,9 @@
 """The ``rldsl`` command line.
 
 ``rldsl check FILE...`` checks models and prints every problem found; ``rldsl compile FILE``
-builds one (torch is imported then, and only then); ``rldsl explain CODE``
-prints the explanation of a diagnostic code. Exit status: 0 when clean (warnings allowed unless
+builds one (torch is imported then, and only then); ``rldsl fmt FILE...`` rewrites files in the
+canonical style; ``rldsl graph FILE`` draws the key-flow graph (DOT, or SVG/PNG with Graphviz);
+``rldsl explain CODE`` prints the explanation of a diagnostic code. Exit status: 0 when clean (warnings allowed unless
 ``--strict``), 1 when problems were found, 2 on a usage error, a file that cannot be read, or an
 internal error. The check path never imports torch, and a bad file never produces a traceback.
 
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from rldsl import __version__
+from rldsl.lang.graph import add_graph_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -69,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Print the explanation of a diagnostic code, such as E0301.")
     explain.add_argument("code", metavar="CODE", help="a diagnostic code, such as E0301")
     explain.set_defaults(handler=_explain)
+    fmt = commands.add_parser(
+        "fmt",
+        help="rewrite models in the canonical layout",
+        description="Rewrite .rlm files in place in the canonical layout, keeping comments (torch is not "
+                    "imported). A file with syntax errors is left alone. Exit status: 0 done (or, with --check, "
+                    "nothing to change), 1 a file would change (--check) or has syntax errors, 2 I/O error.",
+    )
+    fmt.add_argument("files", nargs="+", metavar="FILE", help="the .rlm files to format")
+    fmt.add_argument("--check", action="store_true",
+                     help="write nothing: list the files that would change, and exit 1 if any would")
+    fmt.set_defaults(handler=_fmt)
+    add_graph_parser(commands)
     return parser
 
 
@@ -303,6 +317,59 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"rldsl: unknown diagnostic code `{args.code}`{hint}", file=sys.stderr)
         return EXIT_USAGE
     print(text, end="")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# rldsl fmt
+
+
+def _fmt(args: argparse.Namespace) -> int:
+    """Format each file; the exit status is the worst outcome (2 unreadable, 1 changed or broken)."""
+    return max(_fmt_one(path, args.check) for path in args.files)
+
+
+def _fmt_one(path: str, check: bool) -> int:
+    """Format one file in place (or, with ``check``, only say whether it would change)."""
+    from rldsl.lang.includes import decode_source
+    from rldsl.lang.printer import format_source
+    from rldsl.lang.render import render_text
+
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except OSError as error:
+        print(f"rldsl: cannot read `{path}`: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    source, problem = decode_source(data, path)
+    if source is None:
+        print(f"rldsl: {problem.message}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        text, errors = format_source(source)
+    except ValueError as error:
+        print(f"rldsl: internal error: {error}; `{path}` was left as it was", file=sys.stderr)
+        return EXIT_USAGE
+    if text is None:
+        print(render_text(errors, {path: source}, color=_use_color("auto", sys.stdout)), file=sys.stdout)
+        return EXIT_PROBLEMS
+    if text == data.decode("utf-8"):
+        return EXIT_OK
+    if check:
+        print(f"would reformat {path}", file=sys.stdout)
+        return EXIT_PROBLEMS
+    return _write_formatted(path, text)
+
+
+def _write_formatted(path: str, text: str) -> int:
+    """Write the formatted text over ``path``."""
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+    except OSError as error:
+        print(f"rldsl: cannot write `{path}`: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"reformatted {path}", file=sys.stdout)
     return EXIT_OK
 
 

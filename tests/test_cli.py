@@ -136,3 +136,11 @@ def test_readme_shows_real_output(capsys: pytest.CaptureFixture[str], monkeypatc
     block = readme.split("$ rldsl check examples/errors/obsevation.rlm\n", 1)[1].split("```", 1)[0]
     code, out, _ = run(capsys, "check", "examples/errors/obsevation.rlm")
     assert code == 1 and out == block
+
+
+def test_graph_subcommand_is_wired_into_the_cli(capsys):
+    from rldsl.cli import main
+
+    assert main(["graph", str(ROOT / "examples" / "cartpole_dqn.rlm")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("digraph") and "QValueActor" in out

@@ -670,6 +670,11 @@ def policy_action_spec(policy: Any, action_key: NestedKey, spec: Any, owner: str
     return policy_spec if isinstance(policy_spec, TensorSpec) else None
 
 
+def forwarded(name: str, doc: str) -> property:
+    """A read-only property returning the exploration module's attribute `name` (wrappers forward them)."""
+    return property(lambda self: getattr(self.module[-1], name), doc=doc)
+
+
 class _ExplorationWrapper(SafeSequential):
     """A policy followed by an exploration module; `step()` anneals the exploration module."""
 
@@ -683,15 +688,8 @@ class _ExplorationWrapper(SafeSequential):
         """The exploration module run after the policy."""
         return self.module[-1]
 
-    @property
-    def action_key(self) -> NestedKey:
-        """The key of the explored action."""
-        return self.module[-1].action_key
-
-    @property
-    def annealing_num_steps(self) -> int:
-        """Number of `step()` calls of the annealing schedule."""
-        return self.module[-1].annealing_num_steps
+    action_key = forwarded("action_key", "The key of the explored action.")
+    annealing_num_steps = forwarded("annealing_num_steps", "Number of `step()` calls of the annealing schedule.")
 
     def step(self, frames: int = 1) -> None:
         """Anneal the exploration factor by `frames` steps (forwarded to the exploration module)."""
@@ -745,20 +743,9 @@ class AdditiveGaussianWrapper(_ExplorationWrapper):
         explore._project = action_spec is not None
         super().__init__(policy, explore)
 
-    @property
-    def sigma(self) -> torch.Tensor:
-        """The current noise scale σ."""
-        return self.module[-1].sigma
-
-    @property
-    def sigma_init(self) -> torch.Tensor:
-        """The initial noise scale."""
-        return self.module[-1].sigma_init
-
-    @property
-    def sigma_end(self) -> torch.Tensor:
-        """The final noise scale."""
-        return self.module[-1].sigma_end
+    sigma = forwarded("sigma", "The current noise scale σ.")
+    sigma_init = forwarded("sigma_init", "The initial noise scale.")
+    sigma_end = forwarded("sigma_end", "The final noise scale.")
 
 
 class OrnsteinUhlenbeckProcessWrapper(_ExplorationWrapper):
@@ -817,17 +804,6 @@ class OrnsteinUhlenbeckProcessWrapper(_ExplorationWrapper):
             raise ValueError(f"{owner}: got key={key!r} and action_key={action_key!r}; pass action_key only")
         return key
 
-    @property
-    def eps(self) -> torch.Tensor:
-        """The current noise factor."""
-        return self.module[-1].eps
-
-    @property
-    def eps_init(self) -> torch.Tensor:
-        """The initial noise factor."""
-        return self.module[-1].eps_init
-
-    @property
-    def eps_end(self) -> torch.Tensor:
-        """The final noise factor."""
-        return self.module[-1].eps_end
+    eps = forwarded("eps", "The current noise factor.")
+    eps_init = forwarded("eps_init", "The initial noise factor.")
+    eps_end = forwarded("eps_end", "The final noise factor.")

@@ -3,7 +3,8 @@
 Importing ``rldsl`` is cheap and never imports torch: the checker and the CLI start in a
 fraction of a second. The runtime parts (``rldsl.specs``, ``rldsl.modules``) import torch
 when they are imported themselves. ``rldsl.check``, ``rldsl.compile`` and ``rldsl.load`` (from
-:mod:`rldsl.api`) are loaded on first use; ``rldsl.compile`` and ``rldsl.load`` import torch when called.
+:mod:`rldsl.api`), ``rldsl.to_source`` and ``rldsl.Model`` (the Python builder, :mod:`rldsl.build`)
+are loaded on first use; ``rldsl.compile`` and ``rldsl.load`` import torch when called.
 
 >>> import rldsl
 >>> rldsl.__version__
@@ -18,15 +19,14 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Program", "Report", "__version__", "check", "compile", "load"]
+__all__ = ["Model", "Program", "Report", "__version__", "check", "compile", "load", "to_source"]
 
 _LAZY = {"check": "rldsl.api", "Report": "rldsl.api", "compile": "rldsl.api", "load": "rldsl.api",
-         "Program": "rldsl.compiler"}
+         "to_source": "rldsl.api", "Program": "rldsl.compiler", "Model": "rldsl.build"}
 
 
 def __getattr__(name: str) -> Any:
-    """``rldsl.check``, ``rldsl.Report``, ``rldsl.compile``, ``rldsl.load`` and ``rldsl.Program``,
-    imported when first used (``Program`` imports torch)."""
+    """The names of :data:`_LAZY`, imported when first used (``Program`` imports torch)."""
     if name in _LAZY:
         import importlib
 

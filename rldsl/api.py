@@ -19,14 +19,15 @@ from collections.abc import Mapping
 
 import attrs
 
-from rldsl.lang.check import CheckResult, KeyInfo, check_program, load_text
+from rldsl.lang.check import CheckResult, KeyInfo, check_program
 from rldsl.lang.diagnostics import Diagnostic, Severity
-from rldsl.lang.includes import load_program
+from rldsl.lang.includes import load_program, load_text
+from rldsl.lang.pysite import python_source
 from rldsl.lang.render import render_json, render_text
 from rldsl.lang.source import SourceFile
 from rldsl.lang.types import spec_text
 
-__all__ = ["Report", "check", "compile", "load"]
+__all__ = ["Report", "check", "compile", "load", "report_of", "to_source"]
 
 
 @attrs.frozen(slots=True)
@@ -85,8 +86,20 @@ def check(source: str | os.PathLike[str], *, name: str | None = None) -> Report:
         program = load_text(source, name or "<input>")
     else:
         raise TypeError(f"check() takes a path or the text of a model, got {type(source).__name__}")
+    return report_of(program)
+
+
+def report_of(program: object) -> Report:
+    """Check a loaded :class:`~rldsl.lang.includes.Program`. Diagnostics in files that are not
+    among the program's sources (the Python files of a model built with :mod:`rldsl.build`) get
+    those files' text too, so that they render with their source lines."""
     result: CheckResult = check_program(program)
-    return Report(result.diagnostics, dict(program.sources), result.keys, result.modules)
+    sources = dict(program.sources)
+    for diagnostic in result.diagnostics:
+        for span in (diagnostic.span, *(label.span for label in diagnostic.labels)):
+            if span.file not in sources:
+                sources[span.file] = python_source(span.file)
+    return Report(result.diagnostics, sources, result.keys, result.modules)
 
 
 def compile(source: str | os.PathLike[str], *, name: str | None = None, device: str = "cpu", seed: int = 0,
@@ -124,3 +137,35 @@ def load(path: str | os.PathLike[str], *, device: str | None = None) -> object:
     from rldsl.compiler.artifact import load_artifact
 
     return load_artifact(path, device=device)
+
+
+def to_source(model: object, *, name: str | None = None) -> str:
+    """Any program as canonical `.rlm` text that parses back to the same program: a model built
+    with :class:`rldsl.build.Model`, a parsed :class:`~rldsl.lang.ast.Module`, or a model given as
+    a path or text (formatted as ``rldsl fmt`` formats it, comments kept).
+
+    Raises ``ValueError`` (with the rendered diagnostics) when the text has syntax errors.
+
+    >>> import rldsl
+    >>> print(rldsl.to_source("key   obs:f32[ 3 ]  # observations\\n"), end="")
+    key obs : f32[3]  # observations
+    """
+    from rldsl.lang import ast
+    from rldsl.lang.printer import format_source
+    from rldsl.lang.printer import to_source as print_module
+
+    if hasattr(model, "to_source") and not isinstance(model, (str, os.PathLike)):
+        return model.to_source()
+    if isinstance(model, ast.Module):
+        return print_module(model)
+    if isinstance(model, os.PathLike) or (isinstance(model, str) and name is None and _looks_like_path(model)):
+        with open(model, encoding="utf-8") as file:
+            source = SourceFile(os.fspath(model), file.read())
+    elif isinstance(model, str):
+        source = SourceFile(name or "<input>", model)
+    else:
+        raise TypeError(f"to_source() takes a Model, a syntax tree, a path or text, got {type(model).__name__}")
+    text, errors = format_source(source)
+    if text is None:
+        raise ValueError("the model has syntax errors:\n" + render_text(errors, {source.name: source}))
+    return text

@@ -149,8 +149,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _check_one(path: str, check_program: Any) -> _Checked:
-    from rldsl.lang.check import load_text
-    from rldsl.lang.includes import decode_source, load_program
+    from rldsl.lang.includes import decode_source, load_program, load_text
 
     if path == "-":
         source, problem = decode_source(sys.stdin.buffer.read(), "<stdin>")

@@ -20,7 +20,7 @@ from rldsl.compiler.errors import CompileError
 from rldsl.compiler.guard import InputCheck
 from rldsl.compiler.specs import to_spec
 from rldsl.lang import types as T
-from rldsl.lang.ir import ModuleNode
+from rldsl.lang.ir import Dist, KeyRef, ModuleNode
 
 __all__ = ["CompileError", "Program", "compile_report", "resolve_device"]
 
@@ -101,9 +101,44 @@ class Program(Mapping):
         torch.Size([4, 3])
         """
         td = TensorDict({}, batch_size=batch_size, device=self.device)
+        masks = _mask_keys(self._nodes[name])
         for key in self.reads(name):
-            td.set(key, self.spec(key).rand(torch.Size(batch_size)))
+            value = self.spec(key).rand(torch.Size(batch_size))
+            td.set(key, _allow_one(value) if key in masks else value)
         return td
+
+
+#: Parameters naming the key of a boolean mask of allowed actions (module kinds, distributions).
+_MASK_PARAMS = ("action_mask_key", "mask")
+
+
+def _mask_keys(node: ModuleNode) -> list[object]:
+    """The keys that ``node`` (or a module inside it) reads as a mask of allowed actions."""
+    found: list[object] = []
+    for inner in node.walk():
+        for kind, args in ((inner.kind, inner.args), *((v.kind, v.args) for v in _dists(inner))):
+            if kind is None or args is None:
+                continue
+            for param in kind.params:
+                if param.name in _MASK_PARAMS and isinstance(args[param.name], KeyRef):
+                    found.append(tensordict_key(args[param.name]))
+    return found
+
+
+def _dists(node: ModuleNode) -> list[Dist]:
+    if node.kind is None or node.args is None:
+        return []
+    return [node.args[p.name] for p in node.kind.params if isinstance(node.args[p.name], Dist)]
+
+
+def _allow_one(mask: torch.Tensor) -> torch.Tensor:
+    """A random mask with at least one allowed action in each row (a row of False is no valid input)."""
+    if mask.dtype != torch.bool or mask.ndim == 0 or mask.shape[-1] == 0:
+        return mask
+    empty = ~mask.any(-1, keepdim=True)
+    pick = torch.randint(mask.shape[-1], (*mask.shape[:-1], 1), device=mask.device)
+    chosen = torch.zeros_like(mask).scatter_(-1, pick, True)
+    return mask | (empty & chosen)
 
 
 def _key_specs(report: object) -> dict[tuple[str, ...], T.Spec]:

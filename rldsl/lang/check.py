@@ -35,7 +35,7 @@ from rldsl.lang.resolve import Scope
 from rldsl.lang.types import Spec, spec_text
 from rldsl.lang.values import INVALID, Reporter
 
-__all__ = ["CheckResult", "KeyInfo", "check_declarations", "check_program", "check_text", "load_text", "spec_text"]
+__all__ = ["CheckResult", "KeyInfo", "check_declarations", "check_program", "check_text", "spec_text"]
 
 
 @attrs.frozen(slots=True)
@@ -101,7 +101,8 @@ def _check(declarations: Sequence[ast.Decl]) -> CheckResult:
     scope.resolve()
     lowering = Lowering(scope, reporter)
     lowered = lowering.run()
-    modules = {name: node for name, node in lowered.items() if isinstance(node, ModuleNode)}
+    # In declaration order (not lowering order): messages name the first declared module first.
+    modules = {name: lowered[name] for name in scope.decls if isinstance(lowered.get(name), ModuleNode)}
     flow = key_flow(scope, modules, lowering.uses, reporter)
     typing = Typing(scope, reporter, set(flow.available))
     for name in flow.order:
@@ -137,25 +138,8 @@ def check_program(program: object) -> CheckResult:
     return attrs.evolve(result, diagnostics=tuple(sort_diagnostics(loaded + result.diagnostics)))
 
 
-def load_text(text: str, name: str = "<input>") -> object:
-    """A :class:`~rldsl.lang.includes.Program` from text that is not (yet) a file: its includes are
-    read relative to the directory of ``name`` (the current directory for ``<input>``)."""
-    from rldsl.lang.includes import Program, _Loader
-    from rldsl.lang.source import SourceFile
-
-    loader = _Loader()
-    stack = [loader._open(SourceFile(name, text), None)]
-    while stack:
-        include = next(stack[-1].pending, None)
-        if include is None:
-            stack.pop()
-            continue
-        frame = loader._follow(include, stack)
-        if frame is not None:
-            stack.append(frame)
-    return Program(name, loader.modules, loader.sources, loader.includes, tuple(sort_diagnostics(loader.diagnostics)))
-
-
 def check_text(text: str, name: str = "<input>") -> CheckResult:
     """Parse and check a piece of text (its includes read relative to ``name``'s directory)."""
+    from rldsl.lang.includes import load_text
+
     return check_program(load_text(text, name))

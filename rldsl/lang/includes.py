@@ -27,7 +27,7 @@ from rldsl.lang.diagnostics import Diagnostic, Label, sort_diagnostics
 from rldsl.lang.parse import parse_source
 from rldsl.lang.source import SourceFile, Span
 
-__all__ = ["Program", "decode_source", "load_program", "read_source"]
+__all__ = ["Program", "decode_source", "load_module", "load_program", "load_text", "read_source"]
 
 
 @attrs.frozen(slots=True)
@@ -36,18 +36,19 @@ class Program:
 
     ``modules`` maps each file's display name (the path as reached from the root, e.g.
     ``policies/common.rlm``) to its parsed module, in the order files were first reached;
-    ``includes`` maps an include, by ``(file, offset)`` of its span, to the file it loaded.
+    ``includes`` maps an include, by ``(file, offset, path)`` of its span and text, to the file
+    it loaded.
     """
 
     root: str
     modules: Mapping[str, ast.Module]
     sources: Mapping[str, SourceFile]
-    includes: Mapping[tuple[str, int], str]
+    includes: Mapping[tuple[str, int, str], str]
     diagnostics: tuple[Diagnostic, ...]
 
     def target(self, include: ast.Include) -> str | None:
         """The display name of the file an include loaded, or None if it loaded nothing."""
-        return self.includes.get((include.span.file, include.span.start))
+        return self.includes.get((include.span.file, include.span.start, include.path.value))
 
     def declarations(self) -> list[ast.Decl]:
         """All declarations as if each file were pasted in place of its first include (later
@@ -149,7 +150,27 @@ class _Loader:
         if source is None:
             assert problem is not None
             return Program(root, {}, {}, {}, (problem,))
-        stack = [self._open(source, None)]
+        self.follow_all(self._open(source, None))
+        return self.program(root)
+
+    def _open(self, source: SourceFile, entered_by: ast.Include | None) -> _Frame:
+        module, diagnostics = parse_source(source)
+        self.sources[source.name] = source
+        self.diagnostics += diagnostics
+        return self._enter(source.name, module, entered_by)
+
+    def _enter(self, name: str, module: ast.Module, entered_by: ast.Include | None) -> _Frame:
+        """Record a parsed file and start on its includes."""
+        key = os.path.realpath(name)
+        self.modules[name] = module
+        self.names[key] = name
+        includes = [d for d in module.body if isinstance(d, ast.Include)]
+        self._check_repeats(name, includes)
+        return _Frame(name, key, iter(includes), entered_by)
+
+    def follow_all(self, first: _Frame) -> None:
+        """Load every file reached from ``first``, depth first."""
+        stack = [first]
         while stack:
             include = next(stack[-1].pending, None)
             if include is None:
@@ -158,18 +179,9 @@ class _Loader:
                 frame = self._follow(include, stack)
                 if frame is not None:
                     stack.append(frame)
-        return Program(root, self.modules, self.sources, self.includes, tuple(sort_diagnostics(self.diagnostics)))
 
-    def _open(self, source: SourceFile, entered_by: ast.Include | None) -> _Frame:
-        module, diagnostics = parse_source(source)
-        key = os.path.realpath(source.name)
-        self.modules[source.name] = module
-        self.sources[source.name] = source
-        self.names[key] = source.name
-        self.diagnostics += diagnostics
-        includes = [d for d in module.body if isinstance(d, ast.Include)]
-        self._check_repeats(source.name, includes)
-        return _Frame(source.name, key, iter(includes), entered_by)
+    def program(self, root: str) -> Program:
+        return Program(root, self.modules, self.sources, self.includes, tuple(sort_diagnostics(self.diagnostics)))
 
     def _check_repeats(self, name: str, includes: list[ast.Include]) -> None:
         first: dict[str, ast.Include] = {}
@@ -198,7 +210,7 @@ class _Loader:
             self.diagnostics.append(_cycle(include, stack[on_path.index(key) :]))
             return None
         if key in self.names:
-            self.includes[(include.span.file, include.span.start)] = self.names[key]
+            self.includes[(include.span.file, include.span.start, include.path.value)] = self.names[key]
             return None
         try:
             source, problem = read_source(path)
@@ -212,7 +224,7 @@ class _Loader:
             assert problem is not None
             self.diagnostics.append(attrs.evolve(problem, span=include.path.span))
             return None
-        self.includes[(include.span.file, include.span.start)] = source.name
+        self.includes[(include.span.file, include.span.start, include.path.value)] = source.name
         return self._open(source, include)
 
 
@@ -238,6 +250,22 @@ def _cycle(closing: ast.Include, frames: list[_Frame]) -> Diagnostic:
         notes=("cycle: " + " -> ".join(names),),
         help="remove one of the includes in the cycle; shared declarations can go in a file that both include",
     )
+
+
+def load_text(text: str, name: str = "<input>") -> Program:
+    """A :class:`Program` from text that is not (yet) a file: its includes are read relative to
+    the directory of ``name`` (the current directory for ``<input>``)."""
+    loader = _Loader()
+    loader.follow_all(loader._open(SourceFile(name, text), None))
+    return loader.program(name)
+
+
+def load_module(module: ast.Module, name: str) -> Program:
+    """A :class:`Program` from a syntax tree made without text (by :mod:`rldsl.build`), named
+    ``name``: its includes are read relative to the current directory."""
+    loader = _Loader()
+    loader.follow_all(loader._enter(name, module, None))
+    return loader.program(name)
 
 
 def load_program(path: str | os.PathLike[str]) -> Program:

@@ -64,9 +64,7 @@ def _missing(scope: Scope, modules: Mapping[str, ModuleNode], written: Mapping[t
     for top in modules.values():
         for ref in top.reads:
             if ref.path not in available:
-                seen = first.get(ref.path)
-                if seen is None or ref.span.start < seen.span.start:
-                    first[ref.path] = ref
+                first.setdefault(ref.path, ref)  # modules come in declaration order
         for ref in top.optional_reads:
             if ref.path not in available:
                 optional.setdefault(ref.path, ref)
@@ -147,20 +145,21 @@ def _order(scope: Scope, modules: Mapping[str, ModuleNode], uses: Mapping[str, l
                     via.setdefault((name, producer), ref)
         edges[name] = deps
     order: list[str] = []
+    rank = {name: i for i, name in enumerate(modules)}  # declaration order
     for component in strongly_connected(list(modules), edges):
         if len(component) > 1:
             _key_cycle(component, modules, via, reporter)
-        order.extend(sorted(component, key=lambda n: modules[n].span.start))
+        order.extend(sorted(component, key=rank.__getitem__))
     return order
 
 
 def _key_cycle(component: list[str], modules: Mapping[str, ModuleNode], via: Mapping[tuple[str, str], KeyRef],
                reporter: Reporter) -> None:
     members = set(component)
-    first = min(component, key=lambda n: modules[n].span.start)
+    first = min(component, key=list(modules).index)
     labels = tuple((ref.span, f"`{a}` reads `{ref.dotted}`, which `{b}` writes")
                    for (a, b), ref in via.items() if a in members and b in members)
-    names = ", ".join(f"`{n}`" for n in sorted(component, key=lambda n: modules[n].span.start))
+    names = ", ".join(f"`{n}`" for n in sorted(component, key=list(modules).index))
     reporter.report("E0304", f"modules {names} read each other's outputs in a cycle", modules[first].span,
                     label="part of the cycle", labels=labels,
                     help="declare one of the keys with `key NAME : SPEC` so that it comes from the data, or change "

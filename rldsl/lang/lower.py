@@ -77,7 +77,7 @@ class Lowering:
 
     def _cycle(self, component: list[str], decls: dict[str, ast.ModuleDecl],
                spans: dict[tuple[str, str], Span]) -> None:
-        first = min(component, key=lambda n: decls[n].span.start)
+        first = min(component, key=list(decls).index)  # the first declared
         members = set(component)
         labels = tuple((span, f"`{a}` uses `{b}`") for (a, b), span in spans.items()
                        if a in members and b in members and a != first)

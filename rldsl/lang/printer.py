@@ -22,7 +22,7 @@ from rldsl.lang import ast
 from rldsl.lang.diagnostics import Diagnostic
 from rldsl.lang.source import SourceFile
 
-__all__ = ["WIDTH", "format_source", "to_source"]
+__all__ = ["WIDTH", "expr_source", "format_source", "to_source"]
 
 #: The column limit long calls, lists and pipes are wrapped at.
 WIDTH = 100
@@ -58,6 +58,17 @@ def to_source(module: ast.Module, source: str | None = None) -> str:
     for block, width in zip(blocks, _key_widths(blocks)):
         lines += block.lines(printer, width)
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def expr_source(expr: ast.Expr) -> str:
+    """One expression as `.rlm` text, on one line.
+
+    >>> from rldsl.lang.parse import parse
+    >>> module, _ = parse("dim d = 2*(a+ 1)")
+    >>> expr_source(module.body[0].value)
+    '2 * (a + 1)'
+    """
+    return _Printer(None).flat(expr)
 
 
 def format_source(source: SourceFile) -> tuple[str | None, list[Diagnostic]]:

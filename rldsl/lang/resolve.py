@@ -243,7 +243,7 @@ class Scope:
 
     def _cycle(self, component: list[str], edges: dict[str, list[str]], spans: dict[tuple[str, str], Span]) -> None:
         members = set(component)
-        ordered = sorted(component, key=lambda n: self.decls[n].span.start)
+        ordered = sorted(component, key=list(self.decls).index)  # in declaration order
         first = ordered[0]
         path = _cycle_path(first, members, edges)
         labels = tuple((spans[(a, b)], f"`{a}` refers to `{b}`") for a, b in zip(path, path[1:]) if (a, b) in spans)

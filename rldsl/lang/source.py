@@ -106,6 +106,10 @@ class SourceFile:
         end = self._starts[line] - 1 if line < len(self._starts) else len(self.text)
         return self.text[begin:end].rstrip("\r")
 
+    def line_start(self, line: int) -> int:
+        """The offset of the first character of a 1-based line."""
+        return self._starts[line - 1]
+
     def location(self, offset: int) -> tuple[int, int]:
         """The 1-based (line, column) of a 0-based character offset."""
         offset = max(0, min(offset, len(self.text)))

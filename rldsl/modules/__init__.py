@@ -17,6 +17,7 @@ from rldsl.modules.distributions import (
 )
 from rldsl.modules.exploration_type import ExplorationType, exploration_type, set_exploration_type
 from rldsl.modules.models import MLP
+from rldsl.modules.multiagent import MultiAgentMLP
 from rldsl.modules.tensordict_module import (
     Actor,
     ActorCriticOperator,
@@ -63,6 +64,7 @@ __all__ = [
     "MLP",
     "MaskedCategorical",
     "MaskedOneHotCategorical",
+    "MultiAgentMLP",
     "NormalParamWrapper",
     "OneHotCategorical",
     "OrnsteinUhlenbeckProcessModule",

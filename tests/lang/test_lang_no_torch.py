@@ -18,6 +18,11 @@ from rldsl.lang.render import render_text, render_json
 program = load_program(sys.argv[1])
 module, diagnostics = parse("key a f32[1]\\nmodule m = MLP(", "bad.rlm")
 render_text(diagnostics, {}), render_json(diagnostics)
+from rldsl.build import MLP, Actor, Model
+model = Model()
+model.key("observation", "f32[3]")
+model.actor("policy", Actor(MLP(out_features=2)))
+assert model.check().ok and model.to_source()
 assert program.diagnostics == () and diagnostics
 loaded = sorted(name for name in sys.modules if name == "torch" or name.startswith("torch."))
 print(loaded)

@@ -3,6 +3,7 @@
 ``rldsl check FILE...`` checks models and prints every problem found; ``rldsl compile FILE``
 builds one (torch is imported then, and only then); ``rldsl fmt FILE...`` rewrites files in the
 canonical style; ``rldsl graph FILE`` draws the key-flow graph (DOT, or SVG/PNG with Graphviz);
+``rldsl inspect FILE.rlmz`` verifies a model artifact and shows what it holds;
 ``rldsl explain CODE`` prints the explanation of a diagnostic code. Exit status: 0 when clean (warnings allowed unless
 ``--strict``), 1 when problems were found, 2 on a usage error, a file that cannot be read, or an
 internal error. The check path never imports torch, and a bad file never produces a traceback.
@@ -82,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--check", action="store_true",
                      help="write nothing: list the files that would change, and exit 1 if any would")
     fmt.set_defaults(handler=_fmt)
+    inspect = commands.add_parser(
+        "inspect",
+        help="verify a model artifact and show what it holds",
+        description="Verify a model artifact written by `rldsl compile FILE -o OUT.rlmz` (checksums, format, "
+                    "weights that fit the stored source), rebuild it, run one forward pass per module and print "
+                    "the stored compile options, source files and module summary. Nothing in the file is run as "
+                    "code. Exit status: 0 intact, 2 unreadable, corrupt, tampered or not an artifact.",
+    )
+    inspect.add_argument("file", metavar="FILE.rlmz", help="the artifact to inspect")
+    inspect.add_argument("--device", help="rebuild on this device instead of the one it was saved from")
+    inspect.add_argument("--source", action="store_true", help="also print the stored root source file")
+    inspect.set_defaults(handler=_inspect)
     add_graph_parser(commands)
     return parser
 
@@ -298,6 +311,41 @@ class _CheckedReport:
         self.errors = [d for d in result.diagnostics if d.is_error]
         self.keys = result.keys
         self.modules = result.modules
+
+
+# ---------------------------------------------------------------------------------------------
+# rldsl inspect
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from rldsl.compiler import CompileError
+    from rldsl.compiler.artifact import ArtifactError, load_artifact, read_contents
+    from rldsl.compiler.summary import run_once, summary
+
+    try:
+        contents = read_contents(args.file)
+        program = load_artifact(args.file, device=args.device)
+    except (ArtifactError, CompileError) as error:
+        print(f"rldsl: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"rldsl: cannot read `{args.file}`: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    manifest, options = contents.manifest, contents.manifest["options"]
+    print(f"{args.file}: rldsl artifact version {manifest['version']}, written by rldsl {manifest.get('rldsl', '?')}")
+    print(f"compile options: device {options['device']}, seed {options['seed']}, dtype {options['dtype']}")
+    print("sources: " + ", ".join(f"{name} ({len(text.encode()):,} bytes)" + (" [root]" if name == manifest["root"] else "")
+                                   for name, text in contents.sources.items()))
+    tensors = sum(len(module.state_dict()) for module in program.values())
+    print(f"weights: {contents.weights_bytes:,} bytes, {tensors} tensors; checksums verified, loaded with "
+          "weights_only=True")
+    print()
+    print(summary(program, run_once(program)))
+    if args.source:
+        print()
+        print(f"--- {manifest['root']}")
+        print(contents.sources[manifest["root"]], end="")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------

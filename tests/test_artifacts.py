@@ -274,3 +274,46 @@ def test_weights_for_an_undeclared_module_are_named(artifact: Path) -> None:
     _rewrite(artifact, members, fix_checksums=True)
     with pytest.raises(ArtifactError, match="no weights for module `q_explore`"):
         rldsl.load(artifact)
+
+
+# ---------------------------------------------------------------------------------------------
+# rldsl inspect
+
+
+def test_inspect_shows_the_options_sources_weights_and_modules(artifact: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["inspect", str(artifact), "--source"]) == 0
+    out = capsys.readouterr().out
+    assert "compile options: device cpu, seed 3, dtype f32" in out
+    assert "cartpole_dqn.rlm" in out and "[root]" in out
+    assert "checksums verified" in out and "forward pass: ok" in out
+    assert out.rstrip().endswith(CARTPOLE.read_text().rstrip())  # --source prints the stored root file
+
+
+def test_inspect_reads_an_artifact_of_an_included_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "policy.rlmz"
+    save(out, ROOT / "examples" / "multiagent" / "policy.rlm")
+    assert cli.main(["inspect", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "policy.rlm" in printed and "specs.rlm" in printed
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "not_zip", "missing"])
+def test_inspect_refuses_damaged_artifacts_with_exit_2(damage: str, artifact: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    data = artifact.read_bytes()
+    target = artifact
+    if damage == "truncate":
+        artifact.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        members = _members(artifact)
+        members["source/cartpole_dqn.rlm"] = members["source/cartpole_dqn.rlm"].replace(b"eps_end", b"eps_END")
+        _rewrite(artifact, members, fix_checksums=False)
+    elif damage == "not_zip":
+        artifact.write_text("key observation : f32[4]\n")
+    else:
+        target = tmp_path / "nothing_here.rlmz"
+    assert cli.main(["inspect", str(target)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("rldsl: ") and "Traceback" not in captured.err
+    assert str(target) in captured.err

@@ -28,13 +28,14 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 
+import attrs
 import torch
 
 from rldsl import __version__
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.program import Program
 
-__all__ = ["FORMAT", "VERSION", "ArtifactError", "load_artifact", "save", "write_artifact"]
+__all__ = ["FORMAT", "VERSION", "ArtifactError", "Contents", "load_artifact", "read_contents", "save", "write_artifact"]
 
 #: The format name written in every manifest, and the one format version this rldsl reads.
 FORMAT, VERSION = "rldsl-artifact", 1
@@ -230,6 +231,36 @@ def _fit(where: str, name: str, module: torch.nn.Module, state: Mapping[str, obj
             raise ArtifactError(f"`{where}`: weight `{key}` of module `{name}` has shape {shape}, but the stored "
                                 f"source gives it shape {tuple(expected[key].shape)}; the artifact was not "
                                 "written from this source")
+
+
+@attrs.frozen(slots=True)
+class Contents:
+    """What an intact artifact holds, read without building anything: its manifest (format,
+    rldsl version, root file, compile options), the stored source texts by name, and the size
+    of the weights in bytes."""
+
+    manifest: Mapping[str, object]
+    sources: Mapping[str, str]
+    weights_bytes: int
+
+
+def read_contents(path: str | os.PathLike[str]) -> Contents:
+    """Verify the artifact at ``path`` (checksums, manifest, source names) and return what it
+    holds. Raises :class:`ArtifactError` as :func:`load_artifact` does."""
+    where = os.fspath(path)
+    members = _read_members(path)
+    _verify(path, members)
+    manifest = _manifest(where, members[MANIFEST])
+    sources = {}
+    for name, data in members.items():
+        if name.startswith(SOURCE_DIR):
+            try:
+                sources[_safe_name(where, name[len(SOURCE_DIR):])] = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ArtifactError(f"`{where}`: the stored source `{name}` is not UTF-8 text") from error
+    if manifest["root"] not in sources:
+        raise ArtifactError(f"`{where}` is missing its root source file `{SOURCE_DIR}{manifest['root']}`")
+    return Contents(manifest, sources, len(members[WEIGHTS]))
 
 
 def load_artifact(path: str | os.PathLike[str], *, device: str | None = None) -> Program:

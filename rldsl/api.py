@@ -73,19 +73,24 @@ def _looks_like_path(source: str) -> bool:
     return "\n" not in source and (source.endswith(".rlm") or os.path.isfile(source))
 
 
-def check(source: str | os.PathLike[str], *, name: str | None = None) -> Report:
+def check(source: str | os.PathLike[str] | object, *, name: str | None = None) -> Report:
     """Check a model given as a path (``os.PathLike``, or a one-line string ending in ``.rlm``
-    or naming an existing file) or as text. Includes are followed (relative to the file, or to
-    the current directory for text; ``name`` names the text in diagnostics).
+    or naming an existing file), as text, or as a :class:`rldsl.build.Model`. Includes are
+    followed (relative to the file, or to the current directory for text and models; ``name``
+    names the text in diagnostics).
 
     Raises ``OSError`` when a path cannot be opened; every problem inside a model is a diagnostic.
     """
+    from rldsl.build import Model
+
+    if isinstance(source, Model):
+        return source.check()
     if isinstance(source, os.PathLike) or (isinstance(source, str) and name is None and _looks_like_path(source)):
         program = load_program(source)
     elif isinstance(source, str):
         program = load_text(source, name or "<input>")
     else:
-        raise TypeError(f"check() takes a path or the text of a model, got {type(source).__name__}")
+        raise TypeError(f"check() takes a path, the text of a model or a rldsl.Model, got {type(source).__name__}")
     return report_of(program)
 
 
@@ -102,9 +107,10 @@ def report_of(program: object) -> Report:
     return Report(result.diagnostics, sources, result.keys, result.modules)
 
 
-def compile(source: str | os.PathLike[str], *, name: str | None = None, device: str = "cpu", seed: int = 0,
+def compile(source: str | os.PathLike[str] | object, *, name: str | None = None, device: str = "cpu", seed: int = 0,
             dtype: str = "f32", check_inputs: bool = True) -> object:
-    """Check a model and build it: a :class:`rldsl.compiler.Program` mapping each declared module
+    """Check a model (a path, text or :class:`rldsl.build.Model`, as for :func:`check`) and build
+    it: a :class:`rldsl.compiler.Program` mapping each declared module
     name to an ``nn.Module`` on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``), its weights drawn
     under ``seed`` (two compilations give the same weights), floats in ``dtype`` (``"f32"``,
     ``"f64"``). With ``check_inputs`` (the default) a module called with a tensordict whose keys,

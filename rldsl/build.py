@@ -310,7 +310,7 @@ def _spec(value: object, site: Site, name: str) -> ast.Spec:
     move = _spec_mover(site, len(prefix))
     errors = [d for d in diagnostics if d.is_error]
     if errors:
-        raise BuildError(_render_spec_errors(errors, value, name, site, move))
+        raise BuildError(_render_spec_errors(errors, value, name, site, len(prefix)))
     decl = module.body[0]
     assert isinstance(decl, ast.KeyDecl)
     return _respan(decl.spec, move)
@@ -325,15 +325,16 @@ def _spec_mover(site: Site, prefix: int) -> Callable[[Span], Span]:
     return lambda span: site.source.span(start + span.start - prefix, start + span.end - prefix)
 
 
-def _render_spec_errors(errors: Sequence[Any], text: str, name: str, site: Site, move: Callable[[Span], Span]) -> str:
+def _render_spec_errors(errors: Sequence[Any], text: str, name: str, site: Site, prefix: int) -> str:
+    """The syntax errors of a spec string, rendered inside the Python string literal when it is a
+    plain one, else against the spec text itself."""
     if site.string_offset() is not None:
-        moved = [attrs.evolve(d, span=move(d.span), labels=(), suggestion=None) for d in errors]
-        return render_text(moved, {site.source.name: site.source})
-    shown = SourceFile(f"spec of `{name}` ({_where(site)})", text)
-    moved = [attrs.evolve(d, span=shown.span(max(0, d.span.start - len(f"key {name} : ")),
-                                             max(0, d.span.end - len(f"key {name} : "))),
-                          labels=(), suggestion=None) for d in errors]
-    return render_text(moved, {shown.name: shown})
+        move, sources = _spec_mover(site, prefix), {site.source.name: site.source}
+    else:
+        shown = SourceFile(f"spec of `{name}` ({_where(site)})", text)
+        move, sources = (lambda span: shown.span(max(0, span.start - prefix), max(0, span.end - prefix))), \
+            {shown.name: shown}
+    return render_text([attrs.evolve(d, span=move(d.span), labels=(), suggestion=None) for d in errors], sources)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -441,7 +442,7 @@ class Model:
             return ()
         if isinstance(keys, (str, Expr)):
             keys = [keys]
-        where = site.kwarg(word) if site.kwarg(word) is not site else site.arg(index)
+        where = site.argument(index, word)
         out = []
         for i, key in enumerate(keys):
             node = _node(key, where.item(i), naming=True)
@@ -466,13 +467,12 @@ class Model:
         program = load_module(self.ast, self.name)
         return report_of(program)
 
-    def compile(self, **options: Any) -> Any:
-        """Check and build the model: an :class:`rldsl.compiler.Program` (``device``, ``seed``,
-        ``dtype``, ``check_inputs`` as for :func:`rldsl.compile`). Raises
-        :class:`rldsl.compiler.CompileError` when the model has errors."""
+    def compile(self, *, device: str = "cpu", seed: int = 0, dtype: str = "f32", check_inputs: bool = True) -> Any:
+        """Check and build the model: an :class:`rldsl.compiler.Program`, the options as for
+        :func:`rldsl.compile`. Raises :class:`rldsl.compiler.CompileError` when it has errors."""
         from rldsl.compiler import compile_report
 
-        return compile_report(self.check(), **options)
+        return compile_report(self.check(), device=device, seed=seed, dtype=dtype, check_inputs=check_inputs)
 
     def save(self, path: str | os.PathLike[str], *, device: str = "cpu", seed: int = 0, dtype: str = "f32") -> Any:
         """Compile the model and write it as an artifact that :func:`rldsl.load` reads (its

@@ -84,7 +84,8 @@ def test_built_model_checks_and_compiles_like_the_example() -> None:
     model = sac_model()
     report = model.check()
     assert report.ok and not report.diagnostics
-    assert report.types == rldsl.check(ROOT / "examples" / "pendulum_sac.rlm").types
+    assert report.types == rldsl.check(ROOT / "examples" / "pendulum_sac.rlm").types == rldsl.check(model).types
+    assert list(rldsl.compile(model)) == ["params", "policy", "qvalue", "critic"]
     built = model.compile(seed=7)
     parsed = rldsl.compile(ROOT / "examples" / "pendulum_sac.rlm", seed=7)
     assert list(built) == list(parsed)

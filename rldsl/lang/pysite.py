@@ -29,9 +29,17 @@ __all__ = ["Site", "call_site", "python_source"]
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+_SOURCES: dict[str, tuple[list[str], SourceFile]] = {}
+
+
 def python_source(filename: str) -> SourceFile:
-    """The text of a Python file as the interpreter sees it (empty when it cannot be read)."""
-    return SourceFile(filename, "".join(linecache.getlines(filename)))
+    """The text of a Python file as the interpreter sees it (empty when it cannot be read); the
+    same object while :mod:`linecache` holds the same lines, so that building stays cheap."""
+    lines = linecache.getlines(filename)
+    cached = _SOURCES.get(filename)
+    if cached is None or cached[0] is not lines:
+        cached = _SOURCES[filename] = (lines, SourceFile(filename, "".join(lines)))
+    return cached[1]
 
 
 @functools.lru_cache(maxsize=64)
@@ -94,6 +102,12 @@ class Site:
                 if keyword.arg == name:
                     return self._at(keyword.value)
         return self
+
+    def argument(self, index: int, name: str) -> Site:
+        """The site of an argument that may be given by keyword ``name`` or at position ``index``."""
+        if isinstance(self.node, pyast.Call) and any(k.arg == name for k in self.node.keywords):
+            return self.kwarg(name)
+        return self.arg(index)
 
     def func(self) -> Site:
         """The site of the called expression of a call (``MLP`` in ``MLP(...)``)."""

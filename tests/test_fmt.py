@@ -97,6 +97,10 @@ def test_examples_format_stably(capsys: pytest.CaptureFixture[str], path: Path, 
     assert run(capsys, "--check", str(copy)) == (0, "", "")
 
 
+def test_the_examples_are_in_canonical_style(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--check", *map(str, EXAMPLES)) == (0, "", "")
+
+
 def test_fmt_does_not_import_torch(tmp_path: Path) -> None:
     path = tmp_path / "m.rlm"
     path.write_text(MESSY)

@@ -54,10 +54,34 @@ def to_source(module: ast.Module, source: str | None = None) -> str:
             raise ValueError(f"cannot print a module with a syntax error at {decl.span}")
     printer = _Printer(source)
     blocks = _attach(module.body, source) if source is not None else _plain_blocks(module.body)
-    lines: list[str] = []
-    for block, width in zip(blocks, _key_widths(blocks)):
-        lines += block.lines(printer, width)
+    outputs = [block.lines(printer, width) for block, width in zip(blocks, _key_widths(blocks))]
+    _align_trailing(blocks, outputs)
+    lines = [line for output in outputs for line in output]
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def _align_trailing(blocks: list[_Block], outputs: list[list[str]]) -> None:
+    """Add each block's trailing comment to its last line, two spaces after the code; the
+    comments of a run of consecutive one-line declarations start in one column, as gofmt aligns
+    them (a run ends at a blank line, a comment line, or a declaration without a comment)."""
+    run: list[int] = []
+
+    def flush() -> None:
+        column = max(len(outputs[i][-1]) for i in run) + 2
+        for i in run:
+            outputs[i][-1] = outputs[i][-1].ljust(column) + blocks[i].trailing
+        run.clear()
+
+    for at, block in enumerate(blocks):
+        one_line = block.decl is not None and len(outputs[at]) - block.blank - len(block.comments) == 1
+        if run and (block.blank or block.comments or not block.trailing or not one_line):
+            flush()
+        if block.trailing and one_line:
+            run.append(at)
+        elif block.trailing:
+            outputs[at][-1] += "  " + block.trailing
+    if run:
+        flush()
 
 
 def expr_source(expr: ast.Expr) -> str:
@@ -152,8 +176,6 @@ class _Block:
         out += self.comments
         if self.decl is not None:
             out += printer.decl(self.decl, key_width).split("\n")
-            if self.trailing:
-                out[-1] += "  " + self.trailing
         return out
 
 

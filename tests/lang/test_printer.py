@@ -281,3 +281,26 @@ def test_a_comment_after_two_declarations_on_one_line_stays_with_the_second() ->
     assert fmt("key a : f32[1] key bb : f32[2]  # about bb\n") == (
         "key a  : f32[1]\nkey bb : f32[2]  # about bb\n"
     )
+
+
+def test_trailing_comments_of_consecutive_lines_are_aligned() -> None:
+    text = (
+        "key observation : f32[3]   # first\n"
+        "key action : f32[1] in [-2.0, 2.0] # second\n"
+        "key done : bool[1]\n"
+        "key reward : f32[1]     # alone after a line without a comment\n"
+        "\n"
+        "module net = MLP(out_features=1) : observation -> v  # a module\n"
+        "# a comment line ends the run\n"
+        "dim n = 3  # after it\n"
+    )
+    assert fmt(text) == (
+        "key observation : f32[3]                 # first\n"
+        "key action      : f32[1] in [-2.0, 2.0]  # second\n"
+        "key done        : bool[1]\n"
+        "key reward      : f32[1]  # alone after a line without a comment\n"
+        "\n"
+        "module net = MLP(out_features=1) : observation -> v  # a module\n"
+        "# a comment line ends the run\n"
+        "dim n = 3  # after it\n"
+    )

@@ -23,6 +23,8 @@ from typing import Any, Callable
 import torch
 from tensordict.nn import biased_softplus, inv_softplus, mappings
 
+from rldsl.specs._base import has_values
+
 __all__ = [
     "ArgumentError",
     "LazyLayerError",
@@ -98,7 +100,8 @@ def as_float_tensor(value: Any, like: torch.Tensor, name: str) -> torch.Tensor:
 def check_low_high(low: Any, high: Any, owner: str) -> None:
     """Raise :class:`ArgumentError` unless ``high > low`` everywhere.
 
-    The message says which argument to fix. Tensors are compared once, at construction.
+    The message says which argument to fix. Tensors are compared once, at construction;
+    bounds without values (``meta`` tensors) are not compared.
     """
     if type(low) is float and type(high) is float and high > low:  # the common case, cheaply
         return
@@ -110,6 +113,8 @@ def check_low_high(low: Any, high: Any, owner: str) -> None:
                 f"{name} must be a number or a tensor, got {type(value).__name__}; "
                 f"pass e.g. {name}={-1.0 if name == 'low' else 1.0}."
             )
+    if not has_values(low, high):
+        return
     if isinstance(low, torch.Tensor) or isinstance(high, torch.Tensor):
         ok = bool(torch.as_tensor(high > low).all())
     else:

@@ -73,6 +73,22 @@ def as_dtype(dtype: Any, default: torch.dtype) -> torch.dtype:
     return dtype
 
 
+def has_values(*tensors: Any) -> bool:
+    """False when one of `tensors` lives on the ``meta`` device, which has shapes but no data.
+
+    A check of the values themselves (a NaN bound, a mask row without a True) cannot be
+    answered there, so it is skipped (shape and dtype checks still run); on every other
+    device it runs as usual. Arguments that are not tensors are ignored.
+
+    >>> has_values(torch.zeros(2)), has_values(torch.zeros(2), torch.empty(2, device="meta"))
+    (True, False)
+    """
+    for tensor in tensors:  # a plain loop: this sits on per-call paths (a distribution's parameters)
+        if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+            return False
+    return True
+
+
 def is_integer_dtype(dtype: torch.dtype) -> bool:
     """True for the signed and unsigned integer dtypes (bool excluded)."""
     return not dtype.is_floating_point and not dtype.is_complex and dtype is not torch.bool

@@ -18,6 +18,7 @@ from rldsl.specs._base import (
     as_shape,
     format_float,
     format_tensor,
+    has_values,
     indexed_shape,
     is_integer_dtype,
 )
@@ -223,7 +224,7 @@ class Bounded(TensorSpec):
         self._set_shape(_bounds_shape(low_t, high_t, shape))
         low_t = _fit_bound(low_t, self.shape, self.dtype, "low")
         high_t = _fit_bound(high_t, self.shape, self.dtype, "high")
-        readable = low_t.device.type != "meta" and high_t.device.type != "meta"
+        readable = has_values(low_t, high_t)
         if readable:  # values are checked where they are (a "meta" spec has no values to check)
             _check_ordered(low_t, high_t)
         self._scalar = _uniform_bounds(low_t, high_t) if readable else None
@@ -263,6 +264,8 @@ class Bounded(TensorSpec):
             return False
         if not self._fits(value.shape):
             return False
+        if not has_values(value):  # a "meta" value has the right shape and dtype: nothing more to check
+            return True
         # clamp-and-compare is one pass fewer than two comparisons; NaN != NaN fails it.
         return bool(self._clamp(value).eq_(value).all())
 
@@ -309,7 +312,7 @@ class Bounded(TensorSpec):
         low, high = self._low.double(), self._high.double()
         uniform = torch.rand(full, dtype=torch.float64, device=self.device)
         sample = low * (1 - uniform) + high * uniform  # no overflow, even for a float64 box wider than its max
-        if not (torch.isfinite(low).all() and torch.isfinite(high).all()):
+        if has_values(low, high) and not (torch.isfinite(low).all() and torch.isfinite(high).all()):
             sample = _fill_infinite_sides(sample, low, high)
         return torch.clamp(sample.to(self.dtype), self._low, self._high)
 
@@ -410,7 +413,7 @@ def _as_bound(bound: Any, argument: str) -> torch.Tensor:
         raise TypeError(f"`{argument}` must be a number or an array of numbers, got {bound!r} ({err})") from None
     if tensor.dtype is torch.bool or tensor.is_complex():
         raise TypeError(f"`{argument}` must be real numbers, got dtype {tensor.dtype}")
-    if tensor.is_floating_point() and torch.isnan(tensor).any():
+    if tensor.is_floating_point() and has_values(tensor) and torch.isnan(tensor).any():
         raise ValueError(f"`{argument}` contains NaN; bounds must be numbers or ±inf")
     return tensor
 
@@ -440,7 +443,7 @@ def _fit_bound(bound: torch.Tensor, shape: torch.Size, dtype: torch.dtype, argum
             f"`{argument}` of shape {tuple(bound.shape)} does not fit the spec shape {tuple(shape)}; "
             f"pass a scalar or a tensor of shape {tuple(shape)}"
         ) from None
-    if bound.device.type == "meta":
+    if not has_values(bound):
         return bound.to(dtype)
     if is_integer_dtype(dtype) and bound.is_floating_point():
         if not torch.isfinite(bound).all():

@@ -26,6 +26,7 @@ from rldsl.specs._base import (
     as_dtype,
     as_shape,
     check_positive_int,
+    has_values,
     indexed_shape,
     is_integer_dtype,
 )
@@ -46,7 +47,7 @@ def as_mask(mask: Any, shape: torch.Size, device: torch.device, owner: str) -> t
         raise ValueError(
             f"{owner} `mask` of shape {tuple(mask.shape)} does not fit the expected shape {tuple(shape)}"
         ) from None
-    if mask.numel() and not mask.any(-1).all():
+    if mask.numel() and has_values(mask) and not mask.any(-1).all():
         raise ValueError(f"{owner} `mask` forbids every value in some row; each row needs at least one True")
     return mask
 
@@ -59,7 +60,7 @@ def argmax_allowed(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
     """
     if scores.is_floating_point() and mask is None:
         index = scores.argmax(-1)  # torch ranks NaN above everything: redo the rows that have one
-        if not bool(torch.isnan(scores).any()):
+        if not has_values(scores) or not bool(torch.isnan(scores).any()):
             return index
     if scores.is_floating_point():
         valid = ~torch.isnan(scores)
@@ -156,7 +157,9 @@ class _DiscreteSpec(TensorSpec):
         return self.mask is None or torch.equal(self.mask, other.mask)
 
     def _mask_repr(self) -> str:
-        return "" if self.mask is None else f", mask={self.mask.tolist()}"
+        if self.mask is None:
+            return ""
+        return f", mask={self.mask.tolist() if has_values(self.mask) else '...'}"
 
 
 # --- one-hot --------------------------------------------------------------------------------------
@@ -198,6 +201,8 @@ class OneHot(_DiscreteSpec):
             return False
         if not self._fits(value.shape):
             return False
+        if not has_values(value):  # a "meta" value has the right shape and dtype: nothing more to check
+            return True
         return check_one_hot_rows(value, self._mask_on(value.device))
 
     def project(self, value: Any) -> torch.Tensor:
@@ -303,7 +308,7 @@ class Categorical(_DiscreteSpec):
             return False
         if not self._fits(value.shape):
             return False
-        if value.numel() == 0:
+        if value.numel() == 0 or not has_values(value):
             return True
         smallest, largest = torch.aminmax(value.long() if value.dtype is torch.bool else value)
         if not bool((smallest >= 0) & (largest.long() < self.n)):  # `n` may not fit the value's dtype
@@ -388,7 +393,7 @@ class Binary(Categorical):
             return False
         if not self._fits(value.shape):
             return False
-        if value.numel() == 0 or value.dtype is torch.bool:
+        if value.numel() == 0 or value.dtype is torch.bool or not has_values(value):
             return True
         smallest, largest = torch.aminmax(value)
         return bool((smallest >= 0) & (largest <= 1))
@@ -464,7 +469,7 @@ class MultiOneHot(_DiscreteSpec):
     def update_mask(self, mask: Any) -> None:
         """Set (or clear) the mask; every block needs at least one allowed entry per row."""
         mask = as_mask(mask, self.shape, self.device, "MultiOneHot") if mask is not None else None
-        if mask is not None:
+        if mask is not None and has_values(mask):
             for block in mask.split(self.nvec, -1):
                 if not block.any(-1).all():
                     raise ValueError("MultiOneHot `mask` forbids every entry of a block; each block needs a True")
@@ -483,6 +488,8 @@ class MultiOneHot(_DiscreteSpec):
             return False
         if not self._fits(value.shape):
             return False
+        if not has_values(value):
+            return True
         masks = self._mask_blocks(value.device)
         return all(check_one_hot_rows(block, mask) for block, mask in zip(self._blocks(value), masks))
 
@@ -568,9 +575,10 @@ class MultiCategorical(_DiscreteSpec):
             raise ValueError("MultiCategorical needs at least one variable: `shape` must not be ()")
         self.device = as_device(device)
         # As given (before broadcasting): keeps the cardinalities when a leading dim has size 0.
-        self._nvec_given = nvec_t.to(self.device)
+        # Kept on the CPU: the cardinalities are the spec's structure, readable on any device ("meta" too).
+        self._nvec_given = nvec_t.cpu()
         try:
-            self.nvec = self._nvec_given.broadcast_to(self.shape).clone()
+            self.nvec = self._nvec_given.broadcast_to(self.shape).clone().to(self.device)
         except RuntimeError:
             raise ValueError(
                 f"MultiCategorical `nvec` of shape {tuple(nvec_t.shape)} does not fit `shape` {tuple(self.shape)}"
@@ -595,7 +603,7 @@ class MultiCategorical(_DiscreteSpec):
             self.mask = None
             return
         mask = as_mask(mask, self._mask_shape(), self.device, "MultiCategorical")
-        for block in mask.split(self._row_nvec(), -1):
+        for block in mask.split(self._row_nvec(), -1) if has_values(mask) else ():
             if not block.any(-1).all():
                 raise ValueError("MultiCategorical `mask` forbids every value of a variable; each needs a True")
         self.mask = mask
@@ -608,7 +616,7 @@ class MultiCategorical(_DiscreteSpec):
             return False
         if not self._fits(value.shape):
             return False
-        if value.numel() == 0:
+        if value.numel() == 0 or not has_values(value):
             return True
         index = value.long()
         if not bool(((index >= 0) & (index < self.nvec.to(value.device))).all()):
@@ -655,7 +663,9 @@ class MultiCategorical(_DiscreteSpec):
     def __getitem__(self, index: Any) -> "MultiCategorical":
         shape = indexed_shape(self.shape, index, protected_last=True)
         mask = None if self.mask is None else self.mask[index].reshape(*shape[:-1], self.mask.shape[-1])
-        return MultiCategorical(self.nvec[index].reshape(shape), shape, self.device, self.dtype, mask)
+        cpu_index = index.cpu() if isinstance(index, torch.Tensor) else index  # the cardinalities live on the CPU
+        nvec = self._nvec_given.broadcast_to(self.shape)[cpu_index].reshape(shape)
+        return MultiCategorical(nvec, shape, self.device, self.dtype, mask)
 
     def _rebuild(self, **changes: Any) -> "MultiCategorical":
         shape = changes.get("shape", self.shape)
@@ -664,7 +674,9 @@ class MultiCategorical(_DiscreteSpec):
                                 changes.get("dtype", self.dtype), mask)
 
     def _same_domain(self, other: TensorSpec) -> bool:
-        return torch.equal(self.nvec, other.nvec.to(self.nvec.device)) and super()._same_domain(other)
+        mine, theirs = self._nvec_given.broadcast_to(self.shape), other._nvec_given.broadcast_to(other.shape)
+        return torch.equal(mine, theirs) and super()._same_domain(other)
 
     def __repr__(self) -> str:
-        return f"MultiCategorical(nvec={self.nvec.tolist()}, {self._common_repr()}{self._mask_repr()})"
+        nvec = self._nvec_given.broadcast_to(self.shape).tolist()
+        return f"MultiCategorical(nvec={nvec}, {self._common_repr()}{self._mask_repr()})"

@@ -28,6 +28,7 @@ from rldsl.modules.utils import (
     normal_log_prob,
     resolve_scale,
 )
+from rldsl.specs._base import has_values
 
 __all__ = ["Delta", "IndependentNormal", "NoClosedFormError", "NormalParamWrapper", "TanhDelta", "TanhNormal"]
 
@@ -554,8 +555,8 @@ class TanhNormal(D.Distribution):
             new_lower = loc + var2 * lower.tanh()
             step = torch.maximum((new_upper - upper).abs(), (new_lower - lower).abs())
             upper, lower = new_upper, new_lower
-            if i % 16 == 15 and bool((step <= tol * (1 + upper.abs())).all()):
-                break
+            if i % 16 == 15 and (not has_values(step) or bool((step <= tol * (1 + upper.abs())).all())):
+                break  # converged (or "meta" tensors: no values to iterate on, the shape is known)
         best = torch.where(self._log_density_z(upper) >= self._log_density_z(lower), upper, lower)
         return self._box.squash(best)
 

@@ -37,6 +37,7 @@ from rldsl.modules.tensordict_module.common import SpecOwner
 from rldsl.modules.tensordict_module.sequence import SafeSequential
 from rldsl.modules.utils import ArgumentError
 from rldsl.specs import Binary, Categorical, Composite, MultiCategorical, MultiOneHot, OneHot, TensorSpec
+from rldsl.specs._base import has_values
 
 try:
     from tensordict.nn import interaction_type
@@ -182,8 +183,11 @@ def check_action_fits(spec: TensorSpec, action: torch.Tensor, owner: str) -> Non
 
 # --- masked random actions --------------------------------------------------------------------------
 def uniform_allowed(mask: torch.Tensor) -> torch.Tensor:
-    """A uniformly drawn index among the True entries of each row of `mask` (last dim)."""
-    if mask.numel() and not bool(mask.any(-1).all()):
+    """A uniformly drawn index among the True entries of each row of `mask` (last dim).
+
+    A mask without values (``meta``) is not checked: the draw then has the right shape only.
+    """
+    if mask.numel() and has_values(mask) and not bool(mask.any(-1).all()):
         raise ValueError("the action mask forbids every action in some row; each row needs at least one True")
     scores = torch.rand(mask.shape, device=mask.device).masked_fill_(~mask, -1.0)
     return scores.argmax(-1)

@@ -47,6 +47,7 @@ from rldsl.modules.tensordict_module.common import (
 )
 from rldsl.modules.tensordict_module.sequence import SafeSequential
 from rldsl.specs import Composite, TensorSpec
+from rldsl.specs._base import has_values
 
 __all__ = ["SafeProbabilisticModule", "SafeProbabilisticTensorDictSequential"]
 
@@ -93,6 +94,22 @@ def resolve_distribution_class(distribution_class: Any) -> Any:
             f"got {type(distribution_class).__name__}; e.g. distribution_class=rldsl.modules.TanhNormal"
         )
     return distribution_class
+
+
+def _without_validation(distribution_class: Any, kwargs: dict) -> dict:
+    """`kwargs` with ``validate_args=False`` for a torch distribution that takes it.
+
+    torch validates a distribution's arguments by their values (``scale > 0``), which
+    parameters on the ``meta`` device do not have.
+    """
+    if not (isinstance(distribution_class, type) and issubclass(distribution_class, D.Distribution)):
+        return kwargs
+    try:
+        params = inspect.signature(distribution_class).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    takes = "validate_args" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return {**kwargs, "validate_args": False} if takes else kwargs
 
 
 def _check_interaction_type(value: Any) -> InteractionType:
@@ -360,8 +377,11 @@ class SafeProbabilisticModule(SpecOwner, ProbabilisticTensorDictModule):
         params = {}
         for dist_key, td_key in zip(self.dist_keys, self.in_keys):
             params[dist_key[-1] if isinstance(dist_key, tuple) else dist_key] = tensordict.get(td_key, None)
+        kwargs = self.distribution_kwargs
+        if not has_values(*params.values()):  # "meta" parameters: torch's argument checks cannot run
+            kwargs = _without_validation(self.distribution_class, kwargs)
         try:
-            return self.distribution_class(**params, **self.distribution_kwargs)
+            return self.distribution_class(**params, **kwargs)
         except TypeError:
             return super().get_dist(tensordict)
 

@@ -50,6 +50,7 @@ from rldsl.modules.tensordict_module.common import SpecOwner
 from rldsl.modules.tensordict_module.sequence import SafeSequential
 from rldsl.modules.utils import ArgumentError
 from rldsl.specs import Binary, Categorical, Composite, MultiCategorical, MultiOneHot, OneHot, TensorSpec
+from rldsl.specs._base import has_values
 from rldsl.specs.discrete import argmax_allowed
 
 __all__ = [
@@ -209,10 +210,11 @@ def best_index(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
 def one_hot_like(index: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """int64 one-hot rows shaped like `values`, hot at `index` (keepdim indices).
 
-    Under vmap the scatter takes a tensor source (scattering a scalar has no batching rule).
+    Under vmap the scatter takes a tensor source (scattering a scalar has no batching rule);
+    so does a compiled call, where the functorch test is asked first (Dynamo cannot trace it).
     """
     zeros = torch.zeros_like(values, dtype=torch.long)
-    if torch._C._functorch.is_functorch_wrapped_tensor(index):
+    if torch.compiler.is_compiling() or torch._C._functorch.is_functorch_wrapped_tensor(index):
         return zeros.scatter(-1, index, torch.ones_like(index))
     return zeros.scatter_(-1, index, 1)
 
@@ -499,7 +501,8 @@ def check_support(support: Any, owner: str) -> torch.Tensor:
 
 def under_transform(values: torch.Tensor) -> bool:
     """True inside vmap/grad transforms or compilation, where data-dependent checks cannot run."""
-    return torch._C._functorch.is_functorch_wrapped_tensor(values) or torch.compiler.is_compiling()
+    # `is_compiling` first: Dynamo cannot trace the functorch test (a graph break).
+    return torch.compiler.is_compiling() or torch._C._functorch.is_functorch_wrapped_tensor(values)
 
 
 class DistributionalQValueModule(QValueModule):
@@ -557,8 +560,11 @@ class DistributionalQValueModule(QValueModule):
         return (log_probs.exp() * support.unsqueeze(-1)).sum(-2)
 
     def _check_log_softmax(self, log_probs: torch.Tensor) -> None:
-        """Refuse positive inputs (logits instead of log-probabilities), once per input signature."""
-        if under_transform(log_probs):
+        """Refuse positive inputs (logits instead of log-probabilities), once per input signature.
+
+        Skipped for inputs without values (``meta`` tensors), which cannot be checked.
+        """
+        if under_transform(log_probs) or not has_values(log_probs):
             return
         signature = (log_probs.shape, log_probs.dtype, log_probs.device)
         if signature in self._checked:

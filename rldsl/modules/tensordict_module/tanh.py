@@ -11,6 +11,7 @@ from tensordict.utils import NestedKey
 
 from rldsl.modules.tensordict_module.common import SpecOwner
 from rldsl.specs import Bounded, Composite, TensorSpec
+from rldsl.specs._base import has_values
 
 __all__ = ["TanhModule"]
 
@@ -79,8 +80,13 @@ def _bounds_for(key: NestedKey, low: Any, high: Any, leaf: Any) -> tuple[torch.T
 
 
 def _same_bound(given: torch.Tensor, from_spec: torch.Tensor) -> bool:
-    """Whether a bound given as an argument equals the spec's (after broadcasting)."""
+    """Whether a bound given as an argument equals the spec's (after broadcasting).
+
+    Bounds without values (``meta`` tensors) cannot be compared: only their shapes are checked.
+    """
     try:
+        if not has_values(given, from_spec):
+            return given.expand_as(from_spec).shape == from_spec.shape
         return torch.equal(given.to(from_spec.dtype).expand_as(from_spec), from_spec)
     except RuntimeError:
         return False
@@ -91,6 +97,8 @@ def _checked_box(key: NestedKey, low: torch.Tensor, high: torch.Tensor) -> tuple
         torch.broadcast_shapes(low.shape, high.shape)
     except RuntimeError:
         raise ValueError(f"TanhModule low {tuple(low.shape)} and high {tuple(high.shape)} of {key!r} do not broadcast") from None
+    if not has_values(low, high):  # a "meta" box has no values to check
+        return low, high
     if not (torch.isfinite(low).all() and torch.isfinite(high).all()):
         raise ValueError(
             f"TanhModule needs finite bounds for {key!r} (tanh cannot reach an infinite bound); "

@@ -251,3 +251,23 @@ def test_a_kind_without_a_runtime_class_is_a_clear_error() -> None:
     missing = type(kind)(name="Nowhere", family=kind.family, runtime="rldsl.modules.Nowhere", summary="")
     with pytest.raises(CompileError, match="`Nowhere` is checked but cannot be built yet"):
         runtime_class(missing)
+
+
+def test_masks_written_in_specs_reach_the_runtime_specs() -> None:
+    program = rldsl.compile(
+        "key a : onehot(3, mask=[true, false, true])\n"
+        "key b : categorical(3, mask=[false, true, true])\n"
+        "key c : multionehot([3, 2], mask=[true, false, true, false, true])\n"
+        "key d : multicategorical([3, 2], mask=[true, false, true, false, true])\n"
+        "key observation : f32[2]\n"
+        "value v = ValueOperator(MLP(out_features=1))\n"
+    )
+    expected = {"a": [True, False, True], "b": [False, True, True], "c": [True, False, True, False, True],
+                "d": [True, False, True, False, True]}
+    for key, mask in expected.items():
+        spec = program.spec(key)
+        assert spec.mask is not None and spec.mask.reshape(-1).tolist() == mask, key
+    draws = {key: program.spec(key).rand((200,)) for key in expected}
+    assert not draws["a"][:, 1].any() and (draws["b"] != 0).all()
+    assert not draws["c"][:, 1].any() and not draws["c"][:, 3].any()
+    assert set(draws["d"][:, 0].tolist()) <= {0, 2} and (draws["d"][:, 1] == 1).all()

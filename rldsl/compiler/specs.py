@@ -51,10 +51,12 @@ def _bound(bound: object, device: torch.device | str) -> object:
     return float(bound)
 
 
-def _mask(mask: tuple | None, shape: tuple[int, ...], device: torch.device | str) -> torch.Tensor | None:
+def _mask(spec: T.Spec, device: torch.device | str) -> torch.Tensor | None:
+    """The spec's mask of allowed entries, shaped as :func:`rldsl.lang.types.mask_shape` says."""
+    mask = getattr(spec, "mask", None)
     if mask is None:
         return None
-    return torch.tensor([bool(v) for v in mask], device=device).reshape(shape)
+    return torch.tensor([bool(v) for v in mask], device=device).reshape(shape_of(T.mask_shape(spec)))
 
 
 def to_spec(spec: T.Spec, device: torch.device | str = "cpu") -> S.TensorSpec:
@@ -72,17 +74,16 @@ def to_spec(spec: T.Spec, device: torch.device | str = "cpu") -> S.TensorSpec:
         return S.Bounded(low, high, shape=shape, device=device, dtype=dtype)
     if isinstance(spec, T.OneHot):
         shape = shape_of(spec.shape)
-        return S.OneHot(concrete(spec.n), shape, device=device, dtype=dtype, mask=_mask(spec.mask, shape, device))
+        return S.OneHot(concrete(spec.n), shape, device=device, dtype=dtype, mask=_mask(spec, device))
     if isinstance(spec, T.Categorical):
-        shape = shape_of(spec.shape)
-        mask = _mask(spec.mask, (*shape, concrete(spec.n)), device)
-        return S.Categorical(concrete(spec.n), shape, device=device, dtype=dtype, mask=mask)
+        return S.Categorical(concrete(spec.n), shape_of(spec.shape), device=device, dtype=dtype,
+                             mask=_mask(spec, device))
     if isinstance(spec, T.Binary):
         return S.Binary(concrete(spec.n), shape_of(spec.shape), device=device, dtype=dtype)
     if isinstance(spec, (T.MultiOneHot, T.MultiCategorical)):
         cls = S.MultiOneHot if isinstance(spec, T.MultiOneHot) else S.MultiCategorical
         shape = shape_of(spec.shape)
-        return cls([concrete(n) for n in spec.nvec], shape, device=device, dtype=dtype)
+        return cls([concrete(n) for n in spec.nvec], shape, device=device, dtype=dtype, mask=_mask(spec, device))
     if isinstance(spec, T.Composite):
         entries = {name: to_spec(entry, device) for name, entry in spec.entries}
         return S.Composite(entries, shape=shape_of(spec.shape), device=device)

@@ -70,6 +70,10 @@ class MultiAgentMLP(nn.Module):
         **mlp_kwargs: any other :class:`~rldsl.modules.MLP` argument (``dropout``,
             ``norm_class``, ``activate_last_layer``, ...).
 
+    One module object should not be called from several threads at once: each call swaps
+    the parameters into the shared parameter-free copy for its duration (as
+    :func:`torch.func.functional_call` does). Separate processes, or a copy per thread, are fine.
+
     Examples:
         >>> import torch
         >>> from rldsl.modules import MultiAgentMLP

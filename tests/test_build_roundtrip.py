@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rldsl
@@ -27,6 +27,7 @@ from rldsl.build import (
     ValueOperator,
     ref,
 )
+from rldsl.lang.kinds import KINDS, ArgType, Family, Kind, Param
 from rldsl.lang.parse import parse
 from rldsl.lang.printer import to_source
 
@@ -98,12 +99,67 @@ def networks(draw: st.DrawFn, depth: int = 0) -> object:
 
 keys = st.sampled_from(KEYS)
 key_lists = st.lists(keys, min_size=1, max_size=3)
+floats = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
+ACTIVATIONS = tuple(k.name for k in KINDS if k.family is Family.ACTIVATION)
+DISTRIBUTIONS = tuple(k for k in KINDS if k.family is Family.DISTRIBUTION)
+#: Values of the wrong type, so that generated calls reach the argument diagnostics too.
+WRONG = st.sampled_from([1, -2, 0.5, "text", True, None, [1, 2], (), ref("action")])
+
+
+def value_for(param: Param, depth: int) -> st.SearchStrategy[object]:
+    """A value for a parameter, drawn by its type as the kind registry describes it."""
+    if param.choices:
+        return st.sampled_from(param.choices)
+    by_type: dict[ArgType, Callable[[], st.SearchStrategy[object]]] = {
+        ArgType.INT: lambda: small,
+        ArgType.FLOAT: lambda: st.one_of(floats, small),
+        ArgType.BOOL: st.booleans,
+        ArgType.STR: lambda: st.sampled_from(["exp", "biased_softplus_1.0", "softplus", "x"]),
+        ArgType.SIZE: lambda: st.one_of(positive, st.tuples(positive, positive), sizes()),
+        ArgType.INTS: lambda: st.one_of(positive, st.lists(positive, max_size=3)),
+        ArgType.NUMBERS: lambda: st.lists(floats, min_size=1, max_size=4),
+        ArgType.BOUND: lambda: st.one_of(floats, st.lists(floats, min_size=1, max_size=3),
+                                         st.sampled_from([ref("action").low, ref("action").high])),
+        ArgType.KEY: lambda: keys,
+        ArgType.KEYS: lambda: key_lists,
+        ArgType.SPEC: lambda: keys,
+        ArgType.NETWORK: lambda: networks(depth + 1),
+        ArgType.MODULE: lambda: st.sampled_from(MODULES),
+        ArgType.NET_OR_MODULE: lambda: st.one_of(st.sampled_from(MODULES), networks(depth + 1)),
+        ArgType.DIST: lambda: st.one_of(st.sampled_from([k.name for k in DISTRIBUTIONS]),
+                                        st.sampled_from(DISTRIBUTIONS).flatmap(lambda k: kind_calls(k, depth + 1))),
+        ArgType.ACTIVATION: lambda: st.sampled_from(ACTIVATIONS),
+    }
+    return by_type[param.type]()
+
+
+@st.composite
+def kind_calls(draw: st.DrawFn, kind: Kind, depth: int = 0) -> object:
+    """A call of ``kind`` with arguments drawn from its parameters' types: some positional, some
+    by keyword, some left out, now and then one of the wrong type or one the kind does not have."""
+    import rldsl.build
+
+    positional, keywords = [], {}
+    for param in kind.params:
+        if not draw(st.booleans()) and not (param.required and draw(st.booleans())):
+            continue
+        value = draw(WRONG if draw(st.integers(0, 9)) == 0 else value_for(param, depth))
+        if param.positional and len(positional) == kind.positional.index(param) and draw(st.booleans()):
+            positional.append(value)
+        else:
+            keywords[param.name + "_" if param.name == "in" else param.name] = value
+    if draw(st.integers(0, 19)) == 0:
+        keywords["no_such_argument"] = 1
+    return getattr(rldsl.build, kind.name)(*positional, **keywords)
 
 
 @st.composite
 def bodies(draw: st.DrawFn) -> object:
     """The body of a module declaration."""
-    choice = draw(st.sampled_from(["net", "actor", "value", "prob", "qvalue", "egreedy", "safe"]))
+    choice = draw(st.sampled_from(["net", "actor", "value", "prob", "qvalue", "egreedy", "safe", "any"]))
+    if choice == "any":
+        kind = draw(st.sampled_from([k for k in KINDS if k.family in (Family.MODULE, Family.NETWORK)]))
+        return draw(kind_calls(kind))
     if choice == "net":
         return draw(networks())
     if choice == "actor":
@@ -156,6 +212,22 @@ def test_built_programs_round_trip(model: Model) -> None:
     assert not diagnostics, (text, diagnostics)
     assert parsed == model.ast, text
     assert to_source(parsed) == text
+    assert outcome(model.check()) == outcome(rldsl.check(text, name="printed.rlm"))
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
+@settings(max_examples=8)
+@given(data=st.data())
+def test_every_kind_round_trips_with_arguments_from_its_description(kind: Kind, data: st.DataObject) -> None:
+    model = Model()
+    model.key("observation", "f32[3]")
+    model.key("action", "f32[2] in [-1.0, 1.0]")
+    call = data.draw(kind_calls(kind))
+    body = call if kind.family in (Family.MODULE, Family.NETWORK) else MLP(out_features=2) >> call
+    model.module("net", body) if data.draw(st.booleans()) else model.actor("net", body)
+    text = model.to_source()
+    parsed, diagnostics = parse(text, "printed.rlm")
+    assert not diagnostics and parsed == model.ast, text
     assert outcome(model.check()) == outcome(rldsl.check(text, name="printed.rlm"))
 
 

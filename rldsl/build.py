@@ -34,6 +34,7 @@ import keyword as pykeyword
 import math
 import numbers
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -121,6 +122,8 @@ def _node(value: object, site: Site, naming: bool = False) -> ast.Expr:
         return ast.NoneLit(span=span)
     if isinstance(value, str):
         return ast.Ref(_path(value, site), span=span) if naming else ast.String(value, span=span)
+    if hasattr(value, "tolist") and not isinstance(value, Expr):  # a numpy or torch value
+        return _node(value.tolist(), site, naming)
     if isinstance(value, (list, tuple)):
         items = tuple(_node(item, site.item(i), naming) for i, item in enumerate(value))
         return ast.ListExpr(items, span=span) if isinstance(value, list) else ast.TupleExpr(items, span=span)
@@ -302,6 +305,14 @@ def _spec(value: object, site: Site, name: str) -> ast.Spec:
         if isinstance(value.node, ast.Ref):
             return ast.SpecRef(value.node, span=value.node.span)
         raise BuildError(f"{_where(site)}: the spec of `{name}` must be spec text or a key or env entry")
+    if _is_runtime_spec(value):
+        from rldsl.compiler.specs import from_spec
+        from rldsl.lang.types import spec_text
+
+        try:
+            value = spec_text(from_spec(value))
+        except ValueError as error:
+            raise BuildError(f"{_where(site)}: the spec of `{name}`: {error}") from error
     if not isinstance(value, str):
         raise BuildError(f"{_where(site)}: the spec of `{name}` is a {type(value).__name__}: write it as "
                          "text, such as \"f32[3]\" or \"onehot(4)\"")
@@ -314,6 +325,13 @@ def _spec(value: object, site: Site, name: str) -> ast.Spec:
     decl = module.body[0]
     assert isinstance(decl, ast.KeyDecl)
     return _respan(decl.spec, move)
+
+
+def _is_runtime_spec(value: object) -> bool:
+    """Whether ``value`` is an :mod:`rldsl.specs` spec (asked without importing torch: a spec
+    object exists only once that module is loaded)."""
+    specs = sys.modules.get("rldsl.specs")
+    return specs is not None and isinstance(value, specs.TensorSpec)
 
 
 def _spec_mover(site: Site, prefix: int) -> Callable[[Span], Span]:
@@ -398,8 +416,9 @@ class Model:
         return self._add(decl, name)
 
     def key(self, name: str, spec: object) -> Expr:
-        """``key name : spec``, the spec as `.rlm` text (``"f32[1] in [-2.0, 2.0]"``) or a name
-        whose spec is used (``pendulum.action``)."""
+        """``key name : spec``, the spec as `.rlm` text (``"f32[1] in [-2.0, 2.0]"``), a name
+        whose spec is used (``pendulum.action``), or an :mod:`rldsl.specs` object
+        (``Bounded(-2.0, 2.0, shape=(1,))``, ``env_specs("Pendulum-v1").action``)."""
         site = call_site()
         decl = ast.KeyDecl(_name(name, site.arg(0), "a key"), _spec(spec, site.arg(1), name), span=site.span)
         return self._add(decl, name)

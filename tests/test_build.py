@@ -254,3 +254,27 @@ def test_to_source_of_text_and_paths(tmp_path: Path) -> None:
         rldsl.to_source("key obs f32[3]\n")
     with pytest.raises(TypeError):
         rldsl.to_source(3)
+
+
+def test_keys_take_runtime_specs() -> None:
+    from rldsl.specs import Bounded, Composite, OneHot, Unbounded, env_specs
+
+    m = Model()
+    m.key("observation", env_specs("Pendulum-v1").observation["observation"])
+    m.key("action", Bounded(-2.0, 2.0, shape=(1,)))
+    m.key("move", OneHot(3, dtype=torch.int64, mask=torch.tensor([True, False, True])))
+    m.key("agents", Composite(obs=Unbounded((2, 4)), shape=(2,)))
+    assert m.to_source() == (
+        "key observation : f32[3] in [[-1.0, -1.0, -8.0], [1.0, 1.0, 8.0]]\n"
+        "key action      : f32[1] in [-2.0, 2.0]\n"
+        "key move        : onehot(3, mask=[true, false, true])\n"
+        "key agents      : { obs: f32[2, 4] }[2]\n"
+    )
+    assert m.check().ok
+
+
+def test_numpy_and_torch_values_become_numbers() -> None:
+    import numpy as np
+
+    call = MLP(out_features=np.int64(3), num_cells=np.array([8, 8]), dropout=torch.tensor(0.25)).node
+    assert call == expr("MLP(out_features=3, num_cells=[8, 8], dropout=0.25)")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from tensordict.nn import NormalParamExtractor, TensorDictModule, TensorDictSequential
 from torch import nn
 
@@ -271,3 +273,52 @@ def test_masks_written_in_specs_reach_the_runtime_specs() -> None:
     assert not draws["a"][:, 1].any() and (draws["b"] != 0).all()
     assert not draws["c"][:, 1].any() and not draws["c"][:, 3].any()
     assert set(draws["d"][:, 0].tolist()) <= {0, 2} and (draws["d"][:, 1] == 1).all()
+
+
+@st.composite
+def runtime_specs(draw: st.DrawFn, depth: int = 0) -> object:
+    """A runtime spec of any class, with and without masks, per-element bounds and batch dims."""
+    from rldsl import specs as S
+
+    kind = draw(st.sampled_from(["unbounded", "bounded", "onehot", "categorical", "binary", "multionehot",
+                                 "multicategorical"] + (["composite"] if depth < 2 else [])))
+    lead = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    if kind == "composite":
+        entries = {f"k{i}": draw(runtime_specs(depth + 1)) for i in range(draw(st.integers(0, 3)))}
+        return S.Composite(entries, shape=())
+    if kind in ("unbounded", "bounded"):
+        dtype = draw(st.sampled_from([torch.float32, torch.float64, torch.int64]))
+        shape = (*lead, draw(st.integers(1, 3)))
+        if kind == "unbounded":
+            return S.Unbounded(shape, dtype=dtype)
+        if dtype.is_floating_point and draw(st.booleans()):
+            low = torch.tensor(draw(st.lists(st.floats(-5, 0), min_size=shape[-1], max_size=shape[-1]))).expand(shape)
+            return S.Bounded(low, low + 1.5, shape=shape, dtype=dtype)
+        return S.Bounded(-2, 3, shape=shape, dtype=dtype)
+    n = draw(st.integers(2, 4))
+    masked = draw(st.booleans())
+    if kind == "onehot":
+        mask = torch.tensor([True] + [draw(st.booleans()) for _ in range(n - 1)]) if masked else None
+        return S.OneHot(n, (*lead, n), dtype=draw(st.sampled_from([torch.int64, torch.bool])), mask=mask)
+    if kind == "categorical":
+        return S.Categorical(n, lead, mask=torch.tensor([True] * (n - 1) + [False]) if masked else None)
+    if kind == "binary":
+        return S.Binary(n, (*lead, n))
+    nvec = draw(st.lists(st.integers(2, 3), min_size=1, max_size=3))
+    mask = torch.tensor([i % 2 == 0 for i in range(sum(nvec))]) if masked else None
+    if kind == "multionehot":
+        return S.MultiOneHot(nvec, (*lead, sum(nvec)), mask=mask)
+    return S.MultiCategorical(nvec, (*lead, len(nvec)), mask=mask)
+
+
+@given(runtime_specs())
+def test_runtime_specs_become_static_specs_and_back(spec: object) -> None:
+    from rldsl.compiler.specs import from_spec, to_spec
+    from rldsl.lang.types import spec_text
+
+    static = from_spec(spec)
+    assert to_spec(static) == spec.to("cpu")
+    assert spec_text(static) == spec_text(from_spec(to_spec(static)))
+    checked = rldsl.check(f"key x : {spec_text(static)}\n")  # the text is a spec the language reads back
+    assert checked.ok, checked.render()
+    assert checked.types["x"] == spec_text(static)

@@ -16,7 +16,7 @@ import torch
 from rldsl import specs as S
 from rldsl.lang import types as T
 
-__all__ = ["DTYPES", "concrete", "shape_of", "to_spec", "torch_dtype"]
+__all__ = ["DTYPES", "concrete", "from_spec", "shape_of", "to_spec", "torch_dtype"]
 
 #: The language's dtype names, as torch dtypes.
 DTYPES: dict[str, torch.dtype] = {
@@ -88,3 +88,55 @@ def to_spec(spec: T.Spec, device: torch.device | str = "cpu") -> S.TensorSpec:
         entries = {name: to_spec(entry, device) for name, entry in spec.entries}
         return S.Composite(entries, shape=shape_of(spec.shape), device=device)
     raise TypeError(f"no runtime spec for {T.spec_text(spec)}")
+
+
+_DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+
+
+def _dtype_name(spec: S.TensorSpec) -> str:
+    name = _DTYPE_NAMES.get(spec.dtype)
+    if name is None:
+        raise ValueError(f"{type(spec).__name__} has dtype {spec.dtype}, which `.rlm` specs cannot write")
+    return name
+
+
+def _static_bound(bound: torch.Tensor) -> T.Bound:
+    """A bound tensor as the language writes it: one number when every element is the same."""
+    values = [float(v) for v in bound.reshape(-1).tolist()]
+    return values[0] if values and all(v == values[0] for v in values) else tuple(values)
+
+
+def _static_mask(spec: S.TensorSpec) -> tuple | None:
+    mask = getattr(spec, "mask", None)
+    return None if mask is None else tuple(bool(v) for v in mask.reshape(-1).tolist())
+
+
+def from_spec(spec: S.TensorSpec) -> T.Spec:
+    """A runtime spec as a static spec: the inverse of :func:`to_spec`, so that Python code can
+    declare keys with the specs it already has (``rldsl.build.Model.key("action", env_spec)``).
+
+    >>> T.spec_text(from_spec(S.Bounded(-2.0, 2.0, shape=(1,))))
+    'f32[1] in [-2.0, 2.0]'
+    """
+    shape = tuple(int(d) for d in spec.shape)
+    if isinstance(spec, S.Composite):
+        return T.Composite(tuple((name, from_spec(entry)) for name, entry in spec.items()), shape)
+    dtype = _dtype_name(spec)
+    if isinstance(spec, S.Bounded):
+        return T.Bounded(shape, dtype, _static_bound(spec.low), _static_bound(spec.high))
+    if isinstance(spec, S.Unbounded):
+        return T.Unbounded(shape, dtype)
+    if isinstance(spec, S.Binary):
+        return T.Binary(shape[-1], shape, dtype)
+    if isinstance(spec, S.OneHot):
+        return T.OneHot(int(spec.n), shape, dtype, _static_mask(spec))
+    if isinstance(spec, S.MultiOneHot):
+        return T.MultiOneHot(tuple(int(n) for n in spec.nvec), shape, dtype, _static_mask(spec))
+    if isinstance(spec, S.MultiCategorical):
+        rows = torch.as_tensor(spec.nvec).reshape(-1, shape[-1]).cpu()  # one row per leading index
+        if not bool((rows == rows[0]).all()):
+            raise ValueError("a MultiCategorical whose sizes differ along its leading dims has no `.rlm` form")
+        return T.MultiCategorical(tuple(int(n) for n in rows[0].tolist()), shape, dtype, _static_mask(spec))
+    if isinstance(spec, S.Categorical):
+        return T.Categorical(int(spec.n), shape, dtype, _static_mask(spec))
+    raise ValueError(f"a {type(spec).__name__} spec has no `.rlm` form")

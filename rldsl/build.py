@@ -322,6 +322,8 @@ def _spec(value: object, site: Site, name: str) -> ast.Spec:
     errors = [d for d in diagnostics if d.is_error]
     if errors:
         raise BuildError(_render_spec_errors(errors, value, name, site, len(prefix)))
+    if len(module.body) != 1:
+        raise BuildError(f"{_where(site)}: the spec of `{name}` holds more than one spec: {value!r}")
     decl = module.body[0]
     assert isinstance(decl, ast.KeyDecl)
     return _respan(decl.spec, move)

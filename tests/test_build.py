@@ -175,6 +175,8 @@ def test_spec_errors_in_a_computed_string_show_the_spec() -> None:
     spec = "f32[3" + "]]"
     with pytest.raises(BuildError, match=r"spec of `x`"):
         Model().key("x", spec)
+    with pytest.raises(BuildError, match="more than one spec"):
+        Model().key("x", "f32[3]\nkey y : f32[2]")
 
 
 @pytest.mark.parametrize("name", ["", "1x", "a-b", "key", "module", 3])

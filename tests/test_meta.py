@@ -304,8 +304,11 @@ def test_tanh_normal_mode_on_meta() -> None:
 
 
 def test_torch_distribution_arguments_are_validated_on_real_tensors_only() -> None:
+    # validate_args is asked for explicitly: torch's global default is switched off for good by the
+    # first torch.compile in the process (torch._dynamo does that), so the test must not rely on it.
     module = SafeProbabilisticModule(in_keys=["loc", "scale"], out_keys=["action"],
-                                     distribution_class=torch.distributions.Normal, return_log_prob=True)
+                                     distribution_class=torch.distributions.Normal,
+                                     distribution_kwargs={"validate_args": True}, return_log_prob=True)
     bad = TensorDict({"loc": torch.zeros(4, 1), "scale": -torch.ones(4, 1)}, batch_size=[4])
     with pytest.raises(ValueError, match="scale"), set_exploration_type(ExplorationType.RANDOM):
         module(bad)

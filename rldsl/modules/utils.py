@@ -206,5 +206,5 @@ def normal_log_prob(value: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor)
     ``z = (value - loc) / scale``; the same density as torch.distributions.Normal in fewer ops.
     """
     z = (value - loc) / scale
-    return torch.addcmul(scale.log().add_(LOG_SQRT_2PI).neg_(), z, z, value=-0.5)
+    return torch.addcmul(torch.rsub(scale.log(), -LOG_SQRT_2PI), z, z, value=-0.5)
 

@@ -29,9 +29,9 @@ def safe_tanh(x: torch.Tensor) -> torch.Tensor:
     batch 1, and vmap- and compile-friendly.
     """
     lim = _limit(x.dtype)
+    if not x.requires_grad:  # no graph to cut: one op fewer on the inference path
+        return x.tanh().clamp_(-lim, lim)
     y = x.detach().tanh().clamp(-lim, lim)
-    if not x.requires_grad:
-        return y
     return y + (x - x.detach()) * (1 - y * y)
 
 
@@ -41,9 +41,9 @@ def safe_atanh(y: torch.Tensor) -> torch.Tensor:
     Outside the clamp the gradient is that of atanh at the clamp limit (not zero).
     """
     lim = _limit(y.dtype)
-    clamped = y.detach().clamp(-lim, lim)
-    if y.requires_grad:
-        clamped = clamped + (y - y.detach())
+    if not y.requires_grad:
+        return y.clamp(-lim, lim).atanh_()
+    clamped = y.detach().clamp(-lim, lim) + (y - y.detach())
     return clamped.atanh()
 
 

@@ -280,3 +280,8 @@ def test_numpy_and_torch_values_become_numbers() -> None:
 
     call = MLP(out_features=np.int64(3), num_cells=np.array([8, 8]), dropout=torch.tensor(0.25)).node
     assert call == expr("MLP(out_features=3, num_cells=[8, 8], dropout=0.25)")
+
+
+def test_the_builder_is_reachable_from_the_package() -> None:
+    assert rldsl.Model is Model and rldsl.to_source is rldsl.api.to_source
+    assert {"Model", "to_source"} <= set(dir(rldsl))

@@ -285,3 +285,23 @@ def test_numpy_and_torch_values_become_numbers() -> None:
 def test_the_builder_is_reachable_from_the_package() -> None:
     assert rldsl.Model is Model and rldsl.to_source is rldsl.api.to_source
     assert {"Model", "to_source"} <= set(dir(rldsl))
+
+
+def test_a_saved_model_with_an_include_stores_the_included_file(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    import zipfile
+
+    monkeypatch.chdir(ROOT / "examples" / "multiagent")
+    m = Model("team")
+    m.include("specs.rlm")
+    m.module("agent_q", MultiAgentMLP(n_agent_outputs=ref("n_actions"), n_agents=ref("n_agents"),
+                                      centralized=False, share_params=False),
+             reads=["agents.observation"], writes=["agents.action_value"])
+    program = m.save(tmp_path / "team.rlmz", seed=1)
+    with zipfile.ZipFile(tmp_path / "team.rlmz") as archive:
+        assert {"source/team.rlm", "source/specs.rlm"} <= set(archive.namelist())
+    monkeypatch.chdir(tmp_path)  # loading reads only the artifact
+    loaded = rldsl.load(tmp_path / "team.rlmz")
+    td = program.spec_random_input("agent_q", (2,))
+    assert torch.equal(program["agent_q"](td.clone())["agents", "action_value"],
+                       loaded["agent_q"](td.clone())["agents", "action_value"])

@@ -155,7 +155,9 @@ def call_site() -> Site:
     if frame is None:  # only rldsl on the stack: nothing to point at
         return Site(SourceFile("<rldsl>", ""), 1, 0, 1, 0)
     code = frame.f_code
-    line, end_line, column, end_column = next(itertools.islice(code.co_positions(), frame.f_lasti // 2, None))
+    positions = getattr(code, "co_positions", None)  # Python 3.11+; 3.10 knows the line only
+    line, end_line, column, end_column = (next(itertools.islice(positions(), frame.f_lasti // 2, None))
+                                          if positions is not None else (None, None, None, None))
     line = line or frame.f_lineno
     end_line = end_line or line
     column = column or 0

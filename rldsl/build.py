@@ -370,6 +370,8 @@ class Model:
     """
 
     def __init__(self, name: str = "model") -> None:
+        if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name:
+            raise BuildError(f"the model name {name!r} names its file in artifacts: give a plain name such as \"sac\"")
         self.name = name
         self._decls: list[ast.Decl] = []
 

@@ -179,6 +179,13 @@ def test_spec_errors_in_a_computed_string_show_the_spec() -> None:
         Model().key("x", "f32[3]\nkey y : f32[2]")
 
 
+def test_a_model_name_is_a_plain_file_name() -> None:
+    assert Model("pendulum-sac").name == "pendulum-sac"
+    for bad in ("", "../up", "a/b", ".hidden"):
+        with pytest.raises(BuildError, match="plain name"):
+            Model(bad)
+
+
 @pytest.mark.parametrize("name", ["", "1x", "a-b", "key", "module", 3])
 def test_names_that_are_not_names(name: object) -> None:
     with pytest.raises(BuildError, match="not a `.rlm` name"):

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
 from rldsl.lang.check import CheckResult, KeyInfo, check_program
 from rldsl.lang.diagnostics import Diagnostic, Severity
-from rldsl.lang.includes import load_program, load_text
+from rldsl.lang.envs import import_env_modules
+from rldsl.lang.includes import MAX_FILE_BYTES, ReadLimits, load_program, load_text
 from rldsl.lang.pysite import python_source
 from rldsl.lang.render import render_json, render_text
 from rldsl.lang.source import SourceFile
@@ -73,22 +75,33 @@ def _looks_like_path(source: str) -> bool:
     return "\n" not in source and (source.endswith(".rlm") or os.path.isfile(source))
 
 
-def check(source: str | os.PathLike[str] | object, *, name: str | None = None) -> Report:
+def check(source: str | os.PathLike[str] | object, *, name: str | None = None,
+          include_roots: Sequence[str | os.PathLike[str]] = (), max_file_bytes: int = MAX_FILE_BYTES,
+          env_modules: Sequence[str] = ()) -> Report:
     """Check a model given as a path (``os.PathLike``, or a one-line string ending in ``.rlm``
     or naming an existing file), as text, or as a :class:`rldsl.build.Model`. Includes are
     followed (relative to the file, or to the current directory for text and models; ``name``
-    names the text in diagnostics).
+    names the text in diagnostics) inside the root's folder and ``include_roots`` only, each file
+    at most ``max_file_bytes``.
 
-    Raises ``OSError`` when a path cannot be opened; every problem inside a model is a diagnostic.
+    Checking never imports code named by the model: ``gym("...")`` ids are looked up in
+    gymnasium's registry. Envs of your own are registered by importing the modules that register
+    them, named here by you: ``env_modules=["mypkg.envs"]``.
+
+    Raises ``OSError`` when a path cannot be opened (or is a device, a FIFO, or over the size
+    limit) and ``ImportError`` when an ``env_modules`` entry cannot be imported; every problem
+    inside a model is a diagnostic.
     """
     from rldsl.build import Model
 
+    import_env_modules(env_modules)
     if isinstance(source, Model):
         return source.check()
+    limits = ReadLimits(max_file_bytes=max_file_bytes, include_roots=tuple(include_roots))
     if isinstance(source, os.PathLike) or (isinstance(source, str) and name is None and _looks_like_path(source)):
-        program = load_program(source)
+        program = load_program(source, limits)
     elif isinstance(source, str):
-        program = load_text(source, name or "<input>")
+        program = load_text(source, name or "<input>", limits)
     else:
         raise TypeError(f"check() takes a path, the text of a model or a rldsl.Model, got {type(source).__name__}")
     return report_of(program)
@@ -108,7 +121,7 @@ def report_of(program: object) -> Report:
 
 
 def compile(source: str | os.PathLike[str] | object, *, name: str | None = None, device: str = "cpu", seed: int = 0,
-            dtype: str = "f32", check_inputs: bool = True) -> object:
+            dtype: str = "f32", check_inputs: bool = True, **reading: Any) -> object:
     """Check a model (a path, text or :class:`rldsl.build.Model`, as for :func:`check`) and build
     it: a :class:`rldsl.compiler.Program` mapping each declared module
     name to an ``nn.Module`` on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``), its weights drawn
@@ -116,6 +129,7 @@ def compile(source: str | os.PathLike[str] | object, *, name: str | None = None,
     ``"f64"``). With ``check_inputs`` (the default) a module called with a tensordict whose keys,
     shapes or dtypes differ from the checked specs raises ``rldsl.compiler.InputMismatch`` naming
     the key, the expected spec and the value given. torch is imported here, not before.
+    ``include_roots``, ``max_file_bytes`` and ``env_modules`` are passed to :func:`check`.
 
     Raises :class:`rldsl.compiler.CompileError` (its ``report`` holds the diagnostics) when the model
     has check errors or the device is not available.
@@ -127,21 +141,24 @@ def compile(source: str | os.PathLike[str] | object, *, name: str | None = None,
     """
     from rldsl.compiler import compile_report
 
-    return compile_report(check(source, name=name), device=device, seed=seed, dtype=dtype,
+    return compile_report(check(source, name=name, **reading), device=device, seed=seed, dtype=dtype,
                           check_inputs=check_inputs)
 
 
-def load(path: str | os.PathLike[str], *, device: str | None = None) -> object:
+def load(path: str | os.PathLike[str], *, device: str | None = None, env_modules: Sequence[str] = ()) -> object:
     """Load a model artifact written by ``rldsl compile FILE -o OUT.rlmz``: a
     :class:`rldsl.compiler.Program` rebuilt from the stored source and compile options, on
     ``device`` (default: the device it was saved from), holding the saved weights. The weights are
     read with ``torch.load(weights_only=True)``: loading never runs code from the file.
 
     Raises :class:`rldsl.compiler.artifact.ArtifactError` (a ``ValueError``) for a corrupt,
-    truncated or tampered artifact, or one whose weights do not fit its source.
+    truncated or tampered artifact, or one whose weights do not fit its source. Its ``gym("...")``
+    ids are looked up in gymnasium's registry, never imported: register envs of your own with
+    ``env_modules`` (modules you name, imported first).
     """
     from rldsl.compiler.artifact import load_artifact
 
+    import_env_modules(env_modules)
     return load_artifact(path, device=device)
 
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from rldsl import __version__
+from rldsl.cli_reading import add_env_arguments, add_reading_arguments, import_envs, load_root, read_limits
 from rldsl.lang.graph import add_graph_parser
 
 __all__ = ["build_parser", "main"]
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--print-types", action="store_true", help="also print the inferred spec of every key")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour the text output (default: auto, on a terminal only)")
+    add_reading_arguments(check)
     check.set_defaults(handler=_check)
     compile_ = commands.add_parser(
         "compile",
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("-o", "--output", metavar="OUT.rlmz",
                           help="also write a model artifact (source, compile options, weights) to OUT.rlmz; "
                                "`rldsl.load(OUT.rlmz)` reads it back")
+    add_reading_arguments(compile_)
     compile_.set_defaults(handler=_compile)
     explain = commands.add_parser("explain", help="explain a diagnostic code",
                                   description="Print the explanation of a diagnostic code, such as E0301.")
@@ -94,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", metavar="FILE.rlmz", help="the artifact to inspect")
     inspect.add_argument("--device", help="rebuild on this device instead of the one it was saved from")
     inspect.add_argument("--source", action="store_true", help="also print the stored root source file")
+    add_env_arguments(inspect)
     inspect.set_defaults(handler=_inspect)
     add_graph_parser(commands)
     return parser
@@ -148,7 +152,11 @@ class _Checked:
 def _check(args: argparse.Namespace) -> int:
     from rldsl.lang.check import check_program
 
-    checked = [_check_one(path, check_program) for path in args.files]
+    problem = import_envs(args)
+    if problem:
+        print(f"rldsl: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    checked = [_check_one(path, check_program, read_limits(args)) for path in args.files]
     if args.format == "json":
         _print_json(checked, args.print_types, sys.stdout)
     else:
@@ -161,22 +169,10 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_one(path: str, check_program: Any) -> _Checked:
-    from rldsl.lang.includes import decode_source, load_program, load_text
-
-    if path == "-":
-        source, problem = decode_source(sys.stdin.buffer.read(), "<stdin>")
-        if source is None:
-            return _Checked(path, problem=f"standard input is not UTF-8 text ({problem.message.split(': ', 1)[-1]})")
-        program = load_text(source.text, "<stdin>")
-    else:
-        try:
-            program = load_program(path)
-        except OSError as error:
-            return _Checked(path, problem=f"cannot read `{path}`: {error.strerror or error}")
-        if not program.modules:  # the root file itself is not UTF-8 (E0152)
-            reason = program.diagnostics[0].message if program.diagnostics else "cannot be read"
-            return _Checked(path, problem=reason)
+def _check_one(path: str, check_program: Any, limits: Any) -> _Checked:
+    program, problem = load_root(path, limits)
+    if problem:
+        return _Checked(path, problem=problem)
     result = check_program(program)
     return _Checked(path, result, dict(program.sources))
 
@@ -263,7 +259,11 @@ def _compile(args: argparse.Namespace) -> int:
     import rldsl.modules  # noqa: F401  (tensordict and the runtime library, also imports)
 
     imported = time.perf_counter()
-    item = _check_one(args.file, check_program)
+    problem = import_envs(args)
+    if problem:
+        print(f"rldsl: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    item = _check_one(args.file, check_program, read_limits(args))
     if item.problem:
         print(f"rldsl: {item.problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -322,6 +322,10 @@ def _inspect(args: argparse.Namespace) -> int:
     from rldsl.compiler.artifact import ArtifactError, load_artifact, read_contents
     from rldsl.compiler.summary import run_once, summary
 
+    problem = import_envs(args)
+    if problem:
+        print(f"rldsl: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         contents = read_contents(args.file)
         program = load_artifact(args.file, device=args.device)

@@ -200,8 +200,20 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
     CodeInfo(
         "E0152",
         "file cannot be read",
-        "A `.rlm` file exists but cannot be read: it is a directory, access is denied, or its "
-        "bytes are not UTF-8 text.",
+        "A `.rlm` file exists but cannot be read: it is a directory, a device or FIFO (refused before "
+        "opening, so nothing waits), access is denied, it is larger than the size limit (1 MiB by "
+        "default, `--max-file-bytes`), or its bytes are not UTF-8 text (a NUL byte counts as not text; "
+        "such a file is never echoed).",
+    ),
+    CodeInfo(
+        "E0153",
+        "include refused",
+        "An `include` names a file that a model may not read: one that does not end in `.rlm`, an "
+        "absolute path, or a path whose `..` (or a symbolic link) leads out of the root model's folder. "
+        "Checking reads only what you point it at: keep shared files below the root model's folder, or "
+        "name their folder as an include root (`rldsl check --include-root DIR`, "
+        "`rldsl.check(..., include_roots=[DIR])`). Inside an artifact, includes resolve only to the "
+        "files stored in it.",
     ),
     # -- E02xx: names ----------------------------------------------------------------------
     CodeInfo(

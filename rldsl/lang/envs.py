@@ -19,6 +19,13 @@ of a Dict observation), ``action``, ``reward`` (``f32[1]``), and ``done``, ``ter
 ``truncated`` (``categorical(2, dtype=bool, shape=[1])``). Results are cached for the life of the
 process only; nothing is written to disk.
 
+An id is looked up in gymnasium's registry and nowhere else: ``gymnasium.make`` would import the
+module named before a ``:`` (``"mypkg.envs:Env-v0"``), so such an id, or any id that is not
+registered, is refused before gymnasium sees it, and the env is made from its registered spec.
+Envs of one's own are registered by importing the modules that register them, which only the
+caller can ask for (:func:`import_env_modules`, ``--import-envs`` on the command line), never a
+model file.
+
 >>> specs = env_specs("Pendulum-v1")
 >>> from rldsl.lang.types import spec_text
 >>> spec_text(specs.get("action"))
@@ -29,14 +36,17 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib
+import re
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
 from rldsl.lang import types as T
 
-__all__ = ["EnvError", "EnvSpecs", "env_specs", "ENV_OPTIONS"]
+__all__ = ["EnvError", "EnvSpecs", "env_specs", "import_env_modules", "ENV_OPTIONS"]
 
 #: Options of ``gym(...)`` that rldsl reads itself (every other keyword goes to ``gymnasium.make``).
 ENV_OPTIONS = ("categorical_action_encoding",)
@@ -100,21 +110,59 @@ _SUPPORTED_HELP = ("rldsl maps Box, Discrete, MultiDiscrete, MultiBinary, Dict a
                    "with `key NAME : SPEC` instead")
 
 
-def _spaces(env_id: str, options: dict[str, Any]) -> tuple[Any, Any]:
-    """Make the env (no rendering, no env checker), read its two spaces and close it."""
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_REGISTER_HELP = ("register the env from Python and use its registered id: `rldsl.check(..., env_modules=[\"mypkg.envs\"])` "
+                  "or `rldsl check --import-envs mypkg.envs` imports the module that registers it")
+
+
+def import_env_modules(names: Iterable[str]) -> None:
+    """Import the modules that register the caller's own gymnasium envs (``gymnasium.register``
+    runs when they are imported), so that models can name those envs by id. This is the only way
+    rldsl imports a module for an env, and only the caller names them, never a model file.
+
+    Raises ``ValueError`` for a name that is not a dotted module name and ``ImportError`` when a
+    module cannot be imported.
+
+    >>> import_env_modules(["gymnasium.envs.classic_control"])
+    """
+    for name in names:
+        if not isinstance(name, str) or not _MODULE_NAME.fullmatch(name):
+            raise ValueError(f"env module names are dotted Python module names such as `mypkg.envs`, got {name!r}")
+        importlib.import_module(name)
+
+
+def _registered(env_id: str) -> Any:
+    """The registered spec of ``env_id``; anything else is refused before gymnasium sees the id."""
     import gymnasium
 
+    registry = gymnasium.envs.registry
+    spec = registry.get(env_id) if ":" not in env_id else None
+    if spec is not None:
+        return spec
+    if ":" in env_id:
+        raise EnvError(f"`{env_id}` names a Python module to import; rldsl never imports code named by a model",
+                       _REGISTER_HELP)
+    close = [name for name in difflib.get_close_matches(env_id, list(registry.keys()), n=3, cutoff=0.75)]
+    hint = ("did you mean " + " or ".join(f'`"{name}"`' for name in close) + "?") if close else _REGISTER_HELP
+    raise EnvError(f"gymnasium has no registered env `{env_id}`", hint)
+
+
+def _spaces(env_id: str, options: dict[str, Any]) -> tuple[Any, Any]:
+    """Make the env from its registered spec (no rendering, no env checker), read its two spaces
+    and close it."""
+    import gymnasium
+
+    spec = _registered(env_id)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            env = gymnasium.make(env_id, disable_env_checker=True, **options)
+            env = gymnasium.make(spec, disable_env_checker=True, **options)
     except gymnasium.error.DependencyNotInstalled as problem:
         raise EnvError(f"gymnasium cannot make `{env_id}`: {_first_line(problem)}",
                        "install what the env needs, or declare its keys with `key NAME : SPEC`") from None
-    except (gymnasium.error.UnregisteredEnv, gymnasium.error.NamespaceNotFound) as problem:
-        raise EnvError(f"gymnasium has no env `{env_id}`", _id_help(env_id, problem)) from None
     except gymnasium.error.Error as problem:
-        raise EnvError(f"gymnasium cannot make `{env_id}`: {_first_line(problem)}", _id_help(env_id, problem)) from None
+        raise EnvError(f"gymnasium cannot make `{env_id}`: {_first_line(problem)}",
+                       "check the options given to `gym(...)`; they are passed to `gymnasium.make`") from None
     except Exception as problem:  # the env's own constructor failed: bad options, a missing library, ...
         raise EnvError(f"gymnasium cannot make `{env_id}`: {_first_line(problem)}",
                        "check the options given to `gym(...)`; they are passed to `gymnasium.make`") from None
@@ -130,15 +178,6 @@ def _spaces(env_id: str, options: dict[str, Any]) -> tuple[Any, Any]:
 def _first_line(problem: BaseException) -> str:
     text = str(problem).strip() or type(problem).__name__
     return text.splitlines()[0]
-
-
-def _id_help(env_id: str, problem: BaseException) -> str:
-    import gymnasium
-
-    close = difflib.get_close_matches(env_id, list(gymnasium.envs.registry.keys()), n=3, cutoff=0.6)
-    if close:
-        return "did you mean " + " or ".join(f'`"{name}"`' for name in close) + "?"
-    return f"gymnasium says: {_first_line(problem)}"
 
 
 class _Unsupported(Exception):

@@ -35,6 +35,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rldsl.cli_reading import add_reading_arguments, import_envs, load_root, read_limits
+from rldsl.lang.includes import ReadLimits
 from rldsl.lang.ir import KeyRef, ModuleNode, Network
 from rldsl.lang.types import spec_text
 
@@ -212,6 +214,7 @@ def add_graph_parser(commands: Any) -> argparse.ArgumentParser:
     graph.add_argument("file", metavar="FILE", help="the .rlm file to draw")
     graph.add_argument("-o", "--output", metavar="OUT", help="write the graph to OUT (default: standard output)")
     graph.add_argument("--format", choices=FORMATS, default="dot", help="output format (default: dot)")
+    add_reading_arguments(graph)
     graph.set_defaults(handler=run_graph)
     return graph
 
@@ -219,7 +222,8 @@ def add_graph_parser(commands: Any) -> argparse.ArgumentParser:
 def run_graph(args: argparse.Namespace) -> int:
     """Run ``rldsl graph``: check ``args.file``, then write its graph in ``args.format`` to
     ``args.output`` or standard output. Returns the exit status."""
-    result, problem = _check_file(args.file)
+    problem = import_envs(args)
+    result, problem = (None, problem) if problem else _check_file(args.file, read_limits(args))
     if problem:
         return _fail(problem)
     if result.errors:
@@ -238,17 +242,13 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _check_file(path: str) -> tuple[Any, str]:
+def _check_file(path: str, limits: ReadLimits) -> tuple[Any, str]:
     """Load and check a model file: ``(result, "")``, or ``(None, why)`` when it cannot be read."""
     from rldsl.lang.check import check_program
-    from rldsl.lang.includes import load_program
 
-    try:
-        program = load_program(path)
-    except OSError as error:
-        return None, f"cannot read `{path}`: {error.strerror or error}"
-    if not program.modules:  # the root file itself is not UTF-8 (E0152)
-        return None, program.diagnostics[0].message if program.diagnostics else f"cannot read `{path}`"
+    program, problem = load_root(path, limits)
+    if problem:
+        return None, problem
     return _Checked(check_program(program), dict(program.sources)), ""
 
 

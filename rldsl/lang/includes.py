@@ -5,6 +5,13 @@ are loaded depth-first; a file reached again through another path is not read tw
 include that would re-enter a file still being loaded is an include cycle (E0151), reported with
 the span of every include in the cycle. A missing file is E0150, an unreadable one E0152.
 
+Reading is bounded (:class:`ReadLimits`): only regular files are opened (never a device, FIFO,
+folder or standard input, so nothing blocks), each at most ``max_file_bytes``; an include names a
+``.rlm`` file inside the root file's folder or one of the caller's ``include_roots`` (an absolute
+path, or ``..`` leaving them, is E0153); a file holding a NUL byte is not text (E0152) and is never
+echoed. A model stored in an artifact resolves its includes among the artifact's members only
+(:func:`load_members`).
+
 >>> import pathlib, tempfile
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (folder / "common.rlm").write_text("key observation : f32[3]\\n")
@@ -18,6 +25,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import posixpath
+import stat
 from collections.abc import Iterator, Mapping
 
 import attrs
@@ -27,7 +36,64 @@ from rldsl.lang.diagnostics import Diagnostic, Label, sort_diagnostics
 from rldsl.lang.parse import parse_source
 from rldsl.lang.source import SourceFile, Span
 
-__all__ = ["Program", "decode_source", "load_module", "load_program", "load_text", "read_source"]
+__all__ = ["MAX_FILE_BYTES", "Program", "ReadLimits", "UnsafeFile", "decode_source", "load_members", "load_module",
+           "load_program", "load_text", "read_bytes", "read_source"]
+
+#: The default size limit of one `.rlm` file (1 MiB: a large model is a few hundred KiB).
+MAX_FILE_BYTES = 1 << 20
+
+
+@attrs.frozen(slots=True)
+class ReadLimits:
+    """What loading a model may read: files of at most ``max_file_bytes`` each, and includes only
+    inside the root file's folder or one of ``include_roots``.
+
+    >>> ReadLimits(max_file_bytes=4096, include_roots=("../shared",)).max_file_bytes
+    4096
+    """
+
+    max_file_bytes: int = MAX_FILE_BYTES
+    include_roots: tuple[str, ...] = attrs.field(default=(), converter=lambda roots: tuple(os.fspath(r) for r in roots))
+
+
+class UnsafeFile(OSError):
+    """A path refused before (or while) reading it: not a regular file, or over the size limit.
+    An ``OSError``, so every caller that reports unreadable files reports these too."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.strerror = reason
+
+
+def read_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``. Devices, FIFOs, sockets and folders
+    are refused before opening (and again on the opened descriptor, which is opened non-blocking),
+    so that nothing waits for a writer; a file that reads longer than it said (``/proc``) is cut
+    off at the limit and refused. Raises ``OSError`` (:class:`UnsafeFile` for a refusal)."""
+    _require_regular(os.stat(path).st_mode)
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        _require_regular(info.st_mode)
+        if info.st_size > max_bytes:
+            raise UnsafeFile(_too_large(info.st_size, max_bytes))
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UnsafeFile(_too_large(None, max_bytes))
+    return data
+
+
+def _require_regular(mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    what = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+    raise UnsafeFile(f"it is {what}, not a regular file")
+
+
+def _too_large(size: int | None, limit: int) -> str:
+    actual = f" ({size:,} bytes)" if size is not None else ""
+    return f"it is larger than the limit of {limit:,} bytes{actual}; raise the limit with --max-file-bytes"
 
 
 @attrs.frozen(slots=True)
@@ -72,33 +138,37 @@ class Program:
         return out
 
 
-def read_source(path: str) -> tuple[SourceFile | None, Diagnostic | None]:
-    """Read a file as UTF-8 text: the source, or E0152 if its bytes are not UTF-8.
+def read_source(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[SourceFile | None, Diagnostic | None]:
+    """Read a file as UTF-8 text: the source, or E0152 if its bytes are not UTF-8 text.
 
-    Raises ``OSError`` when the file cannot be opened (the loader turns that into a
-    diagnostic at the include that names the file).
+    Raises ``OSError`` when the file cannot be opened or is refused by :func:`read_bytes` (the
+    loader turns that into a diagnostic at the include that names the file).
     """
-    with open(path, "rb") as handle:
-        data = handle.read()
-    return decode_source(data, path)
+    return decode_source(read_bytes(path, max_bytes), path)
 
 
 def decode_source(data: bytes, name: str) -> tuple[SourceFile | None, Diagnostic | None]:
     """The bytes of a file as a :class:`SourceFile` (UTF-8, a leading BOM dropped), or E0152
-    at the start of the file if they are not UTF-8."""
+    at the start of the file if they are not UTF-8 or hold a NUL byte (no text file does)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         return None, _unreadable(name, Span(name, 1, 1, 1, 1, 0, 0), f"byte {error.start} is not valid UTF-8")
+    return _text_source(text, name)
+
+
+def _text_source(text: str, name: str) -> tuple[SourceFile | None, Diagnostic | None]:
+    """``text`` as a source, or E0152 if it holds a NUL byte (said by position, never echoed)."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        column = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        return None, _unreadable(name, Span(name, 1, 1, 1, 1, 0, 0),
+                                 f"it holds a NUL byte (line {line}, column {column}), so it is not a text file")
     return SourceFile(name, text.removeprefix("\ufeff")), None
 
 
-def _missing(path: str, include: ast.Include) -> Diagnostic:
-    folder = os.path.dirname(path) or "."
-    try:
-        near = [f for f in os.listdir(folder) if f.endswith(".rlm")]
-    except OSError:
-        near = []
+def _missing(path: str, include: ast.Include, near: list[str]) -> Diagnostic:
     guess = difflib.get_close_matches(os.path.basename(path), near, 1)
     if guess:
         help_ = f"did you mean `{guess[0]}`?"
@@ -114,6 +184,11 @@ def _missing(path: str, include: ast.Include) -> Diagnostic:
     )
 
 
+def _refused(include: ast.Include, reason: str, help_: str) -> Diagnostic:
+    return Diagnostic("E0153", f"`{include.path.value}` cannot be included: {reason}", include.path.span,
+                      label="refused before reading", help=help_)
+
+
 def _unreadable(path: str, at: Span, reason: str) -> Diagnostic:
     return Diagnostic(
         "E0152",
@@ -124,10 +199,80 @@ def _unreadable(path: str, at: Span, reason: str) -> Diagnostic:
     )
 
 
+class _DiskFiles:
+    """Files on disk, as the loader sees them: includes resolve relative to the including file and
+    must stay inside the root file's folder or an include root (symbolic links followed first)."""
+
+    def __init__(self, root_folder: str, limits: ReadLimits) -> None:
+        self.limits = limits
+        folders = (root_folder or ".", *limits.include_roots)
+        self.allowed = tuple(os.path.realpath(folder) for folder in folders)
+
+    def locate(self, including: str, written: str) -> str:
+        return os.path.normpath(os.path.join(os.path.dirname(including), written))
+
+    def identity(self, path: str) -> str:
+        return os.path.realpath(path)
+
+    def refusal(self, include: ast.Include, path: str) -> Diagnostic | None:
+        """E0153 for an include that names no `.rlm` file or leaves the folders it may read."""
+        written = include.path.value
+        if not written.endswith(".rlm"):
+            return _refused(include, "only `.rlm` files can be included", "rename the file to end in `.rlm`")
+        real = os.path.realpath(path)
+        if any(real == folder or real.startswith(folder.rstrip(os.sep) + os.sep) for folder in self.allowed):
+            return None
+        where = "an absolute path" if os.path.isabs(written) else "outside the model's folder"
+        return _refused(include, f"it is {where}",
+                        "keep included files in the folder of the root model (or below it), or name the folder that "
+                        "holds them as an include root: `--include-root DIR`, `rldsl.check(..., include_roots=[DIR])`")
+
+    def read(self, path: str) -> tuple[SourceFile | None, Diagnostic | None]:
+        return read_source(path, self.limits.max_file_bytes)
+
+    def near(self, path: str) -> list[str]:
+        """The `.rlm` files beside ``path``, for "did you mean"."""
+        try:
+            return [f for f in os.listdir(os.path.dirname(path) or ".") if f.endswith(".rlm")]
+        except OSError:
+            return []
+
+
+class _MemberFiles:
+    """The files stored in an artifact, by their ``/``-separated names: an include resolves only to
+    another member, never to the disk."""
+
+    def __init__(self, members: Mapping[str, bytes]) -> None:
+        self.members = members
+
+    def locate(self, including: str, written: str) -> str:
+        return posixpath.normpath(posixpath.join(posixpath.dirname(including), written))
+
+    def identity(self, path: str) -> str:
+        return path
+
+    def refusal(self, include: ast.Include, path: str) -> Diagnostic | None:
+        if not include.path.value.endswith(".rlm"):
+            return _refused(include, "only `.rlm` files can be included", "rename the file to end in `.rlm`")
+        if posixpath.isabs(include.path.value) or path == ".." or path.startswith("../"):
+            return _refused(include, "it is not a file of this artifact",
+                            "an artifact's model includes only the files stored with it")
+        return None
+
+    def read(self, path: str) -> tuple[SourceFile | None, Diagnostic | None]:
+        if path not in self.members:
+            raise FileNotFoundError(path)
+        return decode_source(self.members[path], path)
+
+    def near(self, path: str) -> list[str]:
+        folder = posixpath.dirname(path)
+        return [posixpath.basename(name) for name in self.members if posixpath.dirname(name) == folder]
+
+
 @attrs.define
 class _Frame:
-    """A file being loaded: its name, identity on disk, remaining includes, and the include
-    that brought it in (None for the root)."""
+    """A file being loaded: its name, identity, remaining includes, and the include that brought
+    it in (None for the root)."""
 
     name: str
     key: str
@@ -138,20 +283,24 @@ class _Frame:
 class _Loader:
     """Depth-first loading of a root file and its includes, without recursion."""
 
-    def __init__(self) -> None:
+    def __init__(self, files: _DiskFiles | _MemberFiles) -> None:
+        self.files = files
         self.modules: dict[str, ast.Module] = {}
         self.sources: dict[str, SourceFile] = {}
-        self.names: dict[str, str] = {}  # real path -> display name
-        self.includes: dict[tuple[str, int], str] = {}
+        self.names: dict[str, str] = {}  # identity (a real path, or a member name) -> display name
+        self.includes: dict[tuple[str, int, str], str] = {}
         self.diagnostics: list[Diagnostic] = []
 
     def load(self, root: str) -> Program:
-        source, problem = read_source(root)  # an OSError here is the caller's to report
+        source, problem = self.files.read(root)  # an OSError here is the caller's to report
         if source is None:
             assert problem is not None
             return Program(root, {}, {}, {}, (problem,))
+        return self.load_source(source)
+
+    def load_source(self, source: SourceFile) -> Program:
         self.follow_all(self._open(source, None))
-        return self.program(root)
+        return self.program(source.name)
 
     def _open(self, source: SourceFile, entered_by: ast.Include | None) -> _Frame:
         module, diagnostics = parse_source(source)
@@ -161,7 +310,7 @@ class _Loader:
 
     def _enter(self, name: str, module: ast.Module, entered_by: ast.Include | None) -> _Frame:
         """Record a parsed file and start on its includes."""
-        key = os.path.realpath(name)
+        key = self.files.identity(name)
         self.modules[name] = module
         self.names[key] = name
         includes = [d for d in module.body if isinstance(d, ast.Include)]
@@ -186,7 +335,7 @@ class _Loader:
     def _check_repeats(self, name: str, includes: list[ast.Include]) -> None:
         first: dict[str, ast.Include] = {}
         for include in includes:
-            key = os.path.realpath(_resolve(name, include))
+            key = self.files.identity(self.files.locate(name, include.path.value))
             if key in first:
                 self.diagnostics.append(
                     Diagnostic(
@@ -202,9 +351,13 @@ class _Loader:
                 first[key] = include
 
     def _follow(self, include: ast.Include, stack: list[_Frame]) -> _Frame | None:
-        """Load the file an include names, unless it is loaded already, missing, or a cycle."""
-        path = _resolve(stack[-1].name, include)
-        key = os.path.realpath(path)
+        """Load the file an include names, unless it is refused, loaded already, missing, or a cycle."""
+        path = self.files.locate(stack[-1].name, include.path.value)
+        refusal = self.files.refusal(include, path)
+        if refusal is not None:
+            self.diagnostics.append(refusal)
+            return None
+        key = self.files.identity(path)
         on_path = [frame.key for frame in stack]
         if key in on_path:
             self.diagnostics.append(_cycle(include, stack[on_path.index(key) :]))
@@ -213,9 +366,9 @@ class _Loader:
             self.includes[(include.span.file, include.span.start, include.path.value)] = self.names[key]
             return None
         try:
-            source, problem = read_source(path)
+            source, problem = self.files.read(path)
         except FileNotFoundError:
-            self.diagnostics.append(_missing(path, include))
+            self.diagnostics.append(_missing(path, include, self.files.near(path)))
             return None
         except OSError as error:
             self.diagnostics.append(_unreadable(path, include.path.span, error.strerror or str(error)))
@@ -226,11 +379,6 @@ class _Loader:
             return None
         self.includes[(include.span.file, include.span.start, include.path.value)] = source.name
         return self._open(source, include)
-
-
-def _resolve(including: str, include: ast.Include) -> str:
-    """The path of an included file, relative to the including file's directory."""
-    return os.path.normpath(os.path.join(os.path.dirname(including), include.path.value))
 
 
 def _cycle(closing: ast.Include, frames: list[_Frame]) -> Diagnostic:
@@ -252,26 +400,44 @@ def _cycle(closing: ast.Include, frames: list[_Frame]) -> Diagnostic:
     )
 
 
-def load_text(text: str, name: str = "<input>") -> Program:
+def load_text(text: str, name: str = "<input>", limits: ReadLimits = ReadLimits()) -> Program:
     """A :class:`Program` from text that is not (yet) a file: its includes are read relative to
-    the directory of ``name`` (the current directory for ``<input>``)."""
-    loader = _Loader()
-    loader.follow_all(loader._open(SourceFile(name, text), None))
-    return loader.program(name)
+    the directory of ``name`` (the current directory for ``<input>``). Text longer than the limit,
+    or holding a NUL byte, is E0152."""
+    loader = _Loader(_DiskFiles(os.path.dirname(name), limits))
+    if len(text) > limits.max_file_bytes:
+        problem = _unreadable(name, Span(name, 1, 1, 1, 1, 0, 0), _too_large(len(text), limits.max_file_bytes))
+        return Program(name, {}, {}, {}, (problem,))
+    source, problem = _text_source(text, name)
+    if source is None:
+        return Program(name, {}, {}, {}, (problem,))
+    return loader.load_source(source)
 
 
-def load_module(module: ast.Module, name: str) -> Program:
+def load_module(module: ast.Module, name: str, limits: ReadLimits = ReadLimits()) -> Program:
     """A :class:`Program` from a syntax tree made without text (by :mod:`rldsl.build`), named
     ``name``: its includes are read relative to the current directory."""
-    loader = _Loader()
+    loader = _Loader(_DiskFiles(".", limits))
     loader.follow_all(loader._enter(name, module, None))
     return loader.program(name)
 
 
-def load_program(path: str | os.PathLike[str]) -> Program:
-    """Read, parse and resolve a root `.rlm` file and everything it includes.
+def load_program(path: str | os.PathLike[str], limits: ReadLimits = ReadLimits()) -> Program:
+    """Read, parse and resolve a root `.rlm` file and everything it includes, within ``limits``.
 
     Never raises for problems inside the files (they are diagnostics); raises ``OSError`` when
-    the root file itself cannot be opened.
+    the root file itself cannot be opened or is refused (a device, a FIFO, over the size limit).
     """
-    return _Loader().load(os.fspath(path))
+    path = os.fspath(path)
+    return _Loader(_DiskFiles(os.path.dirname(path), limits)).load(path)
+
+
+def load_members(members: Mapping[str, bytes], root: str) -> Program:
+    """A :class:`Program` from files held in memory (an artifact's stored sources, by
+    ``/``-separated name): includes resolve only to other members, never to the disk.
+
+    >>> program = load_members({"m/main.rlm": b'include "../k.rlm"\\n', "k.rlm": b"key a : f32[1]\\n"}, "m/main.rlm")
+    >>> [d.name.value for d in program.declarations()], program.diagnostics
+    (['a'], ())
+    """
+    return _Loader(_MemberFiles(members)).load(root)

@@ -25,7 +25,7 @@ from rldsl.lang.diagnostics import Diagnostic, Severity
 from rldsl.lang.envs import import_env_modules
 from rldsl.lang.includes import MAX_FILE_BYTES, ReadLimits, load_program, load_text
 from rldsl.lang.pysite import python_source
-from rldsl.lang.render import render_json, render_text
+from rldsl.lang.render import escape_json, render_json, render_text
 from rldsl.lang.source import SourceFile
 from rldsl.lang.types import spec_text
 
@@ -68,7 +68,7 @@ class Report:
         """The diagnostics and key types as a JSON document."""
         document = json.loads(render_json(self.diagnostics, indent=None))
         document["types"] = [{"key": k.dotted, "spec": spec_text(k.spec), "source": k.source} for k in self.keys]
-        return json.dumps(document, indent=indent, ensure_ascii=False)
+        return escape_json(json.dumps(document, indent=indent, ensure_ascii=False))
 
 
 def _looks_like_path(source: str) -> bool:

@@ -170,3 +170,30 @@ print("ok")
 def test_checking_every_example_keeps_torch_out(tmp_path: Path) -> None:
     done = _run(tmp_path, CHECK_ALL, *map(str, EXAMPLES + sorted((ROOT / "examples" / "errors").glob("*.rlm"))))
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+# -- terminal safety -------------------------------------------------------------------------
+
+HOSTILE_TEXT = 'env e = gym("\x1b[2J\x1b[31mred\u202e\x9b1m")\nkey a : f32[1] # \x1b]0;title\x07 \x08\x08\n'
+
+
+def _no_controls(text: str) -> bool:
+    return not any(ord(c) < 0x20 and c not in "\n" or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in text)
+
+
+def test_rendered_diagnostics_show_control_characters_escaped() -> None:
+    for source, shown in ((HOSTILE_TEXT, "\\x1b[2J\\x1b[31mred\\u202e\\x9b1m"), (HOSTILE_TEXT + "key b f32[1] \x1b[1m\n", "\\x1b[1m")):
+        report = rldsl.check(source, name="evil\x1b[0m.rlm")
+        text = report.render()
+        assert report.diagnostics and _no_controls(text)
+        assert shown in text and "evil\\x1b[0m.rlm" in text
+        assert _no_controls(report.to_json()) and json.loads(report.to_json())["diagnostics"]
+
+
+def test_the_cli_never_prints_a_control_character(tmp_path: Path) -> None:
+    (tmp_path / "evil.rlm").write_text(HOSTILE_TEXT + "key b f32[1] \x1b[1m\n")
+    for command in (["check", "evil.rlm"], ["check", "--format", "json", "evil.rlm"], ["graph", "evil.rlm"],
+                    ["fmt", "--check", "evil.rlm"]):
+        done = subprocess.run([sys.executable, "-m", "rldsl", *command], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 1, (command, done.stderr)
+        assert _no_controls(done.stdout) and _no_controls(done.stderr), command

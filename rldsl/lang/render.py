@@ -4,6 +4,10 @@ Text shows the code and message, ``file:line:col``, the source lines with the pr
 underlined by ``^`` and secondary spans by ``-``, then notes and the help line. Colour (ANSI) is
 used only when asked for. JSON carries the same fields as :meth:`Diagnostic.to_dict`.
 
+Nothing from the input reaches the terminal as a control sequence: control characters, escape
+sequences and bidirectional overrides in source lines, names, messages and file names are shown
+escaped (``\x1b``, ``\u202e``), so a model file cannot recolour, move the cursor or reorder text.
+
 >>> from rldsl.lang.parse import parse
 >>> from rldsl.lang.source import SourceFile
 >>> text = "key action f32[1]\\n"
@@ -31,9 +35,34 @@ import attrs
 from rldsl.lang.diagnostics import Diagnostic, Severity, sort_diagnostics
 from rldsl.lang.source import SourceFile, Span
 
-__all__ = ["render_diagnostic", "render_text", "render_json", "summary"]
+__all__ = ["escape_controls", "render_diagnostic", "render_text", "render_json", "summary"]
 
 _TAB = "    "
+#: Characters that reorder or hide text in a terminal or an editor ("Trojan source").
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _is_control(c: str) -> bool:
+    """C0/C1 controls, DEL, line and paragraph separators and bidirectional controls."""
+    code = ord(c)
+    return code < 0x20 or 0x7F <= code <= 0x9F or c in "\u2028\u2029" or c in _BIDI
+
+
+def _escaped(c: str) -> str:
+    code = ord(c)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_controls(text: str, keep: str = "") -> str:
+    """``text`` with every control character (but those in ``keep``) written as an escape, so that
+    printing it cannot change the terminal's state.
+
+    >>> escape_controls("red\x1b[31m text\u202e")
+    'red\\\\x1b[31m text\\\\u202e'
+    """
+    if not any(_is_control(c) for c in text):
+        return text
+    return "".join(_escaped(c) if _is_control(c) and c not in keep else c for c in text)
 
 
 @attrs.frozen(slots=True)
@@ -79,13 +108,15 @@ class _Mark:
 
 
 def _display_column(line: str, column: int) -> int:
-    """Where a 1-based column of ``line`` appears once the line is shown (tabs expanded)."""
+    """Where a 1-based column of ``line`` appears once the line is shown (tabs expanded, controls
+    escaped)."""
     before = line[: column - 1]
-    return len(before) + before.count("\t") * (len(_TAB) - 1) + max(0, column - 1 - len(line))
+    return len(_clean(before)) + max(0, column - 1 - len(line))
 
 
 def _clean(line: str) -> str:
-    return "".join(_TAB if c == "\t" else (c if c.isprintable() else "\N{REPLACEMENT CHARACTER}") for c in line)
+    """A source line as shown: tabs expanded, control characters escaped."""
+    return escape_controls(line.replace("\t", _TAB))
 
 
 def _marks(diagnostic: Diagnostic, source: SourceFile) -> list[_Mark]:
@@ -110,7 +141,7 @@ def _underline(mark: _Mark, line: str, style: _Style, primary_style: str) -> str
     end = _display_column(line, mark.end)
     char, paint = ("^", primary_style) if mark.primary else ("-", style.secondary)
     text = " ".join(part for part in (char * max(1, end - start), mark.text) if part)
-    return " " * start + style.paint(paint, text)
+    return " " * start + style.paint(paint, escape_controls(text))
 
 
 def _gutter_width(diagnostic: Diagnostic, sources: Mapping[str, SourceFile]) -> int:
@@ -156,10 +187,10 @@ def _elsewhere(diagnostic: Diagnostic, sources: Mapping[str, SourceFile], width:
     for label in diagnostic.labels:
         if label.span.file == diagnostic.span.file:
             continue
-        out.append(f"{pad}{style.paint(style.gutter, ':::')} {label.span}")
+        out.append(f"{pad}{style.paint(style.gutter, ':::')} {escape_controls(str(label.span))}")
         source = sources.get(label.span.file)
         if source is None or label.span.line > source.line_count:
-            out.append(f"{pad} {style.paint(style.gutter, '=')} {label.message}")
+            out.append(f"{pad} {style.paint(style.gutter, '=')} {escape_controls(label.message)}")
             continue
         mark = _mark(label.span, False, label.message, source)
         out += [bar, _source_line(label.span.line, source, width, style)]
@@ -174,10 +205,10 @@ def render_diagnostic(
     style = _COLOUR if color else _PLAIN
     severity = diagnostic.severity
     head = style.paint(style.severity(severity), f"{severity.value}[{diagnostic.code}]")
-    lines = [f"{head}{style.paint(style.bold, ': ' + diagnostic.message)}"]
+    lines = [f"{head}{style.paint(style.bold, ': ' + escape_controls(diagnostic.message))}"]
     width = _gutter_width(diagnostic, sources)
     pad = " " * width
-    lines.append(f"{pad}{style.paint(style.gutter, '-->')} {diagnostic.span}")
+    lines.append(f"{pad}{style.paint(style.gutter, '-->')} {escape_controls(str(diagnostic.span))}")
     source = sources.get(diagnostic.span.file)
     if source is not None:
         lines += _snippet(diagnostic, source, width, style)
@@ -190,7 +221,8 @@ def render_diagnostic(
     if footer:
         lines.append(style.paint(style.gutter, f"{pad} |"))
         for kind, text in footer:
-            lines.append(f"{pad} {style.paint(style.gutter, '=')} {style.paint(style.help, kind + ':')} {text}")
+            lines.append(f"{pad} {style.paint(style.gutter, '=')} {style.paint(style.help, kind + ':')} "
+                         f"{escape_controls(text)}")
     return "\n".join(lines)
 
 
@@ -242,4 +274,12 @@ def render_json(diagnostics: Iterable[Diagnostic], *, indent: int | None = 2) ->
         "errors": errors,
         "warnings": len(ordered) - errors,
     }
-    return json.dumps(document, indent=indent, ensure_ascii=False)
+    return escape_json(json.dumps(document, indent=indent, ensure_ascii=False))
+
+
+def escape_json(text: str) -> str:
+    """JSON text with the control characters ``json.dumps`` leaves alone (DEL, C1, separators,
+    bidirectional controls) written as ``\\uXXXX`` escapes: the same document, safe to print."""
+    if not any(_is_control(c) for c in text):
+        return text
+    return "".join(f"\\u{ord(c):04x}" if _is_control(c) and c not in "\n" else c for c in text)

@@ -23,7 +23,7 @@ import attrs
 from rldsl.lang.check import CheckResult, KeyInfo, check_program
 from rldsl.lang.diagnostics import Diagnostic, Severity
 from rldsl.lang.envs import import_env_modules
-from rldsl.lang.includes import MAX_FILE_BYTES, ReadLimits, load_program, load_text
+from rldsl.lang.includes import MAX_FILE_BYTES, ReadLimits, load_program, load_text, read_source
 from rldsl.lang.pysite import python_source
 from rldsl.lang.render import escape_json, render_json, render_text
 from rldsl.lang.source import SourceFile
@@ -167,7 +167,8 @@ def to_source(model: object, *, name: str | None = None) -> str:
     with :class:`rldsl.build.Model`, a parsed :class:`~rldsl.lang.ast.Module`, or a model given as
     a path or text (formatted as ``rldsl fmt`` formats it, comments kept).
 
-    Raises ``ValueError`` (with the rendered diagnostics) when the text has syntax errors.
+    Raises ``ValueError`` (with the rendered diagnostics) when the text has syntax errors or is not
+    text, and ``OSError`` when a path cannot be read (or is a device, a FIFO, or over 1 MiB).
 
     >>> import rldsl
     >>> print(rldsl.to_source("key   obs:f32[ 3 ]  # observations\\n"), end="")
@@ -182,8 +183,9 @@ def to_source(model: object, *, name: str | None = None) -> str:
     if isinstance(model, ast.Module):
         return print_module(model)
     if isinstance(model, os.PathLike) or (isinstance(model, str) and name is None and _looks_like_path(model)):
-        with open(model, encoding="utf-8") as file:
-            source = SourceFile(os.fspath(model), file.read())
+        source, problem = read_source(os.fspath(model))
+        if source is None:
+            raise ValueError(problem.message)
     elif isinstance(model, str):
         source = SourceFile(name or "<input>", model)
     else:

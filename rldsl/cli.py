@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from rldsl import __version__
-from rldsl.cli_reading import add_env_arguments, add_reading_arguments, import_envs, load_root, read_limits
+from rldsl.cli_reading import (add_env_arguments, add_reading_arguments, add_size_argument, import_envs, load_root,
+                               read_limits)
 from rldsl.lang.graph import add_graph_parser
 
 __all__ = ["build_parser", "main"]
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("files", nargs="+", metavar="FILE", help="the .rlm files to format")
     fmt.add_argument("--check", action="store_true",
                      help="write nothing: list the files that would change, and exit 1 if any would")
+    add_size_argument(fmt)
     fmt.set_defaults(handler=_fmt)
     inspect = commands.add_parser(
         "inspect",
@@ -223,6 +225,7 @@ def _print_types(item: _Checked, out: TextIO) -> None:
 
 
 def _print_json(checked: list[_Checked], types: bool, out: TextIO) -> None:
+    from rldsl.lang.render import escape_json
     from rldsl.lang.types import spec_text
 
     files = []
@@ -241,7 +244,7 @@ def _print_json(checked: list[_Checked], types: bool, out: TextIO) -> None:
         files.append(entry)
     errors = sum(1 for d in diagnostics if d["severity"] == "error")
     document = {"files": files, "diagnostics": diagnostics, "errors": errors, "warnings": len(diagnostics) - errors}
-    print(json.dumps(document, indent=2, ensure_ascii=False), file=out)
+    print(escape_json(json.dumps(document, indent=2, ensure_ascii=False)), file=out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,18 +380,17 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _fmt(args: argparse.Namespace) -> int:
     """Format each file; the exit status is the worst outcome (2 unreadable, 1 changed or broken)."""
-    return max(_fmt_one(path, args.check) for path in args.files)
+    return max(_fmt_one(path, args.check, args.max_file_bytes) for path in args.files)
 
 
-def _fmt_one(path: str, check: bool) -> int:
+def _fmt_one(path: str, check: bool, max_bytes: int) -> int:
     """Format one file in place (or, with ``check``, only say whether it would change)."""
-    from rldsl.lang.includes import decode_source
+    from rldsl.lang.includes import decode_source, read_bytes
     from rldsl.lang.printer import format_source
     from rldsl.lang.render import render_text
 
     try:
-        with open(path, "rb") as stream:
-            data = stream.read()
+        data = read_bytes(path, max_bytes)
     except OSError as error:
         print(f"rldsl: cannot read `{path}`: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE

@@ -15,7 +15,7 @@ from typing import Any
 
 from rldsl.lang.includes import MAX_FILE_BYTES, ReadLimits, decode_source, load_program, load_text
 
-__all__ = ["add_env_arguments", "add_reading_arguments", "import_envs", "load_root", "read_limits"]
+__all__ = ["add_env_arguments", "add_reading_arguments", "add_size_argument", "import_envs", "load_root", "read_limits"]
 
 
 def add_env_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,9 +30,14 @@ def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-root", action="append", default=[], metavar="DIR",
                         help="also allow includes from DIR (by default only the root file's folder and below; "
                              "repeatable)")
+    add_size_argument(parser)
+    add_env_arguments(parser)
+
+
+def add_size_argument(parser: argparse.ArgumentParser) -> None:
+    """``--max-file-bytes N``."""
     parser.add_argument("--max-file-bytes", type=_positive, default=MAX_FILE_BYTES, metavar="N",
                         help=f"refuse .rlm files larger than N bytes (default: {MAX_FILE_BYTES:,})")
-    add_env_arguments(parser)
 
 
 def _positive(text: str) -> int:

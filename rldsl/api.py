@@ -77,7 +77,7 @@ def _looks_like_path(source: str) -> bool:
 
 def check(source: str | os.PathLike[str] | object, *, name: str | None = None,
           include_roots: Sequence[str | os.PathLike[str]] = (), max_file_bytes: int = MAX_FILE_BYTES,
-          env_modules: Sequence[str] = ()) -> Report:
+          env_modules: Sequence[str] = (), dtype: str = "f32") -> Report:
     """Check a model given as a path (``os.PathLike``, or a one-line string ending in ``.rlm``
     or naming an existing file), as text, or as a :class:`rldsl.build.Model`. Includes are
     followed (relative to the file, or to the current directory for text and models; ``name``
@@ -88,15 +88,21 @@ def check(source: str | os.PathLike[str] | object, *, name: str | None = None,
     gymnasium's registry. Envs of your own are registered by importing the modules that register
     them, named here by you: ``env_modules=["mypkg.envs"]``.
 
+    ``dtype`` is the float dtype the model is meant to be compiled in (``"f32"`` or ``"f64"``, as
+    ``rldsl.compile(dtype=...)``): networks' weights have it, so a float input of another dtype is
+    an error (E0515).
+
     Raises ``OSError`` when a path cannot be opened (or is a device, a FIFO, or over the size
-    limit) and ``ImportError`` when an ``env_modules`` entry cannot be imported; every problem
-    inside a model is a diagnostic.
+    limit), ``ImportError`` when an ``env_modules`` entry cannot be imported and ``ValueError`` for
+    another ``dtype``; every problem inside a model is a diagnostic.
     """
     from rldsl.build import Model
 
+    if dtype not in ("f32", "f64"):
+        raise ValueError(f"`{dtype}` is not a compile dtype: use `f32` or `f64`")
     import_env_modules(env_modules)
     if isinstance(source, Model):
-        return source.check()
+        return source.check(dtype=dtype)
     limits = ReadLimits(max_file_bytes=max_file_bytes, include_roots=tuple(include_roots))
     if isinstance(source, os.PathLike) or (isinstance(source, str) and name is None and _looks_like_path(source)):
         program = load_program(source, limits)
@@ -104,14 +110,14 @@ def check(source: str | os.PathLike[str] | object, *, name: str | None = None,
         program = load_text(source, name or "<input>", limits)
     else:
         raise TypeError(f"check() takes a path, the text of a model or a rldsl.Model, got {type(source).__name__}")
-    return report_of(program)
+    return report_of(program, dtype=dtype)
 
 
-def report_of(program: object) -> Report:
-    """Check a loaded :class:`~rldsl.lang.includes.Program`. Diagnostics in files that are not
-    among the program's sources (the Python files of a model built with :mod:`rldsl.build`) get
-    those files' text too, so that they render with their source lines."""
-    result: CheckResult = check_program(program)
+def report_of(program: object, *, dtype: str = "f32") -> Report:
+    """Check a loaded :class:`~rldsl.lang.includes.Program` (for compiling in ``dtype``). Diagnostics
+    in files that are not among the program's sources (the Python files of a model built with
+    :mod:`rldsl.build`) get those files' text too, so that they render with their source lines."""
+    result: CheckResult = check_program(program, dtype=dtype)
     sources = dict(program.sources)
     for diagnostic in result.diagnostics:
         for span in (diagnostic.span, *(label.span for label in diagnostic.labels)):
@@ -121,7 +127,7 @@ def report_of(program: object) -> Report:
 
 
 def compile(source: str | os.PathLike[str] | object, *, name: str | None = None, device: str = "cpu", seed: int = 0,
-            dtype: str = "f32", check_inputs: bool = True, **reading: Any) -> object:
+            dtype: str = "f32", check_inputs: bool = True, max_params: int | None = 2**31, **reading: Any) -> object:
     """Check a model (a path, text or :class:`rldsl.build.Model`, as for :func:`check`) and build
     it: a :class:`rldsl.compiler.Program` mapping each declared module
     name to an ``nn.Module`` on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``), its weights drawn
@@ -130,36 +136,44 @@ def compile(source: str | os.PathLike[str] | object, *, name: str | None = None,
     shapes or dtypes differ from the checked specs raises ``rldsl.compiler.InputMismatch`` naming
     the key, the expected spec and the value given. torch is imported here, not before.
     ``include_roots``, ``max_file_bytes`` and ``env_modules`` are passed to :func:`check`.
+    A model of more than ``max_params`` parameters (default 2**31, 8 GiB as f32; None: no limit)
+    is refused before anything is allocated (:mod:`rldsl.compiler.limits`).
 
     Raises :class:`rldsl.compiler.CompileError` (its ``report`` holds the diagnostics) when the model
-    has check errors or the device is not available.
+    has check errors or the device is not available, and its subclass
+    :class:`rldsl.compiler.limits.ModelTooLarge` when it has too many parameters.
 
     >>> import rldsl
     >>> program = rldsl.compile("key observation : f32[3]\\nactor a = Actor(MLP(out_features=2))\\n")
     >>> list(program), program["a"].out_keys
     (['a'], ['action'])
     """
-    from rldsl.compiler import compile_report
+    from rldsl.compiler import CompileError, compile_report
 
-    return compile_report(check(source, name=name, **reading), device=device, seed=seed, dtype=dtype,
-                          check_inputs=check_inputs)
+    if dtype not in ("f32", "f64"):
+        raise CompileError(f"`{dtype}` is not a compile dtype: use `f32` or `f64`")
+    return compile_report(check(source, name=name, dtype=dtype, **reading), device=device, seed=seed, dtype=dtype,
+                          check_inputs=check_inputs, max_params=max_params)
 
 
-def load(path: str | os.PathLike[str], *, device: str | None = None, env_modules: Sequence[str] = ()) -> object:
+def load(path: str | os.PathLike[str], *, device: str | None = None, env_modules: Sequence[str] = (),
+         max_params: int = 2**31, max_bytes: int | None = None) -> object:
     """Load a model artifact written by ``rldsl compile FILE -o OUT.rlmz``: a
     :class:`rldsl.compiler.Program` rebuilt from the stored source and compile options, on
     ``device`` (default: the device it was saved from), holding the saved weights. The weights are
     read with ``torch.load(weights_only=True)``: loading never runs code from the file.
 
     Raises :class:`rldsl.compiler.artifact.ArtifactError` (a ``ValueError``) for a corrupt,
-    truncated or tampered artifact, or one whose weights do not fit its source. Its ``gym("...")``
+    truncated or tampered artifact, or one whose weights do not fit its source, and for one over
+    the limits it is read within: ``max_params`` parameters (default 2**31, checked before the
+    model is built), ``max_bytes`` of file (default: enough for ``max_params`` f64 weights). Its ``gym("...")``
     ids are looked up in gymnasium's registry, never imported: register envs of your own with
     ``env_modules`` (modules you name, imported first).
     """
     from rldsl.compiler.artifact import load_artifact
 
     import_env_modules(env_modules)
-    return load_artifact(path, device=device)
+    return load_artifact(path, device=device, max_params=max_params, max_bytes=max_bytes)
 
 
 def to_source(model: object, *, name: str | None = None) -> str:

@@ -41,45 +41,83 @@ from typing import Any
 import attrs
 
 from rldsl.lang import ast
-from rldsl.lang.kinds import ArgType, lookup, suggest_kind
+from rldsl.lang.kind_hints import unknown_kind_help
+from rldsl.lang.kinds import ArgType, lookup
 from rldsl.lang.parse import parse
 from rldsl.lang.printer import expr_source, to_source
 from rldsl.lang.pysite import Site, call_site
 from rldsl.lang.render import render_text
 from rldsl.lang.source import SourceFile, Span
+from rldsl.lang.types import MAX_INT
 
-__all__ = ["BuildError", "Expr", "Model", "ref"]
+__all__ = ["BuildError", "Expr", "MAX_DEPTH", "Model", "ref"]
 
 #: Parameter types whose string arguments name something (a key, a module, a class).
 _NAMING = frozenset({ArgType.KEY, ArgType.KEYS, ArgType.SPEC, ArgType.NETWORK, ArgType.MODULE,
                      ArgType.NET_OR_MODULE, ArgType.DIST, ArgType.ACTIVATION})
 
+#: The deepest expression the builder makes, each call, operator, index, list, tuple and pipe
+#: being one level (and the deepest nesting of composites in a runtime spec). Printed, a level
+#: takes at most one bracket and two levels of the parse tree, and the parser takes
+#: ``rldsl.lang.parse.MAX_NESTING`` (100) brackets and twice as many tree levels: every
+#: expression this deep prints as text that parses back to it (tests/test_build.py checks the
+#: worst cases). Deeper is a :class:`BuildError` at the Python call that nests it, so that
+#: neither the checker nor the printer can run out of stack on a built model.
+MAX_DEPTH = 64
+
+#: The longest model name, in UTF-8 bytes (it names a file: ``<name>.rlm``).
+_MAX_MODEL_NAME = 200
+
+#: Unicode categories of characters a string literal cannot hold: control characters (other
+#: than tab, newline and carriage return, which are written as escapes), lone surrogates (not
+#: UTF-8), and line and paragraph separators.
+_UNWRITABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
 
 class BuildError(ValueError):
     """A Python call that cannot make a declaration at all: a name that is not an identifier, a
-    spec string that does not parse, a value with no `.rlm` form. Everything a `.rlm` file could
-    say, however wrong, is left to the checker instead (see :meth:`Model.check`)."""
+    spec string that does not parse, a value with no `.rlm` form (NaN, an integer beyond 2**62, a
+    string with control characters, a list that contains itself, an expression nested more than
+    :data:`MAX_DEPTH` deep). Everything a `.rlm` file could say, however wrong, is left to the
+    checker instead (see :meth:`Model.check`)."""
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, escaped (no control characters reach the terminal) and cut
+    short when long."""
+    return repr(text) if len(text) <= 60 else f"{text[:40]!r}... ({len(text)} characters)"
 
 
 # ---------------------------------------------------------------------------------------------
 # Names
 
 
-@functools.lru_cache(maxsize=4096)
 def _is_name(text: str) -> bool:
+    """Whether ``text`` is a `.rlm` name (as the parser reads one, reserved words excluded)."""
+    return text.isascii() and text.isidentifier() and _parses_as_name(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parses_as_name(text: str) -> bool:
     module, diagnostics = parse(f"dim {text}")
     return not diagnostics and module.body[0].name.value == text
 
 
-@functools.lru_cache(maxsize=4096)
 def _is_keyword_name(text: str) -> bool:
+    """Whether ``text`` can name a keyword argument (declaration keywords can)."""
+    return text.isascii() and text.isidentifier() and _parses_as_keyword_name(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parses_as_keyword_name(text: str) -> bool:
     module, diagnostics = parse(f"module m = F({text}=1)")
     return not diagnostics and module.body[0].body.kwargs[0].name.value == text
 
 
 def _name(text: object, site: Site, what: str) -> ast.Name:
     if not isinstance(text, str) or not _is_name(text):
-        raise BuildError(f"{_where(site)}: {what} name {text!r} is not a `.rlm` name: use letters, digits and "
+        shown = _shown(text) if isinstance(text, str) else repr(text)
+        raise BuildError(f"{_where(site)}: {what} name {shown} is not a `.rlm` name: use letters, digits and "
                          "`_`, not starting with a digit, and not a reserved word such as `key`")
     return ast.Name(text, span=site.span)
 
@@ -87,8 +125,33 @@ def _name(text: object, site: Site, what: str) -> ast.Name:
 def _path(text: str, site: Site) -> tuple[str, ...]:
     parts = tuple(text.split("."))
     if not all(_is_name(part) for part in parts):
-        raise BuildError(f"{_where(site)}: {text!r} is not a key or name: write `name` or `outer.inner`")
+        raise BuildError(f"{_where(site)}: {_shown(text)} is not a key or name: write `name` or `outer.inner`")
     return parts
+
+
+def _string(text: str, site: Site, what: str = "a string") -> str:
+    """``text`` as the value of a string literal, refused when a `.rlm` file cannot hold it."""
+    import unicodedata
+
+    for char in text:
+        if char not in "\t\n\r" and unicodedata.category(char) in _UNWRITABLE:
+            raise BuildError(f"{_where(site)}: {what} {_shown(text)} holds the character U+{ord(char):04X}, which "
+                             "a `.rlm` file cannot hold: remove it (tab, newline and carriage return are the only "
+                             "control characters a string may have)")
+    return text
+
+
+def _model_name(name: object) -> str:
+    """A model's name, refused unless it is a plain file name (it names the root file of an
+    artifact, `<name>.rlm`, and appears in messages)."""
+    if not (isinstance(name, str) and name and name.isprintable() and name == name.strip()
+            and not name.startswith(".") and "/" not in name and "\\" not in name
+            and len(name.encode("utf-8", "replace")) <= _MAX_MODEL_NAME):
+        shown = _shown(name) if isinstance(name, str) else repr(name)
+        raise BuildError(f"{_where(call_site())}: the model name {shown} names its file in artifacts: give a plain "
+                         f"name such as \"sac\" (printable, no `/`, not starting with `.`, at most "
+                         f"{_MAX_MODEL_NAME} bytes)")
+    return name
 
 
 def _where(site: Site) -> str:
@@ -100,51 +163,102 @@ def _where(site: Site) -> str:
 
 
 def _number_node(value: numbers.Real, span: Span, site: Site) -> ast.Number:
+    """A number: an integer within 2**62 in magnitude (what the parser reads; larger ones are
+    never printed, as Python refuses to print integers of more than 4300 digits), or a float
+    other than NaN."""
     if isinstance(value, numbers.Integral):
-        return ast.Number(int(value), span=span)
-    number = float(value)
+        number = int(value)
+        if abs(number) > MAX_INT:
+            raise BuildError(f"{_where(site)}: an integer of {number.bit_length()} bits is out of range: `.rlm` "
+                             "integers are at most 2**62 in magnitude; for a large bound give a float such as 1e30")
+        return ast.Number(number, span=span)
+    try:
+        number = float(value)
+    except (ArithmeticError, ValueError, TypeError) as error:
+        raise BuildError(f"{_where(site)}: a {type(value).__name__} that cannot be a float ({_shown(str(error))}) "
+                         "has no `.rlm` form") from None
     if math.isnan(number):
         raise BuildError(f"{_where(site)}: NaN has no `.rlm` form: give a number")
     return ast.Number(number, span=span)
 
 
-def _node(value: object, site: Site, naming: bool = False) -> ast.Expr:
-    """A Python value as an expression node: numbers, booleans, None, strings (names where
-    ``naming``), lists, tuples and :class:`Expr` values."""
+def _too_deep(site: Site) -> BuildError:
+    return BuildError(f"{_where(site)}: the expression is nested more than {MAX_DEPTH} levels deep (calls, operators, "
+                      "indexes, lists and pipes inside each other; see rldsl.build.MAX_DEPTH): give inner parts "
+                      "names of their own (`m.module(...)`, `m.dim(...)`)")
+
+
+def _composed(node: ast.Expr, parts: Iterable[Expr], site: Site) -> Expr:
+    """An expression one level above ``parts`` (its operands, arguments or items)."""
+    depth = 1 + max((part.depth for part in parts), default=0)
+    if depth > MAX_DEPTH:
+        raise _too_deep(site)
+    return Expr(node, depth)
+
+
+def _node(value: object, site: Site, naming: bool = False) -> Expr:
+    """A Python value as an expression: numbers, booleans, None, strings (names where
+    ``naming``), lists, tuples, numpy and torch values, and :class:`Expr` values."""
+    return _expression(value, site, naming, ())
+
+
+def _expression(value: object, site: Site, naming: bool, enclosing: tuple[int, ...]) -> Expr:
+    """:func:`_node` for a value inside the lists whose ids are ``enclosing``: a list inside
+    itself has no `.rlm` form, and neither has one nested more than :data:`MAX_DEPTH` deep."""
     if isinstance(value, Expr):
-        return value.node
+        return value
     span = site.span
     if isinstance(value, bool):
-        return ast.Bool(value, span=span)
+        return Expr(ast.Bool(value, span=span))
     if isinstance(value, numbers.Real):
-        return _number_node(value, span, site)
+        return Expr(_number_node(value, span, site))
     if value is None:
-        return ast.NoneLit(span=span)
+        return Expr(ast.NoneLit(span=span))
     if isinstance(value, str):
-        return ast.Ref(_path(value, site), span=span) if naming else ast.String(value, span=span)
-    if hasattr(value, "tolist") and not isinstance(value, Expr):  # a numpy or torch value
-        return _node(value.tolist(), site, naming)
+        return Expr(ast.Ref(_path(value, site), span=span) if naming else ast.String(_string(value, site), span=span))
     if isinstance(value, (list, tuple)):
-        items = tuple(_node(item, site.item(i), naming) for i, item in enumerate(value))
-        return ast.ListExpr(items, span=span) if isinstance(value, list) else ast.TupleExpr(items, span=span)
+        if id(value) in enclosing:
+            raise BuildError(f"{_where(site)}: a {type(value).__name__} that contains itself has no `.rlm` form")
+        if len(enclosing) >= MAX_DEPTH:
+            raise _too_deep(site)
+        inner = (*enclosing, id(value))
+        items = [_expression(item, site.item(i), naming, inner) for i, item in enumerate(value)]
+        nodes = tuple(item.node for item in items)
+        node = ast.ListExpr(nodes, span=span) if isinstance(value, list) else ast.TupleExpr(nodes, span=span)
+        return _composed(node, items, site)
+    if hasattr(value, "tolist"):  # a numpy or torch value
+        if len(enclosing) >= MAX_DEPTH:
+            raise _too_deep(site)
+        return _expression(_listed(value, site), site, naming, (*enclosing, id(value)))
     raise BuildError(f"{_where(site)}: a {type(value).__name__} has no `.rlm` form: give a number, a string, "
                      "a list, or something made by rldsl.build")
+
+
+def _listed(value: Any, site: Site) -> object:
+    """``value.tolist()``, its failure a BuildError."""
+    try:
+        return value.tolist()
+    except Exception as error:  # noqa: BLE001 - whatever the array library raises
+        raise BuildError(f"{_where(site)}: a {type(value).__name__} whose `tolist()` fails has no `.rlm` form "
+                         f"({type(error).__name__}: {_shown(str(error))})") from None
 
 
 class Expr:
     """A `.rlm` expression made in Python: a name (a key, a module, a kind), a call, arithmetic,
     a pipe of networks. Attribute access, indexing, calling, ``+ - * / // %`` and ``>>`` build
-    larger expressions, as the same operators do in a `.rlm` file.
+    larger expressions, as the same operators do in a `.rlm` file. ``depth`` counts its levels
+    (at most :data:`MAX_DEPTH`).
 
     >>> action = ref("action")
     >>> 2 * action.shape[-1]
     Expr(2 * action.shape[-1])
     """
 
-    __slots__ = ("node",)
+    __slots__ = ("node", "depth")
 
-    def __init__(self, node: ast.Expr) -> None:
+    def __init__(self, node: ast.Expr, depth: int = 1) -> None:
         self.node = node
+        self.depth = depth
 
     def __repr__(self) -> str:
         return f"Expr({expr_source(self.node)})"
@@ -154,12 +268,16 @@ class Expr:
             raise AttributeError(name)
         site = call_site()
         if not _is_name(name):
-            raise BuildError(f"{_where(site)}: `{name}` is not a `.rlm` name")
+            raise BuildError(f"{_where(site)}: {_shown(name)} is not a `.rlm` name")
         return Expr(ast.Ref((*self.node.path, name), span=site.span))
 
     def __getitem__(self, index: object) -> Expr:
         site = call_site()
-        return Expr(ast.Index(self.node, _node(index, site), span=site.span))
+        if not isinstance(self.node, (ast.Ref, ast.Call, ast.Index)):
+            raise BuildError(f"{_where(site)}: `{expr_source(self.node)}` cannot be indexed in a `.rlm` file (only "
+                             "names, calls and indexed values can): give it a name first")
+        position = _node(index, site)
+        return _composed(ast.Index(self.node, position.node, span=site.span), (self, position), site)
 
     def __iter__(self) -> None:
         raise TypeError("a `.rlm` expression is not iterable")
@@ -170,23 +288,25 @@ class Expr:
         site = call_site()
         kind = lookup(self.node.dotted)
         given = [_node(value, site.arg(i), _names_at(kind, i)) for i, value in enumerate(args)]
-        keywords = []
+        keywords, values = [], []
         for python_name, value in kwargs.items():
             name = _keyword_name(python_name, site)
             value_site = site.kwarg(python_name)
             param = kind.param(name) if kind is not None else None
-            node = _node(value, value_site, param is not None and param.type in _NAMING)
-            keywords.append(ast.Keyword(ast.Name(name, span=value_site.span), node, span=value_site.span))
+            built = _node(value, value_site, param is not None and param.type in _NAMING)
+            keywords.append(ast.Keyword(ast.Name(name, span=value_site.span), built.node, span=value_site.span))
+            values.append(built)
         func = ast.Ref(self.node.path, span=site.func().span)
-        return Expr(ast.Call(func, tuple(given), tuple(keywords), span=site.span))
+        call = ast.Call(func, tuple(arg.node for arg in given), tuple(keywords), span=site.span)
+        return _composed(call, (*given, *values), site)
 
     # -- arithmetic and pipes ------------------------------------------------------------------
 
     def _binary(self, op: str, other: object, reflected: bool) -> Expr:
         site = call_site()
-        node = _node(other, site.operand(not reflected))
-        left, right = (node, self.node) if reflected else (self.node, node)
-        return Expr(ast.BinOp(op, left, right, span=site.span))
+        operand = _node(other, site.operand(not reflected))
+        left, right = (operand, self) if reflected else (self, operand)
+        return _composed(ast.BinOp(op, left.node, right.node, span=site.span), (left, right), site)
 
     def __add__(self, other: object) -> Expr:
         return self._binary("+", other, False)
@@ -228,24 +348,30 @@ class Expr:
         site = call_site()
         if isinstance(self.node, ast.Number):  # `-1` is a number, as in a `.rlm` file
             return Expr(ast.Number(-self.node.value, span=site.span))
-        return Expr(ast.UnaryOp("-", self.node, span=site.span))
+        return _composed(ast.UnaryOp("-", self.node, span=site.span), (self,), site)
 
     def __pos__(self) -> Expr:
-        return Expr(ast.UnaryOp("+", self.node, span=call_site().span))
+        site = call_site()
+        return _composed(ast.UnaryOp("+", self.node, span=site.span), (self,), site)
 
     def __rshift__(self, other: object) -> Expr:
-        return _pipe(self.node, other, call_site(), reflected=False)
+        return _pipe(self, other, call_site(), reflected=False)
 
     def __rrshift__(self, other: object) -> Expr:
-        return _pipe(self.node, other, call_site(), reflected=True)
+        return _pipe(self, other, call_site(), reflected=True)
 
 
-def _pipe(node: ast.Expr, other: object, site: Site, reflected: bool) -> Expr:
+def _pipe(expr: Expr, other: object, site: Site, reflected: bool) -> Expr:
     """``a >> b``: a pipe, flattened on the left as `a >> b >> c` is one pipe of three."""
-    other_node = _node(other, site.operand(not reflected))
-    left, right = (other_node, node) if reflected else (node, other_node)
-    stages = (*left.stages, right) if isinstance(left, ast.Pipe) else (left, right)
-    return Expr(ast.Pipe(stages, span=site.span))
+    operand = _node(other, site.operand(not reflected))
+    left, right = (operand, expr) if reflected else (expr, operand)
+    if isinstance(left.node, ast.Pipe):  # its stages are one level below it, as the new one is
+        stages, depth = (*left.node.stages, right.node), max(left.depth, 1 + right.depth)
+    else:
+        stages, depth = (left.node, right.node), 1 + max(left.depth, right.depth)
+    if depth > MAX_DEPTH:
+        raise _too_deep(site)
+    return Expr(ast.Pipe(stages, span=site.span), depth)
 
 
 def _names_at(kind: Any, index: int) -> bool:
@@ -261,7 +387,7 @@ def _keyword_name(python_name: str, site: Site) -> str:
     """The `.rlm` name of a Python keyword argument: ``in_`` is ``in``."""
     name = python_name[:-1] if python_name.endswith("_") and pykeyword.iskeyword(python_name[:-1]) else python_name
     if not _is_keyword_name(name):
-        raise BuildError(f"{_where(site)}: `{python_name}` is not a `.rlm` argument name")
+        raise BuildError(f"{_where(site)}: {_shown(python_name)} is not a `.rlm` argument name")
     return name
 
 
@@ -272,15 +398,19 @@ def ref(dotted: str) -> Expr:
     Expr(action.low)
     """
     site = call_site()
+    if not isinstance(dotted, str):
+        raise BuildError(f"{_where(site)}: `ref` takes a name such as \"agents.action\", not a {type(dotted).__name__}")
     return Expr(ast.Ref(_path(dotted, site.arg(0)), span=site.span))
 
 
 def __getattr__(name: str) -> Expr:
     """``from rldsl.build import MLP``: every kind of the language, as a callable expression."""
     if lookup(name) is None:
-        guess = suggest_kind(name)
-        hint = f"; did you mean `{guess}`?" if guess else ""
-        raise AttributeError(f"rldsl.build has no kind `{name}`{hint}")
+        if name.startswith("__"):  # looked up by Python's machinery, not by a user
+            raise AttributeError(name)
+        help_, _ = unknown_kind_help(name)
+        shown = f"`{name}`" if name.isascii() and name.isidentifier() else _shown(name)
+        raise AttributeError(f"rldsl.build has no kind {shown}; {help_}")
     return Expr(ast.Ref((name,), span=call_site().span))
 
 
@@ -309,6 +439,9 @@ def _spec(value: object, site: Site, name: str) -> ast.Spec:
         from rldsl.compiler.specs import from_spec
         from rldsl.lang.types import spec_text
 
+        if _composite_depth(value) > MAX_DEPTH:
+            raise BuildError(f"{_where(site)}: the spec of `{name}` nests composites more than {MAX_DEPTH} deep (or "
+                             "contains itself), more than a `.rlm` file may nest")
         try:
             value = spec_text(from_spec(value))
         except ValueError as error:
@@ -323,10 +456,26 @@ def _spec(value: object, site: Site, name: str) -> ast.Spec:
     if errors:
         raise BuildError(_render_spec_errors(errors, value, name, site, len(prefix)))
     if len(module.body) != 1:
-        raise BuildError(f"{_where(site)}: the spec of `{name}` holds more than one spec: {value!r}")
+        raise BuildError(f"{_where(site)}: the spec of `{name}` holds more than one spec: {_shown(value)}")
     decl = module.body[0]
     assert isinstance(decl, ast.KeyDecl)
     return _respan(decl.spec, move)
+
+
+def _composite_depth(spec: Any) -> int:
+    """How deep composites nest in a runtime spec (1 for a leaf), counted without recursion and
+    only up to ``MAX_DEPTH + 1``: a composite that contains itself counts as too deep."""
+    composite = sys.modules["rldsl.specs"].Composite
+    deepest = 0
+    pending = [(spec, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(node, composite):
+            pending.extend((entry, depth + 1) for _, entry in node.items())
+    return deepest
 
 
 def _is_runtime_spec(value: object) -> bool:
@@ -370,9 +519,7 @@ class Model:
     """
 
     def __init__(self, name: str = "model") -> None:
-        if not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name:
-            raise BuildError(f"the model name {name!r} names its file in artifacts: give a plain name such as \"sac\"")
-        self.name = name
+        self.name = _model_name(name)
         self._decls: list[ast.Decl] = []
 
     def __repr__(self) -> str:
@@ -398,13 +545,17 @@ class Model:
     def include(self, path: str | os.PathLike[str]) -> None:
         """``include "path"``: the declarations of another `.rlm` file."""
         site = call_site()
-        self._decls.append(ast.Include(ast.String(os.fspath(path), span=site.arg(0).span), span=site.span))
+        text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+        if not isinstance(text, str):
+            raise BuildError(f"{_where(site)}: an include names a file by a string path, not a {type(path).__name__}")
+        at = site.arg(0)
+        self._decls.append(ast.Include(ast.String(_string(text, at, "the path"), span=at.span), span=site.span))
 
     def dim(self, name: str, value: object = None) -> Expr:
         """``dim name = value`` (an integer or an expression of other dims), or ``dim name``
         for a dimension without a fixed size."""
         site = call_site()
-        node = None if value is None else _node(value, site.arg(1))
+        node = None if value is None else _node(value, site.arg(1)).node
         return self._add(ast.DimDecl(_name(name, site.arg(0), "a dim"), node, span=site.span), name)
 
     def env(self, name: str, env_id: str, **options: object) -> Expr:
@@ -414,9 +565,10 @@ class Model:
         if not isinstance(env_id, str):
             raise BuildError(f"{_where(site)}: the env id must be a string such as \"Pendulum-v1\"")
         keywords = tuple(ast.Keyword(ast.Name(_keyword_name(k, site), span=site.kwarg(k).span),
-                                     _node(v, site.kwarg(k)), span=site.kwarg(k).span) for k, v in options.items())
-        decl = ast.EnvDecl(_name(name, site.arg(0), "an env"), ast.String(env_id, span=site.arg(1).span), keywords,
-                           span=site.span)
+                                     _node(v, site.kwarg(k)).node, span=site.kwarg(k).span) for k, v in options.items())
+        env_name = _name(name, site.arg(0), "an env")
+        decl = ast.EnvDecl(env_name, ast.String(_string(env_id, site.arg(1), "the env id"), span=site.arg(1).span),
+                           keywords, span=site.span)
         return self._add(decl, name)
 
     def key(self, name: str, spec: object) -> Expr:
@@ -449,7 +601,7 @@ class Model:
 
     def _module(self, role: ast.Role, name: str, body: object, reads: Iterable[object] | None,
                 writes: Iterable[object] | None, site: Site) -> Expr:
-        body_node = _node(body, site.arg(1))
+        body_node = _node(body, site.arg(1)).node
         io = None
         if reads is not None or writes is not None:
             io = ast.KeyFlow(self._keys(reads, site, "reads", 2), self._keys(writes, site, "writes", 3), span=site.span)
@@ -465,10 +617,13 @@ class Model:
             return ()
         if isinstance(keys, (str, Expr)):
             keys = [keys]
+        if not isinstance(keys, Iterable):
+            raise BuildError(f"{_where(site)}: `{word}` lists keys, as names (\"observation\") or declared keys; "
+                             f"got a {type(keys).__name__}")
         where = site.argument(index, word)
         out = []
         for i, key in enumerate(keys):
-            node = _node(key, where.item(i), naming=True)
+            node = _node(key, where.item(i), naming=True).node
             if not isinstance(node, ast.Ref):
                 raise BuildError(f"{_where(site)}: `{word}` lists keys, as names (\"observation\") or "
                                  f"declared keys; got {expr_source(node)}")
@@ -481,21 +636,23 @@ class Model:
         """The model as canonical `.rlm` text (it parses back to :attr:`ast`)."""
         return to_source(self.ast)
 
-    def check(self) -> Any:
-        """Check the model, as ``rldsl check`` checks a file: an :class:`rldsl.api.Report` whose
-        diagnostics point at the Python calls that made each declaration."""
+    def check(self, *, dtype: str = "f32") -> Any:
+        """Check the model, as ``rldsl check`` checks a file (for compiling in ``dtype``): an
+        :class:`rldsl.api.Report` whose diagnostics point at the Python calls that made each
+        declaration."""
         from rldsl.api import report_of
         from rldsl.lang.includes import load_module
 
         program = load_module(self.ast, self.name)
-        return report_of(program)
+        return report_of(program, dtype=dtype)
 
     def compile(self, *, device: str = "cpu", seed: int = 0, dtype: str = "f32", check_inputs: bool = True) -> Any:
         """Check and build the model: an :class:`rldsl.compiler.Program`, the options as for
         :func:`rldsl.compile`. Raises :class:`rldsl.compiler.CompileError` when it has errors."""
         from rldsl.compiler import compile_report
 
-        return compile_report(self.check(), device=device, seed=seed, dtype=dtype, check_inputs=check_inputs)
+        return compile_report(self.check(dtype=dtype), device=device, seed=seed, dtype=dtype,
+                              check_inputs=check_inputs)
 
     def save(self, path: str | os.PathLike[str], *, device: str = "cpu", seed: int = 0, dtype: str = "f32") -> Any:
         """Compile the model and write it as an artifact that :func:`rldsl.load` reads (its
@@ -503,7 +660,7 @@ class Model:
         from rldsl.compiler import compile_report
         from rldsl.compiler.artifact import write_artifact
 
-        report = self.check()
+        report = self.check(dtype=dtype)
         program = compile_report(report, device=device, seed=seed, dtype=dtype)
         root = os.path.abspath(f"{self.name}.rlm")
         sources = {name: source for name, source in report.sources.items() if name.endswith(".rlm")}

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--print-types", action="store_true", help="also print the inferred spec of every key")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour the text output (default: auto, on a terminal only)")
+    check.add_argument("--dtype", choices=("f32", "f64"), default="f32",
+                       help="the float dtype the model will be compiled in (default: f32)")
     add_reading_arguments(check)
     check.set_defaults(handler=_check)
     compile_ = commands.add_parser(
@@ -61,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check a .rlm model, build one module per declared name from rldsl.modules, print a summary "
                     "(keys read and written with their specs, submodules, parameters, device), run one forward pass "
                     "per module on spec-random input, and print where the time went. Exit status: 0 built, "
-                    "1 check errors, 2 usage or I/O error (a device that is not there included).",
+                    "1 check errors or a model over --max-params, 2 usage or I/O error (a device that is not there "
+                    "included).",
     )
     compile_.add_argument("file", metavar="FILE", help="the .rlm file to compile")
     compile_.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
@@ -70,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("-o", "--output", metavar="OUT.rlmz",
                           help="also write a model artifact (source, compile options, weights) to OUT.rlmz; "
                                "`rldsl.load(OUT.rlmz)` reads it back")
+    compile_.add_argument("--max-params", type=_max_params, metavar="N",
+                          help="refuse (exit 1) a model of more than N parameters, counted before anything is "
+                               "allocated (default: 2**31, 8 GiB as f32)")
     add_reading_arguments(compile_)
     compile_.set_defaults(handler=_compile)
     explain = commands.add_parser("explain", help="explain a diagnostic code",
@@ -99,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", metavar="FILE.rlmz", help="the artifact to inspect")
     inspect.add_argument("--device", help="rebuild on this device instead of the one it was saved from")
     inspect.add_argument("--source", action="store_true", help="also print the stored root source file")
+    inspect.add_argument("--max-params", type=_max_params, metavar="N",
+                         help="refuse an artifact whose model has more than N parameters, before building it "
+                              "(default: 2**31)")
     add_env_arguments(inspect)
     inspect.set_defaults(handler=_inspect)
     add_graph_parser(commands)
@@ -158,7 +167,8 @@ def _check(args: argparse.Namespace) -> int:
     if problem:
         print(f"rldsl: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    checked = [_check_one(path, check_program, read_limits(args)) for path in args.files]
+    checked = [_check_one(path, lambda program: check_program(program, dtype=args.dtype), read_limits(args))
+               for path in args.files]
     if args.format == "json":
         _print_json(checked, args.print_types, sys.stdout)
     else:
@@ -266,7 +276,7 @@ def _compile(args: argparse.Namespace) -> int:
     if problem:
         print(f"rldsl: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    item = _check_one(args.file, check_program, read_limits(args))
+    item = _check_one(args.file, lambda program: check_program(program, dtype=args.dtype), read_limits(args))
     if item.problem:
         print(f"rldsl: {item.problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -275,22 +285,48 @@ def _compile(args: argparse.Namespace) -> int:
         _print_text([item], False, _use_color("auto", sys.stdout), sys.stdout)
         return EXIT_PROBLEMS
     from rldsl.compiler import CompileError, compile_report
+    from rldsl.compiler.limits import DEFAULT_MAX_PARAMS, ModelTooLarge
     from rldsl.compiler.summary import run_once, summary
 
+    limit = args.max_params or DEFAULT_MAX_PARAMS
     try:
-        program = compile_report(_CheckedReport(item.result), device=args.device, seed=args.seed, dtype=args.dtype)
-    except CompileError as error:
+        program = compile_report(_CheckedReport(item.result), device=args.device, seed=args.seed, dtype=args.dtype,
+                                 max_params=limit)
+    except ModelTooLarge as error:  # the model's size: refused before anything was allocated
         print(f"rldsl: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_PROBLEMS
+    except CompileError as error:  # with a report: the model's fault (an unsized dim), else the machine's
+        print(f"rldsl: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS if error.report is not None else EXIT_USAGE
     built = time.perf_counter()
     outputs = run_once(program)
     ran = time.perf_counter()
     print(summary(program, outputs), file=sys.stdout)
+    _print_parameters(program, limit)
     print(f"time: import torch and rldsl.modules {1000 * (imported - started):.0f} ms, check {1000 * (checked - imported):.0f} ms, "
           f"build {1000 * (built - checked):.0f} ms, first forward {1000 * (ran - built):.0f} ms", file=sys.stdout)
     if args.output:
         return _write_artifact(args, program, item)
     return EXIT_OK
+
+
+def _max_params(text: str) -> int:
+    """``--max-params N``: a positive number of parameters (``4_000_000_000`` and ``2**32`` too)."""
+    from rldsl.compiler.limits import parse_max_params
+
+    try:
+        return parse_max_params(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _print_parameters(program: Any, limit: int) -> None:
+    """The model's parameter count (shared ones once), its size, and the limit it was built under."""
+    from rldsl.compiler.limits import parameter_total, size_text
+
+    total = parameter_total(dict.fromkeys(program.values()))
+    print(f"parameters: {total:,} in total ({size_text(total, program.dtype)}); limit {limit:,} (--max-params)",
+          file=sys.stdout)
 
 
 def _write_artifact(args: argparse.Namespace, program: Any, item: _Checked) -> int:
@@ -322,7 +358,8 @@ class _CheckedReport:
 
 def _inspect(args: argparse.Namespace) -> int:
     from rldsl.compiler import CompileError
-    from rldsl.compiler.artifact import ArtifactError, load_artifact, read_contents
+    from rldsl.compiler.artifact import ArtifactError, inspect_artifact
+    from rldsl.compiler.limits import DEFAULT_MAX_PARAMS
     from rldsl.compiler.summary import run_once, summary
 
     problem = import_envs(args)
@@ -330,8 +367,8 @@ def _inspect(args: argparse.Namespace) -> int:
         print(f"rldsl: {problem}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        contents = read_contents(args.file)
-        program = load_artifact(args.file, device=args.device)
+        contents, program = inspect_artifact(args.file, device=args.device,
+                                             max_params=args.max_params or DEFAULT_MAX_PARAMS)
     except (ArtifactError, CompileError) as error:
         print(f"rldsl: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -347,7 +384,13 @@ def _inspect(args: argparse.Namespace) -> int:
     print(f"weights: {contents.weights_bytes:,} bytes, {tensors} tensors; checksums verified, loaded with "
           "weights_only=True")
     print()
-    print(summary(program, run_once(program)))
+    try:
+        outputs = run_once(program)
+    except Exception as error:  # noqa: BLE001 (a model rebuilt from a file someone else wrote: refuse, never crash)
+        print(f"rldsl: `{args.file}`: the rebuilt model fails its forward pass ({type(error).__name__}: {error})",
+              file=sys.stderr)
+        return EXIT_USAGE
+    print(summary(program, outputs))
     if args.source:
         print()
         print(f"--- {manifest['root']}")

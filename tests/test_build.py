@@ -214,7 +214,8 @@ def test_strings_name_keys_only_where_the_kind_takes_names() -> None:
     assert call.node == expr("ProbabilisticActor(params, in=[loc], out=action, dist=TanhNormal, "
                              "return_log_prob=true)")
     assert NormalParamExtractor(scale_mapping="exp").node == expr('NormalParamExtractor(scale_mapping="exp")')
-    assert EGreedyModule(spec="agents.action", eps_init=0.5).node == expr("EGreedyModule(spec=agents.action, eps_init=0.5)")
+    assert EGreedyModule(spec="agents.action", eps_init=0.5).node == expr(
+        "EGreedyModule(spec=agents.action, eps_init=0.5)")
 
 
 def test_expressions_are_the_parsed_ones() -> None:
@@ -312,3 +313,259 @@ def test_a_saved_model_with_an_include_stores_the_included_file(monkeypatch: pyt
     td = program.spec_random_input("agent_q", (2,))
     assert torch.equal(program["agent_q"](td.clone())["agents", "action_value"],
                        loaded["agent_q"](td.clone())["agents", "action_value"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile and huge values: a BuildError at the Python call, never a RecursionError or ValueError
+
+
+def _deep_sum(levels: int) -> object:
+    x = ref("a")
+    for _ in range(levels):
+        x = x + 1  # DEEP-SUM
+    return x
+
+
+def test_a_deep_expression_is_refused_where_it_gets_too_deep() -> None:
+    from rldsl.build import MAX_DEPTH
+
+    with pytest.raises(BuildError, match=f"more than {MAX_DEPTH} levels deep") as caught:
+        _deep_sum(10_000)
+    assert f"{HERE}:{line_of('DEEP-SUM')}:" in str(caught.value)
+    with pytest.raises(BuildError, match="levels deep"):
+        x = MLP(out_features=1)
+        for _ in range(5_000):
+            x = MLP(out_features=1) >> x  # nests: MLP >> (MLP >> (...))
+    with pytest.raises(BuildError, match="levels deep"):
+        v: object = 1
+        for _ in range(10_000):
+            v = [v]
+        MLP(num_cells=v)
+    with pytest.raises(BuildError, match="levels deep"):
+        i: object = ref("a")
+        for _ in range(10_000):
+            i = ref("a")[i]
+
+
+def test_a_long_chain_of_pipes_is_one_flat_pipe() -> None:
+    x = MLP(out_features=3)
+    for _ in range(5_000):
+        x = x >> Tanh()
+    assert isinstance(x.node, A.Pipe) and len(x.node.stages) == 5_001 and x.depth == 3
+    m = Model()
+    m.key("observation", "f32[3]")
+    m.module("p", x, reads=["observation"], writes=["y"])
+    assert clean_parse(m.to_source()) == m.ast
+    assert [d.code for d in m.check().diagnostics] == ["W0301"]
+
+
+def _nest(shape: str, levels: int) -> object:
+    """An expression ``levels`` deep, each level printed in the way that takes the most parser
+    levels and brackets: a right operand in parentheses, a keyword argument, a list, a pipe in
+    parentheses, an index, a negated sum."""
+    x: object = 1
+    for _ in range(levels):
+        if shape == "sub":
+            x = ref("a") - x
+        elif shape == "kwarg":
+            x = ref("MLP")(num_cells=x)
+        elif shape == "list":
+            x = [x]
+        elif shape == "pipe":
+            x = Tanh() >> (x if isinstance(x, rldsl.build.Expr) else Tanh())
+        elif shape == "index":
+            x = ref("a")[x]
+        elif shape == "neg":
+            x = -(ref("a") + x)
+    return x
+
+
+@pytest.mark.parametrize("shape", ["sub", "kwarg", "list", "pipe", "index", "neg"])
+def test_the_deepest_expression_prints_parses_and_checks(shape: str) -> None:
+    from rldsl.build import MAX_DEPTH
+    from rldsl.lang.parse import MAX_NESTING
+
+    assert 2 * MAX_DEPTH + 8 <= 2 * MAX_NESTING and MAX_DEPTH < MAX_NESTING  # see MAX_DEPTH
+    levels = MAX_DEPTH - 1 if shape in ("sub", "kwarg", "list", "index", "pipe") else (MAX_DEPTH - 1) // 2
+    m = Model()
+    m.key("observation", "f32[3]")
+    m.dim("a", 2)
+    value = _nest(shape, levels)
+    if shape in ("kwarg", "pipe"):
+        m.module("p", value, reads=["observation"], writes=["y"])
+    else:
+        m.dim("d", value)
+    assert clean_parse(m.to_source()) == m.ast
+    report = m.check()  # diagnostics or not, never an exception
+    assert report.diagnostics is not None
+    with pytest.raises(BuildError, match="levels deep"):
+        deeper = Model()
+        deeper.dim("d", _nest(shape, levels + 2 if shape != "neg" else levels + 1))
+        if shape in ("kwarg", "pipe"):
+            raise AssertionError("built")
+
+
+def test_lists_that_contain_themselves() -> None:
+    a: list = []
+    a.append(a)
+    with pytest.raises(BuildError, match="a list that contains itself"):
+        MLP(num_cells=a)
+    b: list = [1]
+    t = (b,)
+    b.append(t)
+    with pytest.raises(BuildError, match="contains itself"):
+        Model().dim("d", t)
+    shared = [1, 2]
+    assert MLP(num_cells=[shared, shared]).node == expr("MLP(num_cells=[[1, 2], [1, 2]])")  # not a cycle
+
+
+def test_values_whose_tolist_never_ends_or_fails() -> None:
+    class Endless:
+        def tolist(self) -> object:
+            return self
+
+    class Failing:
+        def tolist(self) -> object:
+            raise RuntimeError("boom")
+
+    with pytest.raises(BuildError, match="levels deep"):
+        MLP(num_cells=Endless())
+    with pytest.raises(BuildError, match="tolist.*RuntimeError"):
+        MLP(num_cells=Failing())
+
+
+@pytest.mark.parametrize("value", [10**5000, -(10**5000), 2**62 + 1, 10**400], ids=["10e5000", "-10e5000", "2e62+1",
+                                                                                    "10e400"])
+def test_huge_integers_are_refused_without_printing_them(value: int) -> None:
+    with pytest.raises(BuildError, match=r"at most 2\*\*62") as caught:
+        Model().dim("d", value)  # HUGE
+    assert f"{HERE}:{line_of('HUGE')}:" in str(caught.value) and len(str(caught.value)) < 300
+
+
+def test_the_largest_integers_round_trip() -> None:
+    m = Model()
+    m.dim("a", 2**62)
+    m.dim("b", -(2**62))
+    assert clean_parse(m.to_source()) == m.ast
+
+
+def test_numbers_that_are_not_floats() -> None:
+    from fractions import Fraction
+
+    with pytest.raises(BuildError, match="Fraction that cannot be a float"):
+        MLP(dropout=Fraction(10**400, 3))
+    assert MLP(dropout=Fraction(1, 4)).node == expr("MLP(dropout=0.25)")
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\nb", "a\x1b[31mred", "a\u2028b", " sac", "sac\t", "x" * 300, "\ud800"],
+                         ids=["nul", "newline", "escape", "line-separator", "leading-space", "trailing-tab", "long",
+                              "surrogate"])
+def test_model_names_with_control_characters(bad: str) -> None:
+    with pytest.raises(BuildError, match="plain name") as caught:
+        Model(bad)  # BAD-MODEL-NAME
+    message = str(caught.value)
+    assert f"{HERE}:{line_of('BAD-MODEL-NAME')}:" in message
+    assert message.isprintable() and len(message) < 400
+
+
+@pytest.mark.parametrize("bad", ["a\x00", "a\nb", "a\x1b", "dim b", "a b", "é", "a" * 10_000 + "\x00"],
+                         ids=["nul", "newline", "escape", "two-words", "space", "non-ascii", "long"])
+def test_names_with_control_characters_are_refused_escaped(bad: str) -> None:
+    attempts = [
+        lambda: Model().key(bad, "f32[1]"),
+        lambda: Model().module(bad, MLP(out_features=1), reads=["x"], writes=["y"]),
+        lambda: Model().dim(bad, 3),
+        lambda: Model().env(bad, "Pendulum-v1"),
+        lambda: MLP(**{bad: 1}),
+        lambda: ValueOperator(MLP(out_features=1), in_=[bad]),
+        lambda: getattr(ref("a"), bad),
+        lambda: ref(bad),
+    ]
+    for attempt in attempts:
+        with pytest.raises(BuildError) as caught:
+            attempt()
+        message = str(caught.value)
+        assert message.isprintable() and len(message) < 400 and f"{HERE}:" in message
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x7f", "\x85", "\u2028", "\ud800", "\x0b"])
+def test_strings_a_rlm_file_cannot_hold(char: str) -> None:
+    with pytest.raises(BuildError, match=f"U\\+{ord(char):04X}") as caught:
+        Model().env("e", f"Pendulum{char}-v1")  # BAD-STRING
+    assert f"{HERE}:{line_of('BAD-STRING')}:" in str(caught.value) and str(caught.value).isprintable()
+    with pytest.raises(BuildError, match="cannot hold"):
+        NormalParamExtractor(scale_mapping=f"exp{char}")
+    with pytest.raises(BuildError, match="cannot hold"):
+        Model().include(f"specs{char}.rlm")
+
+
+def test_strings_with_tabs_and_newlines_round_trip() -> None:
+    m = Model()
+    m.env("e", "a\tb\nc\rd\\e\"f'g")
+    m.key("observation", "f32[3]")
+    m.module("p", MLP(out_features=1) >> NormalParamExtractor(scale_mapping="ex\np"), reads=["observation"],
+             writes=["loc", "scale"])
+    assert clean_parse(m.to_source()) == m.ast
+
+
+def test_include_paths_are_strings() -> None:
+    with pytest.raises(BuildError, match="string path"):
+        Model().include(b"specs.rlm")  # type: ignore[arg-type]
+    with pytest.raises(BuildError, match="string path"):
+        Model().include(3)  # type: ignore[arg-type]
+
+
+def test_only_names_calls_and_indexes_can_be_indexed() -> None:
+    with pytest.raises(BuildError, match="cannot be indexed"):
+        (ref("a") + 1)[0]  # noqa: B018
+    with pytest.raises(BuildError, match="cannot be indexed"):
+        (MLP(out_features=1) >> Tanh())[0]  # noqa: B018
+    assert ref("a").shape[0][1].node == expr("a.shape[0][1]")
+    assert MLP(out_features=1)[0].node == expr("MLP(out_features=1)[0]")
+
+
+def test_deep_or_self_containing_runtime_specs() -> None:
+    from rldsl.specs import Composite, Unbounded
+
+    spec = Unbounded((1,))
+    for _ in range(3_000):
+        spec = Composite(a=spec)
+    with pytest.raises(BuildError, match="nests composites"):
+        Model().key("x", spec)
+    looped = Composite(a=Unbounded((1,)))
+    looped["b"] = looped
+    with pytest.raises(BuildError, match="contains itself"):
+        Model().key("x", looped)
+
+
+def test_keys_are_listed() -> None:
+    with pytest.raises(BuildError, match="lists keys"):
+        Model().module("m", MLP(out_features=1), reads=3, writes=["y"])  # type: ignore[arg-type]
+
+
+def test_unknown_kinds_from_python() -> None:
+    with pytest.raises(AttributeError, match="rldsl has no `LSTMModule` yet"):
+        rldsl.build.LSTMModule  # noqa: B018
+    with pytest.raises(AttributeError) as caught:
+        rldsl.build.DTActor  # noqa: B018
+    assert "did you mean" not in str(caught.value)
+    with pytest.raises(AttributeError) as caught:
+        getattr(rldsl.build, "Zz\x1b[2J")
+    assert str(caught.value).isprintable()
+
+
+def test_build_docstring_examples() -> None:
+    import doctest
+
+    result = doctest.testmod(rldsl.build, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_python_file_that_cannot_be_parsed_gives_bare_sites(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rldsl.lang import pysite
+
+    def too_deep(*args: object, **kwargs: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded during compilation")
+
+    monkeypatch.setattr(pysite.pyast, "parse", too_deep)
+    assert pysite._index.__wrapped__("generated.py", "x = 1\n") == {}

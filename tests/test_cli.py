@@ -107,7 +107,7 @@ def test_internal_errors_never_show_a_traceback(capsys: pytest.CaptureFixture[st
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import rldsl.lang.check
 
-    def broken(program: object) -> None:
+    def broken(program: object, **options: object) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(rldsl.lang.check, "check_program", broken)

@@ -13,6 +13,7 @@ Python object in the result, so its parameters are shared.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,10 +24,14 @@ from torch import nn
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.specs import concrete, shape_of, to_spec
 from rldsl.lang import types as T
-from rldsl.lang.ir import Dist, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg
+from rldsl.lang.ir import Args, Dist, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg
 from rldsl.lang.kinds import ArgType, Kind, Pass
+from rldsl.lang.kinds.qvalue import action_space_of
 
 __all__ = ["Builder", "runtime_class"]
+
+#: The compile dtypes by torch dtype.
+_DTYPE_NAME = {torch.float32: "f32", torch.float64: "f64"}
 
 #: Parameters that the language infers from the inputs when they are left out (the input size).
 _INPUT_SIZE = ("in_features", "n_agent_inputs")
@@ -53,12 +58,15 @@ class Builder:
     """Builds module nodes into modules, each node once.
 
     ``key_specs`` maps every key path to its checked spec (declared or inferred): it gives the
-    networks their input sizes.
+    networks their input sizes. ``float_dtype``, the compile dtype, is the dtype networks' float
+    inputs must have (f32 inputs stand for it), checked when given.
     """
 
-    def __init__(self, key_specs: Mapping[tuple[str, ...], T.Spec], device: torch.device | str = "cpu") -> None:
+    def __init__(self, key_specs: Mapping[tuple[str, ...], T.Spec], device: torch.device | str = "cpu",
+                 float_dtype: torch.dtype | None = None) -> None:
         self.key_specs = key_specs
         self.device = device
+        self.float_dtype = float_dtype
         self._built: dict[int, nn.Module] = {}
         self._keep: list[object] = []  # the nodes built, so that their ids stay theirs
 
@@ -101,7 +109,10 @@ class Builder:
                 positional.extend(self.module(m) for m in arg.value)
                 continue
             if param.passed is Pass.DIST:
-                kwargs.update(self._distribution(arg.value, kwargs))
+                kwargs.update(self._distribution(arg.value, kwargs, self._value_shape(node)))
+                continue
+            if param.name == "action_space" and arg.value is None:
+                kwargs.update(_action_space(args))
                 continue
             if param.target is None or (arg.value is None and not arg.given):
                 continue
@@ -121,7 +132,7 @@ class Builder:
             return tensordict_key(value)
         if type_ is ArgType.SPEC:
             assert isinstance(value, SpecArg)
-            return to_spec(value.spec, self.device)
+            return self._in_compile_dtype(to_spec(value.spec, self.device))
         if type_ in (ArgType.NETWORK, ArgType.MODULE, ArgType.NET_OR_MODULE):
             if isinstance(value, Network):
                 return self.network(value, self._network_inputs(node))
@@ -131,21 +142,47 @@ class Builder:
         if type_ is ArgType.NUMBERS:
             return self.numbers(value)
         if type_ is ArgType.BOUND:
-            return torch.tensor(value, device=self.device) if isinstance(value, tuple) else float(value)
+            return self._bound(value, self._value_shape(node)) if isinstance(value, tuple) else float(value)
         if type_ in (ArgType.SIZE, ArgType.INTS):
             return [concrete(d) for d in value] if isinstance(value, tuple) else concrete(value)
         if type_ is ArgType.INT:
             return concrete(value)
         return value
 
+    def _in_compile_dtype(self, spec: object) -> object:
+        """A runtime spec given to a module, its f32 made the compile dtype (as the keys' are), so
+        that what the module projects or draws has the dtype the program computes in."""
+        if self.float_dtype is not None and self.float_dtype != torch.float32 and spec.dtype == torch.float32:
+            return spec.to(self.float_dtype)
+        return spec
+
     def _network_inputs(self, node: ModuleNode) -> tuple[KeyRef, ...]:
         """The keys a kind's network reads: its ``in`` argument."""
         assert node.args is not None
         return tuple(node.args["in"])
 
-    def _distribution(self, dist: Dist, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def _value_shape(self, node: ModuleNode | None) -> tuple[int, ...] | None:
+        """The static shape of the first key a kind reads through ``in`` (what its bounds bound), if any."""
+        if node is None or node.args is None or "in" not in node.args.values:
+            return None
+        inputs = node.args["in"]
+        if not isinstance(inputs, tuple) or not inputs or not isinstance(inputs[0], KeyRef):
+            return None
+        spec = self.key_specs.get(inputs[0].path)
+        return shape_of(spec.shape) if spec is not None and hasattr(spec, "dtype") else None
+
+    def _bound(self, values: tuple, shape: tuple[int, ...] | None) -> torch.Tensor:
+        """Per-element bounds as a tensor: the language lists them flattened (row-major), one per
+        element, so for a value of several dims they are put back in its shape."""
+        tensor = torch.tensor(values, device=self.device)
+        if shape is not None and len(shape) > 1 and tensor.numel() == math.prod(shape):
+            return tensor.reshape(shape)
+        return tensor
+
+    def _distribution(self, dist: Dist, kwargs: Mapping[str, Any], shape: tuple[int, ...] | None) -> dict[str, Any]:
         """``distribution_class`` and ``distribution_kwargs``; arguments naming keys (a mask) are
-        read from the tensordict, so ``in_keys`` becomes a mapping from parameter to key."""
+        read from the tensordict, so ``in_keys`` becomes a mapping from parameter to key. Bounds
+        take the ``shape`` of the parameters."""
         constants: dict[str, Any] = {}
         read: dict[str, object] = {}
         for param in dist.kind.params:
@@ -153,7 +190,7 @@ class Builder:
             if isinstance(value, KeyRef):
                 read[param.target or param.name] = tensordict_key(value)
             elif value is not None and param.target is not None and param.passed is Pass.ARG:
-                constants[param.target] = self._plain(param.type, value)
+                constants[param.target] = self._plain(param.type, value, shape)
         out: dict[str, Any] = {"distribution_class": runtime_class(dist.kind), "distribution_kwargs": constants}
         if read:
             in_keys = kwargs.get("in_keys") or []
@@ -161,9 +198,9 @@ class Builder:
             out["in_keys"] = {**mapping, **read}
         return out
 
-    def _plain(self, type_: ArgType, value: object) -> object:
+    def _plain(self, type_: ArgType, value: object, shape: tuple[int, ...] | None = None) -> object:
         if type_ is ArgType.BOUND and isinstance(value, tuple):
-            return torch.tensor(value, device=self.device)
+            return self._bound(value, shape)
         if type_ in (ArgType.INT, ArgType.SIZE) and not isinstance(value, tuple):
             return concrete(value)
         return value
@@ -184,12 +221,27 @@ class Builder:
         found = self._built.get(id(net))
         if found is None:
             specs = [self.key_specs[ref.path] for ref in inputs]
+            self._same_float_dtype(inputs, specs)
             lead = shape_of(specs[0].shape[:-1]) if specs and specs[0].shape else ()
             features = sum(concrete(spec.shape[-1]) for spec in specs) if specs else 0
             found, _ = self._network(net, lead, features)
             self._built[id(net)] = found
             self._keep.append(net)
         return found
+
+    def _same_float_dtype(self, inputs: tuple[KeyRef, ...], specs: list[T.Spec]) -> None:
+        """A network's weights are in the compile dtype (which stands in for f32): a float input of
+        another dtype cannot meet them. The checker reports this (E0515) when it is told the compile
+        dtype; this catches a report checked for another one (skipped when the builder was given none)."""
+        if self.float_dtype is None:
+            return
+        wanted = _DTYPE_NAME.get(self.float_dtype, str(self.float_dtype))
+        for ref, spec in zip(inputs, specs):
+            dtype = getattr(spec, "dtype", None)
+            if dtype in T.FLOAT_DTYPES and dtype != "f32" and dtype != wanted:
+                fix = f" or compile with dtype `{dtype}`" if dtype in ("f32", "f64") else ""
+                raise CompileError(f"a network reads `{ref.dotted}` as {dtype}, but its weights are {wanted} (the "
+                                   f"compile dtype): declare `{ref.dotted}` as {wanted}{fix}")
 
     def _network(self, net: Network, lead: tuple[int, ...], features: int) -> tuple[nn.Module, int]:
         """A network reading ``features`` on its last dim, and the size of its output's last dim."""
@@ -217,6 +269,14 @@ class Builder:
                 kwargs[param.target] = converted
         module = runtime_class(net.kind)(*positional, **kwargs)
         return module, _output_features(module, lead, features)
+
+
+def _action_space(args: Args) -> dict[str, str]:
+    """`action_space` left out is the spec's (the language says so; DistributionalQValueModule's
+    constructor, as torchrl's, requires it): ``{"action_space": "one_hot"}``, or nothing."""
+    spec = args["spec"] if "spec" in args.values else None
+    space = action_space_of(spec.spec) if isinstance(spec, SpecArg) else None
+    return {"action_space": space} if space is not None else {}
 
 
 def _output_features(module: nn.Module, lead: tuple[int, ...], features: int) -> int:

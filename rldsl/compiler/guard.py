@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
 import torch
 
 from rldsl.compiler.specs import DTYPES, shape_of
@@ -75,13 +76,17 @@ class InputCheck:
 
     @classmethod
     def of(cls, name: str, keys: Sequence[tuple[object, T.Spec, bool]], float_dtype: torch.dtype) -> InputCheck:
-        """The check of module ``name``, from its keys' static specs (floats in ``float_dtype``)."""
+        """The check of module ``name``, from its keys' static specs. The compile dtype stands in for
+        f32 (``--dtype f64`` makes every f32 key f64, as :meth:`~rldsl.compiler.Program.spec` does);
+        keys declared with another float dtype keep it."""
         expected = []
         for key, spec, optional in keys:
             dtype = DTYPES[spec.dtype] if hasattr(spec, "dtype") else None
-            if dtype is not None and dtype.is_floating_point:
+            text = T.spec_text(spec)
+            if dtype == torch.float32 and float_dtype != torch.float32:
                 dtype = float_dtype
-            expected.append((key, shape_of(spec.shape), dtype, T.spec_text(spec), optional))
+                text = T.spec_text(attrs.evolve(spec, dtype=_NAMES[float_dtype]))
+            expected.append((key, shape_of(spec.shape), dtype, text, optional))
         return cls(name, expected)
 
     def mismatch(self, td: object) -> str | None:

@@ -9,6 +9,7 @@ torch.Size([2, 1])
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 
 import torch
@@ -18,6 +19,7 @@ from torch import nn
 from rldsl.compiler.build import Builder, tensordict_key
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.guard import InputCheck
+from rldsl.compiler.limits import DEFAULT_MAX_PARAMS, check_parameter_limit
 from rldsl.compiler.specs import to_spec
 from rldsl.lang import types as T
 from rldsl.lang.ir import Dist, KeyRef, ModuleNode
@@ -102,9 +104,14 @@ class Program(Mapping):
         """
         td = TensorDict({}, batch_size=batch_size, device=self.device)
         masks = _mask_keys(self._nodes[name])
+        log_probabilities = _log_probability_keys(self._nodes[name])
         for key in self.reads(name):
             value = self.spec(key).rand(torch.Size(batch_size))
-            td.set(key, _allow_one(value) if key in masks else value)
+            if key in masks:
+                value = _allow_one(value)
+            elif key in log_probabilities and value.is_floating_point() and value.ndim >= 2:
+                value = value.log_softmax(-2)  # a distributional head reads log-probabilities over atoms
+            td.set(key, value)
         return td
 
 
@@ -125,6 +132,18 @@ def _mask_keys(node: ModuleNode) -> list[object]:
     return found
 
 
+def _log_probability_keys(node: ModuleNode) -> list[object]:
+    """The keys that ``node`` (or a module inside it) reads as log-probabilities over value atoms
+    (``[..., atoms, actions]``): the action values of a distributional Q-value head."""
+    found: list[object] = []
+    for inner in node.walk():
+        if inner.kind is not None and inner.args is not None and inner.kind.param("support") is not None:
+            ref = inner.args["action_value_key"]
+            if isinstance(ref, KeyRef):
+                found.append(tensordict_key(ref))
+    return found
+
+
 def _dists(node: ModuleNode) -> list[Dist]:
     if node.kind is None or node.args is None:
         return []
@@ -141,16 +160,81 @@ def _allow_one(mask: torch.Tensor) -> torch.Tensor:
     return mask | (empty & chosen)
 
 
-def _key_specs(report: object) -> dict[tuple[str, ...], T.Spec]:
+def _key_specs(report: object, nodes: Mapping[str, ModuleNode]) -> dict[tuple[str, ...], T.Spec]:
+    """The checked spec of every key, and for a key read only when present that the model neither
+    declares nor writes (an OU module's ``is_init``) the spec its kind gives it (``fallback_spec``):
+    random inputs and input checks cover every key a module reads."""
     specs: dict[tuple[str, ...], T.Spec] = {}
     for info in report.keys:
         specs.setdefault(info.path, info.spec)
+    for node in nodes.values():
+        for inner in node.walk():
+            for ref, spec in _fallback_specs(inner):
+                specs.setdefault(ref.path, spec)
     return specs
 
 
+def _fallback_specs(node: ModuleNode) -> list[tuple[KeyRef, T.Spec]]:
+    """The keys a node's arguments name whose parameter has a ``fallback_spec``, with that spec."""
+    if node.kind is None or node.args is None:
+        return []
+    return [(node.args[p.name], p.fallback_spec) for p in node.kind.params
+            if p.fallback_spec is not None and isinstance(node.args[p.name], KeyRef)]
+
+
+def _float_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """The compile dtype as a torch dtype; anything but f32 and f64 is a :class:`CompileError`."""
+    if isinstance(dtype, torch.dtype) and dtype in DTYPE_NAMES.values():
+        return dtype
+    if isinstance(dtype, str) and dtype in DTYPE_NAMES:
+        return DTYPE_NAMES[dtype]
+    raise CompileError(f"`{dtype}` is not a compile dtype: use `f32` or `f64`")
+
+
+def _unsized_dims(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[str, ...], T.Spec]) -> list[str]:
+    """The names of the dims without a size in the keys the modules read or write (in order)."""
+    names: dict[str, None] = {}
+    for node in nodes.values():
+        for inner in node.walk():
+            for ref in (*inner.reads, *inner.optional_reads, *inner.writes):
+                spec = key_specs.get(ref.path)
+                for dim in _spec_dims(spec) if spec is not None else ():
+                    if T.dim_value(dim) is None:
+                        names.update(dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", str(dim)) or [str(dim)]))
+    return list(names)
+
+
+def _spec_dims(spec: T.Spec) -> list[object]:
+    """Every dim of a spec: its shape, its number of values (``n``, ``nvec``), its entries' dims."""
+    dims = list(getattr(spec, "shape", ()))
+    dims += [spec.n] if getattr(spec, "n", None) is not None else []
+    dims += list(getattr(spec, "nvec", ()) or ())
+    for _, entry in getattr(spec, "entries", ()):
+        dims += _spec_dims(entry)
+    return dims
+
+
+def _refuse_unsized(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[str, ...], T.Spec],
+                    report: object) -> None:
+    """A :class:`CompileError` naming every dim that has no size but sizes a key a module uses:
+    checking works with symbolic sizes, building a tensor needs numbers."""
+    names = _unsized_dims(nodes, key_specs)
+    if not names:
+        return
+    listed = ", ".join(f"`{name}`" for name in names)
+    subject = f"the dims {listed} have" if len(names) > 1 else f"the dim {listed} has"
+    raise CompileError(f"{subject} no size, and compiling needs every size: give {'each' if len(names) > 1 else 'it'} "
+                       f"a value in the model, as in `dim {names[0]} = 4`", report)
+
+
 def compile_report(report: object, *, device: str | torch.device = "cpu", seed: int = 0,
-                   dtype: str | torch.dtype = "f32", check_inputs: bool = True) -> Program:
+                   dtype: str | torch.dtype = "f32", check_inputs: bool = True,
+                   max_params: int | None = DEFAULT_MAX_PARAMS) -> Program:
     """Build every module declaration of a checked :class:`~rldsl.api.Report`.
+
+    A model with more than ``max_params`` parameters (None: no limit) is refused with
+    :class:`~rldsl.compiler.limits.ModelTooLarge` before anything is allocated (they are counted
+    on the ``meta`` device first, :mod:`rldsl.compiler.limits`).
 
     The weights are drawn under ``torch.manual_seed(seed)`` (the global generator's state is put
     back afterwards), so two compilations give the same weights. With ``check_inputs`` each
@@ -161,10 +245,12 @@ def compile_report(report: object, *, device: str | torch.device = "cpu", seed: 
         raise CompileError(f"the model has {count} error{'s' if count != 1 else ''}; `rldsl check` shows them",
                            report)
     resolved = resolve_device(device)
-    torch_type = DTYPE_NAMES[dtype] if isinstance(dtype, str) else dtype
-    key_specs = _key_specs(report)
+    torch_type = _float_dtype(dtype)
     nodes = {name: node for name, node in report.modules.items() if isinstance(node, ModuleNode)}
-    builder = Builder(key_specs, resolved)
+    key_specs = _key_specs(report, nodes)
+    _refuse_unsized(nodes, key_specs, report)
+    check_parameter_limit(nodes, key_specs, max_params=max_params, dtype=torch_type)
+    builder = Builder(key_specs, resolved, torch_type)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         modules = {name: builder.module(node) for name, node in nodes.items()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from rldsl import specs as S
+from rldsl.compiler.errors import CompileError
 from rldsl.lang import types as T
 
 __all__ = ["DTYPES", "concrete", "from_spec", "shape_of", "to_spec", "torch_dtype"]
@@ -35,7 +36,8 @@ def concrete(dim: object) -> int:
     """A dim as an integer; a symbolic dim must have a known value by now (the check proved it)."""
     value = T.dim_value(dim)
     if value is None:
-        raise ValueError(f"the dim `{dim}` has no known size: give it one with `dim {dim} = ...`")
+        raise CompileError(f"the dim `{dim}` has no size, and compiling needs every size: give it a value in the "
+                           f"model, as in `dim {dim} = 4`")
     return int(value)
 
 

@@ -89,13 +89,14 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def check_declarations(declarations: Sequence[ast.Decl]) -> CheckResult:
-    """Check the declarations of a model (includes already followed)."""
+def check_declarations(declarations: Sequence[ast.Decl], *, dtype: str = "f32") -> CheckResult:
+    """Check the declarations of a model (includes already followed) for compiling in ``dtype``
+    (``"f32"`` or ``"f64"``: the dtype of the networks' weights, which their inputs must have)."""
     with _gc_paused():
-        return _check(declarations)
+        return _check(declarations, dtype)
 
 
-def _check(declarations: Sequence[ast.Decl]) -> CheckResult:
+def _check(declarations: Sequence[ast.Decl], dtype: str = "f32") -> CheckResult:
     reporter = Reporter()
     scope = Scope(list(declarations), reporter)
     scope.resolve()
@@ -104,10 +105,11 @@ def _check(declarations: Sequence[ast.Decl]) -> CheckResult:
     # In declaration order (not lowering order): messages name the first declared module first.
     modules = {name: lowered[name] for name in scope.decls if isinstance(lowered.get(name), ModuleNode)}
     flow = key_flow(scope, modules, lowering.uses, reporter)
-    typing = Typing(scope, reporter, set(flow.available))
+    typing = Typing(scope, reporter, set(flow.available), float_dtype=dtype)
     for name in flow.order:
         typing.declaration(name, modules[name])
     typing.conflicts()
+    typing.nested_in_tensors()
     if not any(d.is_error for d in reporter.diagnostics):
         unread_outputs(scope, modules, reporter)
     keys = _keys(scope, typing)
@@ -129,17 +131,18 @@ def _keys(scope: Scope, typing: Typing) -> tuple[KeyInfo, ...]:
     return tuple(out)
 
 
-def check_program(program: object) -> CheckResult:
-    """Check a loaded :class:`~rldsl.lang.includes.Program` (its parse diagnostics included)."""
+def check_program(program: object, *, dtype: str = "f32") -> CheckResult:
+    """Check a loaded :class:`~rldsl.lang.includes.Program` (its parse diagnostics included) for
+    compiling in ``dtype``."""
     loaded = tuple(program.diagnostics)
     if has_errors(loaded):
         return CheckResult(tuple(sort_diagnostics(loaded)), checked=False)
-    result = check_declarations(program.declarations())
+    result = check_declarations(program.declarations(), dtype=dtype)
     return attrs.evolve(result, diagnostics=tuple(sort_diagnostics(loaded + result.diagnostics)))
 
 
-def check_text(text: str, name: str = "<input>") -> CheckResult:
+def check_text(text: str, name: str = "<input>", *, dtype: str = "f32") -> CheckResult:
     """Parse and check a piece of text (its includes read relative to ``name``'s directory)."""
     from rldsl.lang.includes import load_text
 
-    return check_program(load_text(text, name))
+    return check_program(load_text(text, name), dtype=dtype)

@@ -163,7 +163,9 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "E0114",
         "invalid number",
         "A number literal cannot be read, usually because it has too many digits. Integers are "
-        "written `3` or `10_000`; floats `0.5`, `1e-4` or `2.5e3`; `inf` is infinity.",
+        "written `3` or `10_000`, up to 2**62 in magnitude; floats `0.5`, `1e-4` or `2.5e3`, "
+        "below 1.8e308 (a float such as `1e999` that overflows to infinity is refused); `inf` is "
+        "infinity.",
     ),
     CodeInfo(
         "E0115",
@@ -243,7 +245,9 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "unknown module kind",
         "A constructor call names no known kind: module kinds are torchrl's class names (`MLP`, "
         "`Actor`, `ProbabilisticActor`, `QValueActor`, `EGreedyModule`, ...), spelt exactly. "
-        "`docs/language.md` lists every kind with its arguments.",
+        "`docs/language.md` lists every kind with its arguments. A torchrl.modules class that rldsl "
+        "has no kind for yet (`LSTMModule`, `DTActor`, ...) is named as such, never \"corrected\" to "
+        "a kind that merely looks alike.",
     ),
     CodeInfo(
         "E0205",
@@ -267,7 +271,11 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "key read but never written",
         "A module reads a key that is neither declared (by `key` or an `env`) nor written by any "
         "module of the model, so at run time the tensordict would not hold it. Declare the key, "
-        "correct its spelling, or add the module that produces it.",
+        "correct its spelling, or add the module that produces it. Keys that a declaration with an "
+        "error would have provided are not reported: the keys a module declaration with an error "
+        "names after `->` count as written, and while an env has an error (an id gymnasium does not "
+        "know) or a module whose outputs cannot be known has one (an unknown kind), no key is "
+        "reported as never written.",
     ),
     CodeInfo(
         "E0302",
@@ -382,6 +390,20 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "the key has no single spec. Declare the key with `key NAME : SPEC` to say which is meant, "
         "or give the outputs different keys.",
     ),
+    CodeInfo(
+        "E0410",
+        "size too large",
+        "A dimension, a size argument (`out_features`, `num_cells`, `depth`, ...) or the length "
+        "of a vector is at most 2**31 - 1 (2147483647). The limit keeps the checker's arithmetic "
+        "bounded and every size one that torch can index.",
+    ),
+    CodeInfo(
+        "E0411",
+        "spec too large",
+        "One key's spec holds at most 2**40 elements (the product of its shape, summed over the "
+        "entries of a composite). A larger spec could never be allocated; check the dims of the "
+        "shape.",
+    ),
     # -- E05xx: specs and dtypes ------------------------------------------------------------
     CodeInfo(
         "E0501",
@@ -449,6 +471,39 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "spec argument differs from the key's spec",
         "A module's `spec=` argument is the spec of the key it writes; when that key is declared "
         "with another spec, one of the two is wrong. Pass the key itself, `spec=action`.",
+    ),
+    CodeInfo(
+        "E0510",
+        "number out of range",
+        "The result of integer arithmetic (on numbers, dims or spec attributes) is above 2**62 in "
+        "magnitude. The checker refuses it where it is computed, so that no chain of "
+        "multiplications can make it work with huge numbers. Sizes are limited further, to "
+        "2**31 - 1 (E0410).",
+    ),
+    CodeInfo(
+        "E0511",
+        "not a finite number",
+        "Float arithmetic gave NaN (`inf - inf`, `0 * inf`) or overflowed to infinity from finite "
+        "numbers (`1e308 * 10`). Neither is a usable bound or argument; write a finite number, or "
+        "`inf` itself where an unbounded side is meant.",
+    ),
+    CodeInfo(
+        "E0515",
+        "network input not in the compile dtype",
+        "A network's weights are made in the dtype the model is compiled in (`f32`, or `f64` with "
+        "`rldsl compile --dtype f64` / `rldsl.compile(..., dtype=\"f64\")`; `f32` keys follow that "
+        "choice), so every float tensor it reads must be in that dtype too: an `f16` or `bf16` "
+        "input, or an `f64` one compiled as `f32`, cannot meet the weights. Declare the key in the "
+        "compile dtype, or compile with the dtype the key has (`rldsl compile --dtype` checks for the "
+        "dtype it compiles in, `rldsl.check(..., dtype=...)` for the one given, f32 by default).",
+    ),
+    CodeInfo(
+        "E0516",
+        "key written inside a tensor",
+        "A nested key (`observation.x`) lives inside its parent, which must then be a composite (a "
+        "nested tensordict); a parent declared or written as a tensor cannot hold entries, and the "
+        "write would fail at run time. Write the value to a key of its own, or declare the parent "
+        "as a composite.",
     ),
     # -- E06xx: arguments -------------------------------------------------------------------
     CodeInfo(
@@ -523,7 +578,8 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "A discrete distribution (`OneHotCategorical`, `Categorical`, masked variants) gives discrete "
         "actions and a continuous one (`TanhNormal`, `Normal`, `Delta`, ...) continuous actions; the "
         "action's spec must be of the same sort, and one-hot distributions give one-hot actions while "
-        "`Categorical` gives indices.",
+        "`Categorical` gives indices. `safe=true` does not bridge the two: a projected sample is not a "
+        "sample of the distribution, and its log-probability means nothing.",
     ),
     CodeInfo(
         "E0704",
@@ -545,6 +601,32 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "A Q-value module picks the action with the highest value among a discrete set: its `spec` "
         "is one-hot, categorical, multi-one-hot, multi-categorical or binary, and `action_space`, "
         "when given, names the same encoding.",
+    ),
+    CodeInfo(
+        "E0708",
+        "distribution has no such statistic",
+        "`default_interaction_type` says what a probabilistic module writes outside an exploration "
+        "context: `\"deterministic\"` (the default), `\"random\"` (a sample), or a statistic of the "
+        "distribution, `\"mode\"`, `\"median\"` or `\"mean\"`. Only statistics the distribution has "
+        "can be asked for: none has a median, `TanhNormal` has no closed-form mode, and the mean of a "
+        "categorical distribution is not an action.",
+    ),
+    CodeInfo(
+        "E0709",
+        "exploration parameter not finite",
+        "The parameters of exploration noise (`sigma_init`, `sigma_end`, `mean`, `std` of "
+        "`AdditiveGaussianModule`; `eps_init`, `eps_end`, `theta`, `mu`, `sigma`, `dt`, `x0`, "
+        "`sigma_min` of `OrnsteinUhlenbeckProcessModule`) must be finite numbers: the runtime modules "
+        "refuse `inf` and NaN, which would make every action infinite or NaN.",
+    ),
+    CodeInfo(
+        "E0710",
+        "distributional values are not log-probabilities",
+        "A distributional Q-value head reads, per action, log-probabilities over the value atoms: "
+        "numbers that are never positive (the runtime refuses positive ones). A network's raw output "
+        "is not; `DistributionalQValueActor` normalises it with a log-softmax over the atoms "
+        "(`make_log_softmax=true`, the default). Feed `DistributionalQValueModule` such values, or a "
+        "declared key holding them.",
     ),
     # -- Wxxxx: warnings --------------------------------------------------------------------
     CodeInfo(

@@ -23,7 +23,6 @@ echoed. A model stored in an artifact resolves its includes among the artifact's
 
 from __future__ import annotations
 
-import difflib
 import os
 import posixpath
 import stat
@@ -35,6 +34,7 @@ from rldsl.lang import ast
 from rldsl.lang.diagnostics import Diagnostic, Label, sort_diagnostics
 from rldsl.lang.parse import parse_source
 from rldsl.lang.source import SourceFile, Span
+from rldsl.lang.values import suggest
 
 __all__ = ["MAX_FILE_BYTES", "Program", "ReadLimits", "UnsafeFile", "decode_source", "load_members", "load_module",
            "load_program", "load_text", "read_bytes", "read_source"]
@@ -169,9 +169,9 @@ def _text_source(text: str, name: str) -> tuple[SourceFile | None, Diagnostic | 
 
 
 def _missing(path: str, include: ast.Include, near: list[str]) -> Diagnostic:
-    guess = difflib.get_close_matches(os.path.basename(path), near, 1)
-    if guess:
-        help_ = f"did you mean `{guess[0]}`?"
+    guess = suggest(os.path.basename(path), near)
+    if guess is not None:
+        help_ = f"did you mean `{guess}`?"
     else:
         help_ = "include paths are relative to the directory of the file that contains the `include`"
     return Diagnostic(

@@ -53,10 +53,16 @@ _SORT_WORDS = {"continuous": "a continuous value", "discrete": "a discrete value
 
 
 class Typing:
-    """The typing pass; kinds' ``infer`` functions call back into it (``read``, ``write``, ...)."""
+    """The typing pass; kinds' ``infer`` functions call back into it (``read``, ``write``, ...).
 
-    def __init__(self, scope: Scope, reporter: Reporter, available: set[tuple[str, ...]]) -> None:
+    ``float_dtype`` is the dtype the model will be compiled in (``"f32"`` or ``"f64"``): networks'
+    weights have it, so their inputs must too (E0515).
+    """
+
+    def __init__(self, scope: Scope, reporter: Reporter, available: set[tuple[str, ...]],
+                 float_dtype: str = "f32") -> None:
         self.scope = scope
+        self.float_dtype = float_dtype
         self.report = reporter.report
         self.types: dict[tuple[str, ...], tuple[Typed, KeyRef]] = {}
         self.writers: dict[tuple[str, ...], list[str]] = {}
@@ -68,6 +74,7 @@ class Typing:
         self._outputs: dict[int, dict[tuple[str, ...], T.Spec]] = {}
         self._frames: list[dict[tuple[str, ...], T.Spec]] = []
         self._network_inputs: dict[int, tuple[list[T.Spec], Span]] = {}
+        self._sites: dict[tuple[str, ...], tuple[Typed, Span]] = {}  # the first write of each key
 
     # -- what kinds call ----------------------------------------------------------------------
 
@@ -221,6 +228,7 @@ class Typing:
         elif declared is not None:
             self.land(ref, typed, declared.spec, declared.span, at, remedy)
         self._batch_of_parent(ref, typed.spec, at)
+        self._sites.setdefault(ref.path, (typed, at))
         self.writers.setdefault(ref.path, []).append(typed.by)
         if self._frames:
             self._frames[-1][ref.path] = typed.spec
@@ -259,6 +267,30 @@ class Typing:
                             labels=((where, f"written as {T.spec_text(earlier.spec)} here"),),
                             help=f"declare `key {'.'.join(path)} : ...` to say which is meant, or use two keys")
                 break
+
+    def nested_in_tensors(self) -> None:
+        """E0516 for a key written inside a key that holds a tensor (``observation -> observation.x``
+        with ``observation : f32[3]``): a tensordict entry is a tensor or a nested tensordict, never
+        both, so the write would fail at run time. Reported once per key, at its first write."""
+        tensors: dict[tuple[str, ...], tuple[T.Spec, Span, str]] = {}
+        for path, declared in self.scope.declared.items():
+            if not isinstance(declared.spec, (T.Composite, T.Unknown)):
+                tensors[path] = (declared.spec, declared.span, "declared")
+        for path, (typed, at) in self._sites.items():
+            if path not in tensors and not isinstance(typed.spec, (T.Composite, T.Unknown)):
+                tensors[path] = (typed.spec, at, f"written by {typed.by}")
+        for path, (typed, at) in self._sites.items():
+            parent = next((path[:size] for size in range(1, len(path)) if path[:size] in tensors), None)
+            if parent is None:
+                continue
+            spec, where, how = tensors[parent]
+            name, inner = ".".join(parent), ".".join(path)
+            self.report("E0516", f"`{inner}` is written inside `{name}`, but `{name}` is a tensor "
+                                 f"({T.spec_text(spec)}), not a composite", at, label=f"inside the tensor `{name}`",
+                        labels=((where, f"`{name}` is {T.spec_text(spec)}, {how}"),),
+                        help=f"write it to a key of its own, such as `{'_'.join(path)}`"
+                             + (f", or declare `{name}` as a composite holding it (`key {name} : "
+                                f"{{ {path[len(parent)]}: ... }}`)" if how == "declared" else ""))
 
     def _batch_of_parent(self, ref: KeyRef, spec: T.Spec, at: Span) -> None:
         """A key written inside a declared composite starts with the composite's batch shape."""

@@ -1,10 +1,11 @@
 """Key flow across a model: which keys exist, who writes them, and in which order to type modules.
 
 Every key a module reads must be declared (``key``, or an env) or written by some module
-(E0301); a module that reads a key only another module writes is typed after it, and modules
-that read each other's outputs round in a circle are E0304. Outputs nobody reads are W0301, an
-Ornstein-Uhlenbeck module without ``is_init`` W0303 (unread outputs are reported only for a model
-without errors).
+(E0301), unless a declaration with an error would have provided it (one mistake, one
+diagnostic: see :func:`_failed_outputs`); a module that reads a key only another module writes
+is typed after it, and modules that read each other's outputs round in a circle are E0304.
+Outputs nobody reads are W0301, an Ornstein-Uhlenbeck module without ``is_init`` W0303 (unread
+outputs are reported only for a model without errors).
 
 >>> from rldsl.lang.check import check_text
 >>> result = check_text("module body = MLP(out_features=2) : obsevation -> hidden", "a.rlm")
@@ -20,7 +21,7 @@ import attrs
 
 from rldsl.lang.ir import KeyRef, ModuleNode
 from rldsl.lang.resolve import Scope, strongly_connected
-from rldsl.lang.values import Reporter, did_you_mean
+from rldsl.lang.values import INVALID, Reporter, did_you_mean
 
 __all__ = ["CONVENTIONAL", "KeyFlow", "key_flow", "unread_outputs"]
 
@@ -45,10 +46,33 @@ def key_flow(scope: Scope, modules: Mapping[str, ModuleNode], uses: Mapping[str,
     for node in nodes:
         for ref in node.writes:
             written.setdefault(ref.path, ref)
-    available = frozenset(scope.declared) | frozenset(written) | _parents(written)
-    _missing(scope, modules, written, available, reporter)
+    failed, unknown = _failed_outputs(scope)
+    available = frozenset(scope.declared) | frozenset(written) | _parents(written) | failed | _parents(failed)
+    if not unknown:
+        _missing(scope, modules, written, available, reporter)
     order = _order(scope, modules, uses, reporter)
     return KeyFlow(available, tuple(order))
+
+
+def _failed_outputs(scope: Scope) -> tuple[frozenset, bool]:
+    """What declarations that had errors would have provided: the keys module declarations name
+    after `->` (``: observation -> hidden``), and whether some module or env whose keys cannot be
+    known failed (an unknown kind without keys given, an env id gymnasium does not know).
+
+    Their keys are taken as existing, and while any such keys are unknown no key is reported as
+    never written: the error already reported is the one to fix, and a key it would have written
+    is not a second mistake.
+    """
+    keys: set[tuple[str, ...]] = set()
+    unknown = any(env is INVALID for env in scope.envs.values())
+    for decl in scope.modules:
+        if decl.name.value not in scope.failed_modules:
+            continue
+        if decl.io is not None:
+            keys.update(ref.path for ref in decl.io.outputs)
+        else:
+            unknown = True
+    return frozenset(keys), unknown
 
 
 def _parents(paths: Iterable[tuple[str, ...]]) -> frozenset:
@@ -68,7 +92,7 @@ def _missing(scope: Scope, modules: Mapping[str, ModuleNode], written: Mapping[t
         for ref in top.optional_reads:
             if ref.path not in available:
                 optional.setdefault(ref.path, ref)
-    known = sorted({".".join(p) for p in scope.declared} | {".".join(p) for p in written})
+    known = sorted({".".join(p) for p in available})  # declared, written, or named by a module with an error
     env_label = _env_label(scope)
     for ref in first.values():
         help_, guess = did_you_mean(ref.dotted, known, f"declare it with `key {ref.dotted} : SPEC`, or add a module "

@@ -31,7 +31,8 @@ import attrs
 
 from rldsl.lang import ast
 from rldsl.lang.ir import Arg, Args, Dist, Flow, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg, Step
-from rldsl.lang.kinds import BY_NAME, RENAMED, ArgType, Family, Kind, Param, Pass, lookup, suggest_kind
+from rldsl.lang.kind_hints import missing_kinds, unknown_kind_help
+from rldsl.lang.kinds import BY_NAME, ArgType, Family, Kind, Param, Pass, lookup
 from rldsl.lang.kinds._base import REQUIRED
 from rldsl.lang.resolve import Scope, Target, strongly_connected
 from rldsl.lang.source import Span
@@ -73,6 +74,7 @@ class Lowering:
                 continue
             name = component[0]
             self.lowered[name] = self.declaration(decls[name])
+        self.scope.failed_modules.update(name for name, node in self.lowered.items() if node is INVALID)
         return self.lowered
 
     def _cycle(self, component: list[str], decls: dict[str, ast.ModuleDecl],
@@ -202,7 +204,10 @@ class Lowering:
                              "such as `MLP(out_features=4)`")
             return INVALID
         modules = [d.name.value for d in self.scope.modules] + list(BY_NAME)
-        help_, _ = did_you_mean(head, modules, "declare the module first, or call a kind such as `MLP(...)`")
+        if head in missing_kinds():
+            help_, _ = unknown_kind_help(head)
+        else:
+            help_, _ = did_you_mean(head, modules, "declare the module first, or call a kind such as `MLP(...)`")
         self.report("E0201", f"`{head}` is not declared", ref.span, label="no module of this name", help=help_)
         return INVALID
 
@@ -234,9 +239,7 @@ class Lowering:
                         help="calls make new modules from kinds, such as `MLP(...)`; use a declared module by its "
                              "name alone")
             return
-        advice = RENAMED.get(func.path[-1])
-        guess = None if advice is not None else suggest_kind(func.path[-1])
-        help_ = advice or (f"did you mean `{guess}`?" if guess else "the kinds are listed in docs/language.md")
+        help_, guess = unknown_kind_help(func.path[-1])
         from rldsl.lang.diagnostics import Suggestion
 
         self.report("E0204", f"unknown kind `{name}`", func.span, label="not a known kind", help=help_,
@@ -391,7 +394,7 @@ class Lowering:
         if isinstance(value, Sym) and value.value is not None and t in (A.FLOAT, A.BOUND):
             value = value.value
         if t is A.INT and is_dim(value):
-            return value
+            return self._sizes(expr, value)
         if t is A.FLOAT and is_number(value):
             return float(value)
         if t is A.BOOL and isinstance(value, bool):
@@ -409,13 +412,19 @@ class Lowering:
             return INVALID
         sizes = isinstance(value, tuple) and value and all(map(is_dim, value))
         if t in (A.SIZE, A.INTS) and (is_dim(value) or sizes):
-            return value
+            return self._sizes(expr, value)
         if t is A.BOUND:
             if is_number(value):
                 return float(value)
             if isinstance(value, tuple) and value and all(is_number(v) for v in value):
                 return tuple(float(v) for v in value)
         return self._wrong(kind, param, expr, describe(value))
+
+    def _sizes(self, expr: ast.Expr, value: object) -> object:
+        """An integer argument (a size, a count) or a tuple of them, each at most
+        :data:`rldsl.lang.types.MAX_SIZE` (E0410 otherwise)."""
+        items = value if isinstance(value, tuple) else (value,)
+        return INVALID if any(self.scope.within_size_limit(expr, item) is INVALID for item in items) else value
 
     def _wrong(self, kind: Kind, param: Param, expr: ast.Expr, found: str) -> object:
         self.report("E0604", f"`{param.name}` of {kind.name} takes {param.type.value}, found {found}", expr.span,
@@ -524,10 +533,9 @@ class Lowering:
     def _unknown_dist(self, ref: ast.Ref, name: str) -> object:
         from rldsl.lang.diagnostics import Suggestion
 
-        guess = suggest_kind(name, Family.DISTRIBUTION)
         names = ", ".join(f"`{k}`" for k, v in BY_NAME.items() if v.family is Family.DISTRIBUTION)
-        self.report("E0204", f"unknown distribution `{name}`", ref.span, label="not a distribution",
-                    help=f"did you mean `{guess}`?" if guess else f"distributions are {names}",
+        help_, guess = unknown_kind_help(name, Family.DISTRIBUTION, f"distributions are {names}")
+        self.report("E0204", f"unknown distribution `{name}`", ref.span, label="not a distribution", help=help_,
                     suggestion=Suggestion(ref.span, guess) if guess else None)
         return INVALID
 
@@ -544,10 +552,10 @@ class Lowering:
             if found is None and ref.path[0] not in self.scope.sort:
                 from rldsl.lang.diagnostics import Suggestion
 
-                guess = suggest_kind(ref.path[0], Family.ACTIVATION)
+                names = ", ".join(f"`{k.name}`" for k in BY_NAME.values() if k.family is Family.ACTIVATION)
+                help_, guess = unknown_kind_help(ref.path[0], Family.ACTIVATION, f"activations are {names}")
                 self.report("E0204", f"unknown activation `{ref.path[0]}`", ref.span, label="not an activation",
-                            help=f"did you mean `{guess}`?" if guess else "activations are " + ", ".join(
-                                f"`{k.name}`" for k in BY_NAME.values() if k.family is Family.ACTIVATION),
+                            help=help_,
                             suggestion=Suggestion(ref.span, guess) if guess else None)
                 return INVALID
         return self._wrong(kind, param, expr, _expr_words(expr))
@@ -555,7 +563,9 @@ class Lowering:
     def _numbers(self, kind: Kind, param: Param, expr: ast.Expr) -> object:
         if isinstance(expr, ast.Call):
             value = self.call(expr)
-            if value is INVALID or isinstance(value, Numbers):
+            if isinstance(value, Numbers):
+                return value if self.scope.within_size_limit(expr, value.length) is not INVALID else INVALID
+            if value is INVALID:
                 return value
             return self._wrong(kind, param, expr, f"a {_sort_word(value)}")
         value = self.scope.value(expr)

@@ -21,7 +21,6 @@ the parse time for a large file.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import gc
 import hashlib
@@ -39,6 +38,7 @@ from lark.parsers.lalr_parser_state import ParseConf, ParserState
 from rldsl.lang import ast
 from rldsl.lang.diagnostics import Diagnostic, Label, Suggestion, sort_diagnostics
 from rldsl.lang.source import SourceFile, Span
+from rldsl.lang.values import NumberLimitError, read_number, suggest
 
 __all__ = ["parse", "parse_source", "grammar_text", "DECLARATION_KEYWORDS", "MAX_NESTING"]
 
@@ -926,7 +926,7 @@ class _Builder:
     def dtype(self, token: Token) -> ast.Dtype:
         text = str(token)
         if text not in ast.DTYPES:
-            guess = _ALIASES.get(text.lower()) or next(iter(difflib.get_close_matches(text, ast.DTYPES, 1)), None)
+            guess = _ALIASES.get(text.lower()) or suggest(text, ast.DTYPES)
             span = self.token_span(token)
             self.report(
                 "E0501",
@@ -1062,7 +1062,7 @@ class _Builder:
         key = text.lower().replace("_", "")
         guess = key if key in _SPEC_KINDS else _SPEC_ALIASES.get(key)
         if guess is None and key not in _SPEC_HELP:
-            guess = next(iter(difflib.get_close_matches(key, _SPEC_KINDS, 1)), None)
+            guess = suggest(key, _SPEC_KINDS)
         help_ = _SPEC_HELP.get(key) or (f"did you mean `{guess}`?" if guess else None)
         self.report(
             "E0502",
@@ -1122,9 +1122,11 @@ class _Builder:
         return ast.Ref(tuple([t.value for t in a]), span=span)
 
     def number(self, span: Span, a: list) -> ast.Number:
-        text = str(a[0])
         try:
-            value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
+            value: int | float = read_number(str(a[0]))
+        except NumberLimitError as problem:  # out of range (see rldsl.lang.types.MAX_INT)
+            self.report(problem.code, problem.message, span, label=problem.label, help=problem.help)
+            value = 0
         except ValueError:
             self.report("E0114", "number too long to read", span, label="invalid number",
                         help="write it with fewer digits, or in exponent form such as `1e30`")

@@ -48,7 +48,7 @@ def _index(filename: str, text: str) -> dict[tuple[int, int, int, int], pyast.AS
     columns in UTF-8 bytes as the interpreter reports them."""
     try:
         tree = pyast.parse(text, filename)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python (any more), or nested too deep
         return {}
     return {(n.lineno, n.col_offset, n.end_lineno, n.end_col_offset): n
             for n in pyast.walk(tree) if isinstance(n, pyast.expr) and n.end_lineno is not None}

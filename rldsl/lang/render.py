@@ -28,6 +28,7 @@ error: 1 error
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
@@ -38,14 +39,13 @@ from rldsl.lang.source import SourceFile, Span
 __all__ = ["escape_controls", "render_diagnostic", "render_text", "render_json", "summary"]
 
 _TAB = "    "
-#: Characters that reorder or hide text in a terminal or an editor ("Trojan source").
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _is_control(c: str) -> bool:
-    """C0/C1 controls, DEL, line and paragraph separators and bidirectional controls."""
-    code = ord(c)
-    return code < 0x20 or 0x7F <= code <= 0x9F or c in "\u2028\u2029" or c in _BIDI
+#: At most this many diagnostics are rendered as text (the summary line still counts them all).
+MAX_RENDERED = 200
+#: A source line longer than this is shown as a window of this many characters around its marks.
+LINE_WINDOW = 160
+#: C0/C1 controls, DEL, line and paragraph separators, and the characters that reorder or hide
+#: text in a terminal or an editor ("Trojan source" bidirectional controls).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _escaped(c: str) -> str:
@@ -60,9 +60,9 @@ def escape_controls(text: str, keep: str = "") -> str:
     >>> escape_controls("red\x1b[31m text\u202e")
     'red\\\\x1b[31m text\\\\u202e'
     """
-    if not any(_is_control(c) for c in text):
+    if _CONTROLS.search(text) is None:
         return text
-    return "".join(_escaped(c) if _is_control(c) and c not in keep else c for c in text)
+    return _CONTROLS.sub(lambda found: found[0] if found[0] in keep else _escaped(found[0]), text)
 
 
 @attrs.frozen(slots=True)
@@ -136,6 +136,21 @@ def _mark(span: Span, primary: bool, text: str, source: SourceFile) -> _Mark:
     return _Mark(span.line, span.column, max(end, span.column), primary, text)
 
 
+def _visible(line: str, marks: list[_Mark]) -> tuple[str, list[_Mark]]:
+    """A long line cut to a window around its first mark (``...`` where it is cut), and the
+    marks moved to match, so that a 100,000-character line prints as one screen line."""
+    if len(line) <= LINE_WINDOW:
+        return line, marks
+    low = max(1, min(m.start for m in marks) - LINE_WINDOW // 4)
+    high = min(len(line) + 1, low + LINE_WINDOW)
+    head, tail = ("..." if low > 1 else ""), ("..." if high <= len(line) else "")
+    shift = low - 1 - len(head)
+    last = len(head) + high - low + 1
+    moved = [attrs.evolve(m, start=min(m.start - shift, last), end=min(max(m.end, m.start) - shift, last))
+             for m in marks]
+    return head + line[low - 1 : high - 1] + tail, moved
+
+
 def _underline(mark: _Mark, line: str, style: _Style, primary_style: str) -> str:
     start = _display_column(line, mark.start)
     end = _display_column(line, mark.end)
@@ -165,18 +180,20 @@ def _snippet(diagnostic: Diagnostic, source: SourceFile, width: int, style: _Sty
         if previous is not None and number - previous > 2:
             out.append(style.paint(style.gutter, "..."))
         elif previous is not None and number - previous == 2:
-            out.append(_source_line(previous + 1, source, width, style))
-        out.append(_source_line(number, source, width, style))
-        text = source.line_text(number)
-        for mark in sorted((m for m in marks if m.line == number), key=lambda m: (not m.primary, m.start)):
+            between = source.line_text(previous + 1)
+            out.append(_source_line(previous + 1, between[:LINE_WINDOW] + ("..." if len(between) > LINE_WINDOW else ""),
+                                    width, style))
+        text, shown = _visible(source.line_text(number), [m for m in marks if m.line == number])
+        out.append(_source_line(number, text, width, style))
+        for mark in sorted(shown, key=lambda m: (not m.primary, m.start)):
             out.append(f"{bar} {_underline(mark, text, style, primary_style)}".rstrip())
         previous = number
     return out
 
 
-def _source_line(number: int, source: SourceFile, width: int, style: _Style) -> str:
+def _source_line(number: int, text: str, width: int, style: _Style) -> str:
     gutter = style.paint(style.gutter, f"{number:>{width}} |")
-    return f"{gutter} {_clean(source.line_text(number))}".rstrip()
+    return f"{gutter} {_clean(text)}".rstrip()
 
 
 def _elsewhere(diagnostic: Diagnostic, sources: Mapping[str, SourceFile], width: int, style: _Style) -> list[str]:
@@ -192,9 +209,9 @@ def _elsewhere(diagnostic: Diagnostic, sources: Mapping[str, SourceFile], width:
         if source is None or label.span.line > source.line_count:
             out.append(f"{pad} {style.paint(style.gutter, '=')} {escape_controls(label.message)}")
             continue
-        mark = _mark(label.span, False, label.message, source)
-        out += [bar, _source_line(label.span.line, source, width, style)]
-        out.append(f"{bar} {_underline(mark, source.line_text(mark.line), style, style.secondary)}".rstrip())
+        text, (mark,) = _visible(source.line_text(label.span.line), [_mark(label.span, False, label.message, source)])
+        out += [bar, _source_line(label.span.line, text, width, style)]
+        out.append(f"{bar} {_underline(mark, text, style, style.secondary)}".rstrip())
     return out
 
 
@@ -255,7 +272,10 @@ def render_text(
 ) -> str:
     """All diagnostics in reporting order, a blank line apart, then the summary line."""
     ordered = sort_diagnostics(diagnostics)
-    blocks = [render_diagnostic(d, sources, color=color) for d in ordered]
+    blocks = [render_diagnostic(d, sources, color=color) for d in ordered[:MAX_RENDERED]]
+    if len(ordered) > MAX_RENDERED:
+        blocks.append(f"... and {len(ordered) - MAX_RENDERED:,} more not shown: fix the ones above first "
+                      "(`--format json` lists them all)")
     closing = summary(ordered)
     if closing:
         style = _COLOUR if color else _PLAIN
@@ -280,6 +300,6 @@ def render_json(diagnostics: Iterable[Diagnostic], *, indent: int | None = 2) ->
 def escape_json(text: str) -> str:
     """JSON text with the control characters ``json.dumps`` leaves alone (DEL, C1, separators,
     bidirectional controls) written as ``\\uXXXX`` escapes: the same document, safe to print."""
-    if not any(_is_control(c) for c in text):
+    if _CONTROLS.search(text) is None:
         return text
-    return "".join(f"\\u{ord(c):04x}" if _is_control(c) and c not in "\n" else c for c in text)
+    return _CONTROLS.sub(lambda found: found[0] if found[0] == "\n" else f"\\u{ord(found[0]):04x}", text)

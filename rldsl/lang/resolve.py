@@ -33,8 +33,10 @@ from rldsl.lang.kinds import BY_NAME as KIND_NAMES
 from rldsl.lang.source import Span
 from rldsl.lang.values import (
     INVALID,
+    NumberLimitError,
     Reporter,
     arithmetic,
+    check_number,
     describe,
     did_you_mean,
     is_dim,
@@ -144,6 +146,7 @@ class Scope:
         self.declared: dict[tuple[str, ...], DeclaredKey] = {}
         self.modules: list[ast.ModuleDecl] = []
         self.poisoned: set[str] = set()
+        self.failed_modules: set[str] = set()  # module declarations with errors, set by the lowering
         self._declarations = declarations
 
     # -- the passes ----------------------------------------------------------------------------
@@ -190,8 +193,10 @@ class Scope:
             value = _literal(keyword.value)
             option = keyword.name.value
             if value is INVALID:
+                word = keyword.value.path[0] if isinstance(keyword.value, ast.Ref) else ""
+                help_, _ = did_you_mean(word, (), "the options of `gym(...)` are passed to gymnasium.make")
                 self.report("E0604", f"`{option}` must be a constant (a number, string or boolean)", keyword.value.span,
-                            label="not a constant", help="the options of `gym(...)` are passed to gymnasium.make")
+                            label="not a constant", help=help_)
                 ok = False
             elif option == "render_mode":
                 self.report("E0602", "`render_mode` is not an option of `gym(...)`", keyword.name.span,
@@ -403,7 +408,9 @@ class Scope:
     def value(self, expr: ast.Expr) -> object:
         """The value of a constant expression: a number, bool, string, None, dim (Sym), tuple, or a
         spec attribute; INVALID (reported) otherwise."""
-        if isinstance(expr, (ast.Number, ast.String, ast.Bool)):
+        if isinstance(expr, ast.Number):
+            return self._number(expr)
+        if isinstance(expr, (ast.String, ast.Bool)):
             return expr.value
         if isinstance(expr, ast.NoneLit):
             return None
@@ -440,6 +447,20 @@ class Scope:
                     ref.span, label="expected a number or a list", help=hint)
         return INVALID
 
+    def _number(self, expr: ast.Number) -> object:
+        """A literal's value; one out of range (possible only in a tree built without the
+        parser, which refuses it as E0114) is reported here, before anything computes with it."""
+        try:
+            check_number(expr.value)
+        except NumberLimitError as problem:
+            return self._out_of_range(problem, expr)
+        return expr.value
+
+    def _out_of_range(self, problem: NumberLimitError, expr: ast.Expr) -> object:
+        """E0510 / E0511 for a number the checker refuses (see :data:`rldsl.lang.types.MAX_INT`)."""
+        self.report(problem.code, problem.message, expr.span, label=problem.label, help=problem.help)
+        return INVALID
+
     def _unary(self, expr: ast.UnaryOp) -> object:
         operand = self.value(expr.operand)
         if operand is INVALID:
@@ -448,7 +469,10 @@ class Scope:
             self.report("E0604", f"`{expr.op}` needs a number, found {describe(operand)}", expr.span,
                         label="not a number", help="arithmetic works on numbers and dims")
             return INVALID
-        return negate(operand) if expr.op == "-" else operand
+        try:
+            return negate(operand) if expr.op == "-" else operand
+        except NumberLimitError as problem:
+            return self._out_of_range(problem, expr)
 
     def _binary(self, expr: ast.BinOp) -> object:
         left, right = self.value(expr.left), self.value(expr.right)
@@ -459,8 +483,10 @@ class Scope:
         except ZeroDivisionError:
             self.report("E0606", "division by zero", expr.span, label="the divisor is 0",
                         help="divide by a non-zero value")
+        except NumberLimitError as problem:
+            self._out_of_range(problem, expr)
         except OverflowError:
-            self.report("E0606", "the result is too large", expr.span, label="overflow", help="use smaller numbers")
+            self.report("E0511", "the result is too large", expr.span, label="overflow", help="use smaller numbers")
         except TypeError:
             self.report("E0604", f"`{expr.op}` needs two numbers, found {describe(left)} and {describe(right)}",
                         expr.span, label="not numbers", help="arithmetic works on numbers and dims")
@@ -493,12 +519,24 @@ class Scope:
         if isinstance(value, T.Sym):
             if value.value is not None and value.value <= 0:
                 return self._bad_dim(expr, f"`{value.text}` is {value.value}")
-            return value
+            return self.within_size_limit(expr, value)
         if not is_int(value):
             return self._bad_dim(expr, f"found {describe(value)}")
         if value <= 0:
             return self._bad_dim(expr, f"found {value}")
-        return value
+        return self.within_size_limit(expr, value)
+
+    def within_size_limit(self, expr: ast.Expr, size: object) -> object:
+        """``size`` (an int or dim) when it is at most :data:`rldsl.lang.types.MAX_SIZE`, else
+        INVALID after E0410 at ``expr``."""
+        value = T.dim_value(size)
+        if value is None or value <= T.MAX_SIZE:
+            return size
+        shown = f"but `{size.text}` is {value}" if isinstance(size, T.Sym) and size.text != str(value) \
+            else f"found {value}"
+        self.report("E0410", f"a size is at most 2**31 - 1 ({T.MAX_SIZE}), {shown}", expr.span,
+                    label="too large", help="sizes of dims, shapes and layers are limited to 2**31 - 1")
+        return INVALID
 
     def _bad_dim(self, expr: ast.Expr, found: str) -> object:
         self.report("E0408", f"a dimension is a positive integer, {found}", expr.span, label="not a dimension",
@@ -506,8 +544,16 @@ class Scope:
         return INVALID
 
     def shape(self, node: ast.Shape) -> tuple | object:
+        """A shape's dims (E0411 when it has more than :data:`rldsl.lang.types.MAX_ELEMENTS`)."""
         dims = [self.dim(expr) for expr in node.dims]
-        return INVALID if any(d is INVALID for d in dims) else tuple(dims)
+        if any(d is INVALID for d in dims):
+            return INVALID
+        if T.element_count(tuple(dims)) > T.MAX_ELEMENTS:
+            self.report("E0411", f"the shape {_short(T.shape_text(tuple(dims)))} has more than "
+                                 f"{T.MAX_ELEMENTS} (2**40) elements", node.span, label="too many elements",
+                        help="a key's spec holds at most 2**40 elements")
+            return INVALID
+        return tuple(dims)
 
     # -- specs ---------------------------------------------------------------------------------------
 
@@ -516,10 +562,25 @@ class Scope:
         if isinstance(node, ast.SpecRef):
             return self.spec_of(node.ref)
         if isinstance(node, (ast.UnboundedSpec, ast.BoundedSpec)):
-            return self._tensor_spec(node)
-        if isinstance(node, ast.CompositeSpec):
-            return self._composite(node)
-        return self._discrete_spec(node)
+            spec = self._tensor_spec(node)
+        elif isinstance(node, ast.CompositeSpec):
+            spec = self._composite(node)
+        else:
+            spec = self._discrete_spec(node)
+        return self._within_limits(spec, node)
+
+    def _within_limits(self, spec: T.Spec | object, node: ast.Spec) -> T.Spec | object:
+        """``spec``, or E0410/E0411 when its sizes or element count (over every entry of a
+        composite) pass the limits of :mod:`rldsl.lang.types`."""
+        if spec is INVALID:
+            return spec
+        problem = T.size_problem(spec)
+        if problem is None:
+            return spec
+        code, message = problem
+        self.report(code, message, node.span, label="too large",
+                    help="a size is at most 2**31 - 1, and a key's spec holds at most 2**40 elements")
+        return INVALID
 
     def spec_of(self, ref: ast.Ref) -> T.Spec | object:
         """The spec a name refers to (a key, an env entry, a composite entry)."""
@@ -614,6 +675,8 @@ class Scope:
             self.report("E0506", "`nvec` needs fixed sizes", expr.span, label="a size is unknown",
                         help="write the sizes as numbers or dims with a value")
             return INVALID
+        if any(self.within_size_limit(expr, v) is INVALID for v in items):
+            return INVALID
         return tuple(T.dim_value(v) for v in items)
 
     def _shaped(self, cls: type, size: object, given: tuple | None, dtype: str, node: ast.Spec) -> T.Spec | object:
@@ -688,6 +751,11 @@ class Scope:
                 continue
             entries.append((name, spec))
         return T.Composite(tuple(entries), shape) if ok else INVALID
+
+
+def _short(text: str) -> str:
+    """Text for a message, cut in the middle when it is long (a shape of thousands of dims)."""
+    return text if len(text) <= 80 else f"{text[:60]} ... {text[-15:]}"
 
 
 def _literal(expr: ast.Expr) -> object:

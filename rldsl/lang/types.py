@@ -26,6 +26,36 @@ from typing import Union
 import attrs
 
 # ---------------------------------------------------------------------------------------------
+# Limits
+#
+# The checker runs on untrusted text, so every number it computes with is bounded: no
+# expression can make it hang (a chain of squarings), crash (a float too large for an int), or
+# allocate per element (a scalar bound over a huge shape stays one number). The limits are:
+#
+# - MAX_INT: the largest magnitude of an integer literal or of the integer result of arithmetic
+#   (E0114 for a literal, E0510 for a result). Operands are bounded by it, so computing one step
+#   is cheap, and its result is checked before anything else uses it.
+# - MAX_SIZE: the largest dimension, size argument (``out_features``, ``num_cells``, ...) or
+#   vector length (E0410); torch indexes with 32-bit sizes in many kernels.
+# - MAX_ELEMENTS: the largest number of elements of one key's spec, every entry of a composite
+#   counted (E0411).
+# - MAX_DIM_TEXT: the longest text a computed dim keeps for messages (``2 * n``); longer
+#   expressions are shortened, so repeated doubling of a symbolic dim cannot grow text without end.
+#
+# Non-finite floats are limited too: NaN from arithmetic, or infinity from finite operands
+# (``1e308 * 10``), is E0511; a float literal that overflows (``1e999``) is E0114. The literal
+# ``inf`` stays allowed where the language accepts it (bounds).
+
+#: Largest magnitude of an integer literal or integer arithmetic result.
+MAX_INT = 2**62
+#: Largest dimension or size.
+MAX_SIZE = 2**31 - 1
+#: Largest element count of one key's spec.
+MAX_ELEMENTS = 2**40
+#: Longest text of a computed dim.
+MAX_DIM_TEXT = 80
+
+# ---------------------------------------------------------------------------------------------
 # Dims and shapes
 
 
@@ -83,6 +113,48 @@ def shape_size(shape: Shape) -> int | None:
             return None
         total *= value
     return total
+
+
+def element_count(shape: Shape, limit: int = MAX_ELEMENTS) -> int | None:
+    """The number of elements of a shape, counting only dims of known size, but at most
+    ``limit + 1``: the product stops growing once it is past ``limit``, so a shape of thousands of
+    huge dims is counted in a moment. Callers compare the result with ``limit``.
+
+    >>> element_count((3, Sym("n", 4))), element_count((Sym("batch"), 2)), element_count((MAX_SIZE,) * 9)
+    (12, 2, 1099511627777)
+    """
+    total = 1
+    for dim in shape:
+        value = dim_value(dim)
+        if value is not None:
+            total *= max(value, 0)
+            if total > limit:
+                return limit + 1
+    return total
+
+
+def size_problem(spec: Spec) -> tuple[str, str] | None:
+    """Why a spec is too large, as ``(code, message)``: a dim above :data:`MAX_SIZE` (E0410) or
+    more than :data:`MAX_ELEMENTS` elements over all its leaves (E0411); None when it fits.
+
+    >>> size_problem(Unbounded((MAX_SIZE,) * 2))
+    ('E0411', 'the spec has more than 1099511627776 (2**40) elements')
+    >>> size_problem(Categorical(2)) is None
+    True
+    """
+    total = 0
+    for _, leaf in leaves(spec):
+        if isinstance(leaf, (Composite, Unknown)):
+            continue
+        dims = (*leaf.shape, *((leaf.n,) if isinstance(leaf, (OneHot, Categorical, Binary)) else ()))
+        for dim in dims:
+            value = dim_value(dim)
+            if value is not None and value > MAX_SIZE:
+                return "E0410", f"a size is at most 2**31 - 1 ({MAX_SIZE}), but the spec has a dimension of {value}"
+        total += element_count(leaf.shape)
+        if total > MAX_ELEMENTS:
+            return "E0411", f"the spec has more than {MAX_ELEMENTS} (2**40) elements"
+    return None
 
 
 def shape_text(shape: Shape) -> str:
@@ -261,19 +333,21 @@ def mask_shape(spec: Spec) -> Shape | None:
 
 
 def bounds_of(spec: Bounded) -> tuple[list[float], list[float]] | None:
-    """Per-element ``(low, high)`` lists of a box, or None when its size is not known."""
-    size = shape_size(spec.shape)
-    if size is None:
-        if isinstance(spec.low, tuple) or isinstance(spec.high, tuple):
-            return None
-        return [spec.low], [spec.high]
-    return _expand(spec.low, size), _expand(spec.high, size)
+    """The ``(low, high)`` bounds of a box as lists: one number per element where the spec has a
+    list, a one-item list for a scalar bound (never repeated per element: a scalar bound over a
+    shape of two billion elements stays one number). None when a list bound's shape has no
+    known size.
+
+    >>> bounds_of(Bounded((MAX_SIZE,), "f32", 0.0, 1.0))
+    ([0.0], [1.0])
+    """
+    if shape_size(spec.shape) is None and (isinstance(spec.low, tuple) or isinstance(spec.high, tuple)):
+        return None
+    return _as_list(spec.low), _as_list(spec.high)
 
 
-def _expand(bound: Bound, size: int) -> list[float]:
-    if isinstance(bound, tuple):
-        return list(bound)
-    return [bound] * max(size, 1)
+def _as_list(bound: Bound) -> list[float]:
+    return list(bound) if isinstance(bound, tuple) else [bound]
 
 
 def simplify_bound(values: list[float]) -> Bound:
@@ -305,9 +379,10 @@ def box_contains(outer: Bounded, inner: Bounded) -> bool | None:
     a, b = bounds_of(outer), bounds_of(inner)
     if a is None or b is None:
         return None
-    (olo, ohi), (ilo, ihi) = a, b
-    if len(olo) != len(ilo) and min(len(olo), len(ilo)) != 1:
+    sizes = (shape_size(outer.shape) or 1, shape_size(inner.shape) or 1)
+    if sizes[0] != sizes[1] and min(sizes) != 1:
         return None
+    (olo, ohi), (ilo, ihi) = a, b
     return all(lo <= il for lo, il in _pairs(olo, ilo)) and all(ih <= hi for hi, ih in _pairs(ohi, ihi))
 
 

@@ -19,7 +19,6 @@ is imported here directly.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -29,6 +28,7 @@ import torch
 from gymnasium import spaces
 from tensordict import TensorDict, TensorDictBase
 
+from rldsl.lang.values import suggest
 from rldsl.specs._base import TensorSpec
 from rldsl.specs.composite import Composite
 from rldsl.specs.continuous import Bounded, Unbounded
@@ -301,8 +301,8 @@ def _make_env(env_id: str) -> Any:
     try:
         return gymnasium.make(env_id)
     except (gymnasium.error.UnregisteredEnv, gymnasium.error.DeprecatedEnv) as err:
-        close = difflib.get_close_matches(env_id, list(gymnasium.envs.registry.keys()), n=3)
-        hint = (f"Close registered ids: {', '.join(repr(name) for name in close)}." if close
+        close = suggest(env_id, gymnasium.envs.registry.keys())
+        hint = (f"Did you mean {close!r}?" if close is not None
                 else "List the registered ids with gymnasium.envs.registry.keys().")
         raise ValueError(f"`env_or_id` {env_id!r} cannot be made (gymnasium says: {err}). {hint}") from None
 

@@ -16,7 +16,7 @@ import pytest
 from rldsl.lang.diagnostics import Diagnostic, Label, Suggestion
 from rldsl.lang.includes import load_program
 from rldsl.lang.parse import parse
-from rldsl.lang.render import render_diagnostic, render_json, render_text, summary
+from rldsl.lang.render import MAX_RENDERED, render_diagnostic, render_json, render_text, summary
 from rldsl.lang.source import SourceFile, Span
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -130,3 +130,23 @@ def test_summary_counts() -> None:
     assert summary([error, error, warning]) == "error: 2 errors, 1 warning"
     assert summary([warning]) == "warning: 1 warning"
     assert summary([]) == "" and render_text([], {}) == ""
+
+
+def test_a_long_line_is_shown_as_a_window_around_its_mark() -> None:
+    text = "key a : f32[1]" + " " * 5000 + "key b f32[1]\n"
+    source = SourceFile("long.rlm", text)
+    _, diagnostics = parse(text, "long.rlm")
+    rendered = render_text(diagnostics, {"long.rlm": source})
+    shown = [line for line in rendered.splitlines() if line.startswith("1 |")]
+    assert shown and all(len(line) < 200 for line in rendered.splitlines())
+    assert shown[0].startswith("1 | ...") and "key b f32[1]" in shown[0]
+    caret = next(line for line in rendered.splitlines() if "^" in line)
+    assert shown[0][caret.index("^"):].startswith("f32")  # the caret still points at the spec
+
+
+def test_at_most_max_rendered_diagnostics_are_rendered_but_all_are_counted() -> None:
+    text = "@ " * (MAX_RENDERED + 50) + "\n"
+    _, diagnostics = parse(text, "many.rlm")
+    rendered = render_text(diagnostics, {"many.rlm": SourceFile("many.rlm", text)})
+    assert rendered.count("error[E0104]") == MAX_RENDERED
+    assert "... and 50 more not shown" in rendered and rendered.endswith(f"error: {MAX_RENDERED + 50} errors")

@@ -77,7 +77,9 @@ class Param:
     ``name`` is the language's name (torchrl's, except ``in``/``out`` for ``in_keys``/
     ``out_keys`` and ``dist`` for the distribution); ``target`` the constructor argument it
     becomes; ``default`` a Python value, or :data:`REQUIRED`; ``aka`` other spellings users
-    try, answered with a suggestion.
+    try, answered with a suggestion. ``fallback_spec`` (a :mod:`rldsl.lang.types` spec) is, for a
+    key read only when present (an OU module's ``is_init``), the spec of that key when the model
+    neither declares nor writes it: compiled programs draw their random input from it.
     """
 
     name: str
@@ -89,6 +91,7 @@ class Param:
     positional: bool = False
     choices: tuple = ()
     aka: tuple[str, ...] = ()
+    fallback_spec: object = None  # KEY parameters read when present: the key's spec when nothing declares it
 
     @property
     def required(self) -> bool:
@@ -106,7 +109,9 @@ class DistInfo:
 
     ``params``: the parameters it needs from keys (``loc``, ``scale``); ``one_of``: groups of
     which exactly one is given (``logits`` or ``probs``); ``sample``: ``real``, ``bounded``,
-    ``onehot`` or ``index``; ``event_dims``: trailing sample dims the log-probability sums over.
+    ``onehot`` or ``index``; ``event_dims``: trailing sample dims the log-probability sums over;
+    ``interactions``: the values of ``default_interaction_type`` its runtime class can compute (a
+    distribution without a median cannot be asked for one).
     """
 
     params: tuple[str, ...] = ()
@@ -114,6 +119,7 @@ class DistInfo:
     sample: str = "real"
     event_dims: int = 1
     masked: bool = False
+    interactions: tuple[str, ...] = ("deterministic", "mode", "mean", "random")
 
 
 @attrs.frozen(slots=True)

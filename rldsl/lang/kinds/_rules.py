@@ -7,18 +7,25 @@ helpers keep the rules short and their messages uniform.
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import attrs
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, KeyRef
 from rldsl.lang.source import Span
+from rldsl.lang.types import number_text
 from rldsl.lang.values import INVALID, is_dim
 
 __all__ = [
+    "COMPILE_DTYPES",
+    "compile_dtype_fits",
     "key",
     "keys",
     "node",
     "require_spec_for_safe",
+    "check_finite",
     "check_positive",
     "float_inputs",
     "last_dims",
@@ -26,6 +33,10 @@ __all__ = [
     "log_prob_ref",
     "out_shape",
 ]
+
+
+#: The float dtypes a model can be compiled in (``rldsl compile --dtype``).
+COMPILE_DTYPES = ("f32", "f64")
 
 
 def implicit(path: tuple[str, ...] | str, args: Args) -> KeyRef:
@@ -52,9 +63,28 @@ def check_positive(lo: Any, args: Args, *names: str, allow_zero: bool = False) -
                 break
 
 
-def float_inputs(ty: Any, inputs: list[T.Spec], labels: list[str], owner: str, at: Span) -> bool:
+def check_finite(lo: Any, args: Args, *names: str, code: str = "E0606", why: str = "") -> None:
+    """Report ``code`` for each of ``names`` whose value (a number or a list of them) is infinite or NaN:
+    the runtime classes refuse such values, or compute NaN with them. ``why`` ends the help line."""
+    for name in names:
+        if name not in args.values or not args.ok(name):
+            continue
+        value = args[name]
+        items = value if isinstance(value, tuple) else (value,)
+        bad = next((v for v in items if isinstance(v, float) and not math.isfinite(v)), None)
+        if bad is not None:
+            lo.report(code, f"`{name}` must be a finite number, got {number_text(bad)}", args.span_of(name),
+                      label="not a finite number", help=f"give `{name}` a finite value{why}")
+
+
+def float_inputs(ty: Any, inputs: list[T.Spec], labels: list[str], owner: str, at: Span, *,
+                 weighted: bool = False) -> bool:
     """Report the first input that is not a floating-point tensor of the first input's dtype
-    (networks compute in one floating dtype). True when all are fine."""
+    (networks compute in one floating dtype), and for a network with weights (``weighted``) inputs
+    whose dtype is not the compile dtype (:func:`compile_dtype_fits`). Dtypes are compared as they
+    run: f32 stands for the compile dtype, so f32 and f64 inputs mix when compiling in f64. True when
+    all are fine."""
+    compiled = getattr(ty, "float_dtype", "f32")
     dtype = None
     for spec, label in zip(inputs, labels):
         if T.is_unknown(spec):
@@ -72,12 +102,31 @@ def float_inputs(ty: Any, inputs: list[T.Spec], labels: list[str], owner: str, a
             return False
         if dtype is None:
             dtype = spec.dtype
-        elif spec.dtype != dtype:
+        elif (compiled if spec.dtype == "f32" else spec.dtype) != (compiled if dtype == "f32" else dtype):
             ty.report("E0503", f"{owner} reads tensors of one dtype, but {labels[0]} is {dtype} and {label} is "
                                f"{spec.dtype}", at, label="mixed dtypes",
                       help="declare the inputs with the same floating dtype (usually f32)")
             return False
+    if weighted and dtype is not None:
+        first = next(i for i, spec in enumerate(inputs) if not T.is_unknown(spec))
+        return compile_dtype_fits(ty, inputs[first], labels[first], owner, at)
     return True
+
+
+def compile_dtype_fits(ty: Any, spec: T.Spec, label: str, owner: str, at: Span) -> bool:
+    """E0515 when a network's float input is not in the dtype its weights will have: the compile
+    dtype (``ty.float_dtype``, default f32), which stands in for f32 (``--dtype f64`` makes every f32
+    key and weight f64). True when it fits."""
+    wanted = getattr(ty, "float_dtype", "f32")
+    if spec.dtype == "f32" or spec.dtype == wanted:
+        return True
+    fixed = T.spec_text(attrs.evolve(spec, dtype=wanted))
+    other = (f", or compile with the matching dtype (`rldsl compile --dtype {spec.dtype}`, "
+             f"`rldsl.compile(..., dtype=\"{spec.dtype}\")`)" if spec.dtype in COMPILE_DTYPES else "")
+    ty.report("E0515", f"{owner}'s weights are {wanted} (the compile dtype), but it reads {label} as {spec.dtype}", at,
+              label=f"{label} is {T.spec_text(spec)}",
+              help=f"declare the input in the compile dtype, as `{fixed}`{other}")
+    return False
 
 
 def last_dims(ty: Any, inputs: list[T.Spec], labels: list[str], owner: str, at: Span) -> tuple | None:

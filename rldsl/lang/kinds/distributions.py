@@ -43,7 +43,45 @@ def _build(lo: Any, args: Args) -> Dist | object:
                                f"{T.bound_text(high)}", args.span_of("high"), label="not above `low`",
                       help="swap the bounds, or pass the action's: `low=action.low, high=action.high`")
             return INVALID
+        if args.kind.name in _SQUASHED and not all(math.isfinite(v) for pair in pairs for v in pair):
+            name = "low" if not all(math.isfinite(low_) for low_, _ in pairs) else "high"
+            lo.report("E0702", f"{args.kind.name} squashes with tanh into `[low, high]`, which must be finite; got "
+                               f"{name} {T.bound_text(args[name])}", args.span_of(name), label="not a finite bound",
+                      help="give finite bounds (an infinite one makes every sample NaN), or use TruncatedNormal")
+            return INVALID
+    if not _constants_valid(lo, args):
+        return INVALID
     return Dist(args.kind, args, args.span)
+
+
+#: Distributions that squash with tanh into `[low, high]` (finite bounds only).
+_SQUASHED = ("TanhNormal", "TanhDelta")
+
+#: Constant arguments the runtime classes hold to a range: (name, test, what it must be).
+_RANGES = (
+    ("upscale", lambda v: 0 < v < math.inf, "a positive finite number (it divides `loc`)"),
+    ("atol", lambda v: 0 <= v, "at least 0"),
+    ("rtol", lambda v: 0 <= v, "at least 0"),
+    ("neg_inf", lambda v: v < 0, "negative, such as `-inf` or `-1e9` (the logit of forbidden actions)"),
+    ("event_dims", lambda v: v is None or 0 <= v, "at least 0"),
+    ("event_dim", lambda v: v is None or 0 <= v, "at least 0"),
+)
+
+
+def _constants_valid(lo: Any, args: Args) -> bool:
+    """E0606 for a constant argument outside the range its runtime class accepts."""
+    valid = True
+    for name, test, what in _RANGES:
+        if name not in args.values or not args.ok(name) or args[name] is None:
+            continue
+        value = args[name]
+        number = T.dim_value(value) if isinstance(value, T.Sym) else value
+        if number is not None and not test(number):
+            lo.report("E0606", f"{args.kind.name}'s `{name}` must be {what.split(' (')[0]}, got "
+                               f"{T.number_text(number)}", args.span_of(name), label="out of range",
+                      help=f"give `{name}` a value that is {what}")
+            valid = False
+    return valid
 
 
 def parameter_names(kind: Kind) -> list[str]:
@@ -165,6 +203,8 @@ def _sample(ty: Any, dist: Dist, base: T.Spec, at: Span) -> tuple[T.Spec, T.Spec
         if info.sample == "onehot":
             return T.OneHot(n, shape, "i64"), log_prob
         return T.Categorical(n, shape[:-1], "i64"), log_prob
+    if not _event_dims_fit(ty, args, shape):
+        return None
     events = _event_dims(args, info, shape)
     log_prob = T.Unbounded(shape[: len(shape) - events], dtype)
     if info.sample == "bounded":
@@ -190,6 +230,21 @@ def _event_dims(args: Args, info: DistInfo, shape: tuple) -> int:
     return min(info.event_dims, len(shape))
 
 
+def _event_dims_fit(ty: Any, args: Args, shape: tuple) -> bool:
+    """E0606 when ``event_dims`` (``event_dim``) counts more dims than the parameters have (the
+    batch dims are never part of an event)."""
+    for name in ("event_dims", "event_dim"):
+        value = args[name] if name in args.values and args.ok(name) else None
+        count = T.dim_value(value) if value is not None else None
+        if count is not None and count > len(shape):
+            ty.report("E0606", f"`{name}={count}` but the parameters of {args.kind.name} have {len(shape)} dim"
+                               f"{'s' if len(shape) != 1 else ''} ({T.shape_text(shape)})", args.span_of(name),
+                      label="more event dims than the parameters have",
+                      help=f"give `{name}` a value between 0 and {len(shape)}")
+            return False
+    return True
+
+
 def _distribution(name: str, runtime: str, summary: str, info: DistInfo, params: tuple[Param, ...], rule: str,
                   omitted: tuple = ()) -> Kind:
     parts = [" and ".join(f"`{p}`" for p in info.params)] if info.params else []
@@ -202,6 +257,12 @@ def _distribution(name: str, runtime: str, summary: str, info: DistInfo, params:
                 build=_build)
 
 
+#: What ``default_interaction_type`` may ask of distributions without some statistic. None of them has a
+#: median; TanhNormal has no closed-form mode (its mean is estimated from samples); the mean of a
+#: categorical distribution is not an action (torch gives NaN).
+_NO_MODE = ("deterministic", "mean", "random")
+_NO_MEAN = ("deterministic", "mode", "random")
+
 _MASK = Param("mask", A.KEY, None, "the key of the boolean mask of allowed actions (or read an in key named `mask`)")
 _SPARSE = (("indices", "sparse masks are not supported; use a dense `mask`"),
            ("padding_value", "used with sparse masks only"))
@@ -209,7 +270,7 @@ _SPARSE = (("indices", "sparse masks are not supported; use a dense `mask`"),
 KINDS = (
     _distribution("TanhNormal", "rldsl.modules.TanhNormal",
                   "A normal distribution squashed into `[low, high]` by tanh.",
-                  DistInfo(("loc", "scale"), sample="bounded"),
+                  DistInfo(("loc", "scale"), sample="bounded", interactions=_NO_MODE),
                   (_UPSCALE, _LOW, _HIGH, Param("event_dims", A.INT, None, "trailing dims of one event (default 1)"),
                    _TANH_LOC, Param("safe_tanh", A.BOOL, True, "clamp tanh away from +-1 for finite log-probs")),
                   "`loc`, `scale` of `f[*S]` give samples `f[*S] in [low, high]`; `low < high`; each bound a number "
@@ -243,23 +304,24 @@ KINDS = (
                   omitted=(("validate_args", "argument checks are the checker's job"),)),
     _distribution("OneHotCategorical", "rldsl.modules.OneHotCategorical",
                   "A categorical distribution over one-hot rows.",
-                  DistInfo(one_of=(("logits", "probs"),), sample="onehot"), (),
+                  DistInfo(one_of=(("logits", "probs"),), sample="onehot", interactions=_NO_MEAN), (),
                   "`logits` (or `probs`) of `f[*B, n]` give `onehot(n, dtype=i64)` samples of shape `[*B, n]`",
                   omitted=(("grad_method", "the default pass-through gradient"), ("kwargs", "none needed"))),
     _distribution("Categorical", "torch.distributions.Categorical", "torch's categorical distribution over indices.",
-                  DistInfo(one_of=(("logits", "probs"),), sample="index", event_dims=0), (),
+                  DistInfo(one_of=(("logits", "probs"),), sample="index", event_dims=0, interactions=_NO_MEAN), (),
                   "`logits` (or `probs`) of `f[*B, n]` give `categorical(n)` samples of shape `[*B]`",
                   omitted=(("validate_args", "argument checks are the checker's job"),)),
     _distribution("MaskedCategorical", "rldsl.modules.MaskedCategorical",
                   "A categorical distribution over the allowed indices only.",
-                  DistInfo(one_of=(("logits", "probs"),), sample="index", event_dims=0, masked=True),
+                  DistInfo(one_of=(("logits", "probs"),), sample="index", event_dims=0, masked=True,
+                           interactions=_NO_MEAN),
                   (_MASK, Param("neg_inf", A.FLOAT, -math.inf, "the logit of forbidden actions"),
                    Param("use_cross_entropy", A.BOOL, True, "compute log-probabilities with cross-entropy")),
                   "`logits` of `f[*B, n]` and a mask `bool[*B, n]` give `categorical(n)` samples of shape `[*B]`",
                   omitted=(*_SPARSE, ("padding_side", "used with sparse masks only"))),
     _distribution("MaskedOneHotCategorical", "rldsl.modules.MaskedOneHotCategorical",
                   "A one-hot categorical distribution over the allowed actions only.",
-                  DistInfo(one_of=(("logits", "probs"),), sample="onehot", masked=True),
+                  DistInfo(one_of=(("logits", "probs"),), sample="onehot", masked=True, interactions=_NO_MEAN),
                   (_MASK, Param("neg_inf", A.FLOAT, -math.inf, "the logit of forbidden actions")),
                   "`logits` of `f[*B, n]` and a mask `bool[*B, n]` give `onehot(n, dtype=i64)` samples `[*B, n]`",
                   omitted=(*_SPARSE, ("grad_method", "the default pass-through gradient"))),

@@ -9,12 +9,13 @@ the sequence).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, KeyRef, ModuleNode, Origin, SpecArg, Step, Typed
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Param, Pass
-from rldsl.lang.kinds._rules import implicit, key, node
+from rldsl.lang.kinds._rules import check_finite, implicit, key, node
 from rldsl.lang.source import Span
 
 A = ArgType
@@ -25,9 +26,14 @@ _ACTION_KEY = Param("action_key", A.KEY, "action", "the key of the action")
 _STEPS = Param("annealing_num_steps", A.INT, 1000, "steps of `step()` from the initial to the final value")
 
 
+def _finite(value: object) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def _schedule(lo: Any, args: Args, init: str, end: str, probability: bool) -> None:
-    """E0705 for a schedule that grows, leaves [0, 1] (epsilons) or has no steps."""
-    if args.ok(init, end) and args[end] > args[init]:
+    """E0705 for a schedule that grows, leaves [0, 1] (epsilons) or has no steps (a value that is not
+    finite is E0709's, reported by the kind's build)."""
+    if args.ok(init, end) and _finite(args[init]) and _finite(args[end]) and args[end] > args[init]:
         lo.report("E0705", f"`{end}={args[end]}` is larger than `{init}={args[init]}`", args.span_of(end),
                   label="the factor would grow",
                   help=f"`{end}` is the value annealing ends at: make it at most `{init}`")
@@ -172,9 +178,14 @@ def _continuous_action(ty: Any, ref: KeyRef, action: T.Spec, owner: str) -> bool
 _NOISE_WHY = "Gaussian noise perturbs continuous actions; explore discrete actions with EGreedyModule"
 
 
+#: Why exploration parameters must be finite (the end of E0709's help line).
+_FINITE_WHY = ": the runtime module refuses infinite and NaN parameters"
+
+
 def _build_gaussian(lo: Any, args: Args) -> ModuleNode:
+    check_finite(lo, args, "sigma_init", "sigma_end", "mean", "std", code="E0709", why=_FINITE_WHY)
     _schedule(lo, args, "sigma_init", "sigma_end", probability=False)
-    if args.ok("std") and args["std"] < 0:
+    if args.ok("std") and _finite(args["std"]) and args["std"] < 0:
         lo.report("E0606", f"`std` must be >= 0, got {args['std']}", args.span_of("std"), label="negative",
                   help="`std` is the standard deviation of the noise")
     action = key(args, "action_key")
@@ -205,6 +216,7 @@ def _infer_noise(ty: Any, module: ModuleNode) -> None:
                   else "keep `safe=true` so the noisy action is projected onto the spec")
         ty.write(module, ref, Typed(noisy, Origin.NETWORK, ty.by(module)), target=target, remedy=remedy)
     if kind == "OrnsteinUhlenbeckProcessModule":
+        _x0_fits(ty, args, action)
         at = args.name_span
         ty.write(module, KeyRef(("_ou_prev_noise",), at, True), Typed(T.Unbounded(action.shape, action.dtype),
                                                                       Origin.COPY, ty.by(module)))
@@ -216,6 +228,18 @@ def _infer_noise(ty: Any, module: ModuleNode) -> None:
                 ty.report("E0503", f"`{init.dotted}` marks the first step of trajectories and must be bool, but it is "
                                    f"{T.spec_text(spec)}", init.span, label="not bool",
                           help=f"declare `key {init.dotted} : bool[1]`")
+
+
+def _x0_fits(ty: Any, args: Args, action: T.Spec) -> None:
+    """A list ``x0`` is added to the noise along the action's last dim: one value, or one per entry."""
+    x0 = args["x0"] if args.ok("x0") else None
+    if not isinstance(x0, tuple) or len(x0) == 1:
+        return
+    size = T.dim_value(action.shape[-1]) if action.shape else 1
+    if size is not None and len(x0) != size:
+        ty.report("E0606", f"`x0` has {len(x0)} values, but the action {T.spec_text(action)} has {size} per row",
+                  args.span_of("x0"), label=f"{len(x0)} values",
+                  help=f"give one number, or {size} (one per entry of the action's last dim)")
 
 
 GAUSSIAN = Kind(
@@ -246,6 +270,8 @@ GAUSSIAN = Kind(
 
 
 def _build_ou(lo: Any, args: Args) -> ModuleNode:
+    check_finite(lo, args, "eps_init", "eps_end", "theta", "mu", "sigma", "dt", "x0", "sigma_min", code="E0709",
+                 why=_FINITE_WHY)
     _schedule(lo, args, "eps_init", "eps_end", probability=False)
     for name in ("n_steps_annealing",):
         value = T.dim_value(args[name]) if args.ok(name) else None
@@ -253,7 +279,9 @@ def _build_ou(lo: Any, args: Args) -> ModuleNode:
             lo.report("E0705", f"`{name}` must be positive, got {value}", args.span_of(name), label="no steps",
                       help="give the number of steps over which sigma anneals")
     for name in ("dt", "sigma", "theta"):
-        if args.ok(name) and args[name] < 0 or (name == "dt" and args.ok(name) and args[name] == 0):
+        if not args.ok(name) or not _finite(args[name]):
+            continue
+        if args[name] < 0 or (name == "dt" and args[name] == 0):
             lo.report("E0606", f"`{name}` must be positive, got {args[name]}", args.span_of(name), label="not positive",
                       help=f"`{name}` is a parameter of the Ornstein-Uhlenbeck process")
     action = key(args, "action_key")
@@ -281,7 +309,8 @@ OU = Kind(
         Param("sigma_min", A.FLOAT, None, "the smallest sigma reached by annealing"),
         Param("n_steps_annealing", A.INT, 1000, "steps over which sigma anneals"),
         _ACTION_KEY,
-        Param("is_init_key", A.KEY, "is_init", "the key marking the first step of each trajectory"),
+        Param("is_init_key", A.KEY, "is_init", "the key marking the first step of each trajectory",
+              fallback_spec=T.Unbounded((1,), "bool")),
         Param("safe", A.BOOL, True, "project the noisy action onto the spec"),
     ),
     reads="`action`, and `is_init` when present",

@@ -11,13 +11,14 @@ each key it writes a spec; writing a declared key checks that the value lands in
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Dist, KeyRef, ModuleNode, Network, Origin, SpecArg, Step, Typed
 from rldsl.lang.kinds import distributions
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Param, Pass
-from rldsl.lang.kinds._rules import implicit, keys, log_prob_ref, node, require_spec_for_safe
+from rldsl.lang.kinds._rules import check_positive, implicit, keys, log_prob_ref, node, require_spec_for_safe
 from rldsl.lang.values import INVALID
 
 A = ArgType
@@ -176,6 +177,8 @@ def _infer_tanh(ty: Any, module: ModuleNode) -> None:
             ty.report("E0503", f"TanhModule squashes float tensors, but `{source.dotted}` is {T.spec_text(value)}",
                       source.span, label="not a float tensor", help="squash the output of a network")
             continue
+        if not _bounds_fit(ty, args, value, {"low": low, "high": high}):
+            return
         box = T.Bounded(value.shape, value.dtype, low, high)
         pairs = T.bound_pairs(low, high)
         if pairs is not None and any(lo_ >= hi for lo_, hi in pairs):
@@ -183,6 +186,25 @@ def _infer_tanh(ty: Any, module: ModuleNode) -> None:
                       args.span_of("high"), label="not above `low`", help="swap the bounds")
             return
         ty.write(module, ref, Typed(box, Origin.SQUASHED, ty.by(module)), target=target)
+
+
+def _bounds_fit(ty: Any, args: Args, value: T.Spec, bounds: dict[str, object]) -> bool:
+    """The bounds are finite (tanh cannot reach an infinite one) and, per element, hold one number per
+    element of the squashed value (E0606 otherwise)."""
+    size = T.shape_size(value.shape)
+    for name, bound in bounds.items():
+        if not all(math.isfinite(v) for v in (bound if isinstance(bound, tuple) else (bound,))):
+            ty.report("E0606", f"TanhModule squashes into finite bounds, but `{name}` is {T.bound_text(bound)}",
+                      args.span_of(name) if args.given(name) else args.span_of("spec"),
+                      label="not a finite bound", help="tanh cannot reach an infinite bound: give finite `low` and "
+                                                       "`high` (or a spec with finite bounds)")
+            return False
+        if isinstance(bound, tuple) and len(bound) != 1 and size is not None and len(bound) != size:
+            ty.report("E0606", f"`{name}` has {len(bound)} values, but {T.spec_text(value)} has {size} element"
+                               f"{'s' if size != 1 else ''}", args.span_of(name), label=f"{len(bound)} values",
+                      help="give one number, or one per element (row-major)")
+            return False
+    return True
 
 
 TANH_MODULE = Kind(
@@ -268,7 +290,24 @@ def _probabilistic_step(lo: Any, args: Args) -> tuple[Step, tuple[KeyRef, ...]] 
         writes = (*outputs, log_prob if isinstance(log_prob, KeyRef) else log_prob_ref(outputs[0]))
     lo.unique(writes, args.kind.name)
     require_spec_for_safe(lo, args)
+    check_positive(lo, args, "n_empirical_estimate")
+    _interaction_available(lo, args)
     return Step((*keys(args, "in"), *(ref for _, ref in _dist_keys(args["dist"]))), writes), writes
+
+
+def _interaction_available(lo: Any, args: Args) -> None:
+    """E0708 when ``default_interaction_type`` asks the distribution for a statistic it does not
+    have (a median, TanhNormal's mode, a categorical mean): the first call would fail, or write NaN."""
+    dist, wanted = args["dist"], args["default_interaction_type"]
+    if not isinstance(dist, Dist) or not args.ok("default_interaction_type") or wanted is None:
+        return
+    offered = dist.kind.dist.interactions
+    if wanted in offered:
+        return
+    choices = ", ".join(f'"{name}"' for name in offered)
+    lo.report("E0708", f'{dist.kind.name} has no {wanted}, so `default_interaction_type="{wanted}"` cannot be '
+                       "computed", args.span_of("default_interaction_type"), label=f"{dist.kind.name} has no {wanted}",
+              help=f"use one of {choices} (\"deterministic\" is the default)")
 
 
 def _build_probabilistic(lo: Any, args: Args) -> ModuleNode | object:
@@ -315,7 +354,7 @@ def _infer_probabilistic(ty: Any, module: ModuleNode) -> None:
     sample, log_prob = result
     out = keys(args, "out")[0]
     target: SpecArg | None = args["spec"]
-    if args["safe"] is True and target is not None:
+    if args["safe"] is True and target is not None and _same_domain(sample, target.spec):
         if ty.projectable(out, sample, target):
             ty.write(module, out, Typed(target.spec, Origin.PROJECTED, ty.by(module)), target=target)
         else:
@@ -326,6 +365,15 @@ def _infer_probabilistic(ty: Any, module: ModuleNode) -> None:
     if args["return_log_prob"] is True:
         log_prob_key = args["log_prob_key"] if isinstance(args["log_prob_key"], KeyRef) else log_prob_ref(out)
         ty.write(module, log_prob_key, Typed(log_prob, Origin.COPY, ty.by(module)))
+
+
+def _same_domain(sample: T.Spec, spec: T.Spec) -> bool:
+    """Whether `safe=true` may project a sample onto ``spec``: a continuous distribution's samples
+    are not actions of a discrete spec, even projected (their log-probability is not that of the
+    action written), so a sort mismatch stays E0703."""
+    if T.is_unknown(sample, spec) or isinstance(spec, T.Composite):
+        return True
+    return T.domain(sample) == T.domain(spec)
 
 
 _DIST_REMEDY = ("use a bounded distribution such as `TanhNormal(low=action.low, high=action.high)`, or pass "

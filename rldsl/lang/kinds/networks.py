@@ -29,6 +29,16 @@ A = ArgType
 def _build_mlp(lo: Any, args: Args) -> Network:
     check_positive(lo, args, "out_features", "in_features", "num_cells")
     check_positive(lo, args, "depth", allow_zero=True)
+    _depth_and_cells(lo, args)
+    dropout = args["dropout"]
+    if args.ok("dropout") and dropout is not None and not 0 <= dropout < 1:
+        lo.report("E0606", f"`dropout` is a probability in [0, 1), got {dropout}", args.span_of("dropout"),
+                  label="not a probability", help="use a value such as `dropout=0.1`")
+    return Network(args.kind, args, args.span)
+
+
+def _depth_and_cells(lo: Any, args: Args) -> None:
+    """E0606 when `depth` and `num_cells` disagree (MLP and MultiAgentMLP resolve them alike)."""
     depth, cells = args["depth"], args["num_cells"]
     if args.ok("depth", "num_cells"):
         if isinstance(cells, (int, T.Sym)) and cells is not None and depth is None:
@@ -39,11 +49,6 @@ def _build_mlp(lo: Any, args: Args) -> Network:
             layers = f"{len(cells)} layer{'s' if len(cells) != 1 else ''}"
             lo.report("E0606", f"`num_cells` lists {layers} but `depth` is {depth}", args.span_of("depth"),
                       label="does not match `num_cells`", help="drop `depth`: the list of cells gives it")
-    dropout = args["dropout"]
-    if args.ok("dropout") and dropout is not None and not 0 <= dropout < 1:
-        lo.report("E0606", f"`dropout` is a probability in [0, 1), got {dropout}", args.span_of("dropout"),
-                  label="not a probability", help="use a value such as `dropout=0.1`")
-    return Network(args.kind, args, args.span)
 
 
 def _activated(args: Args, shape: tuple, dtype: str) -> T.Spec:
@@ -63,7 +68,7 @@ def _infer_mlp(ty: Any, net: Network, inputs: list[T.Spec], labels: list[str], a
         ty.report("E0407", "an MLP reads at least one tensor", at, label="no inputs",
                   help="give the module its input keys, as in `: observation -> hidden`")
         return None
-    if T.is_unknown(*inputs) or not float_inputs(ty, inputs, labels, "MLP", at):
+    if T.is_unknown(*inputs) or not float_inputs(ty, inputs, labels, "MLP", at, weighted=True):
         return None
     lead = last_dims(ty, inputs, labels, "MLP", at)
     if lead is None:
@@ -135,7 +140,8 @@ def _infer_linear(ty: Any, net: Network, inputs: list[T.Spec], labels: list[str]
     assert args is not None
     if not _one_input(ty, "Linear", inputs, at) or T.is_unknown(*inputs):
         return None
-    if not float_inputs(ty, inputs, labels, "Linear", at) or last_dims(ty, inputs, labels, "Linear", at) is None:
+    if not float_inputs(ty, inputs, labels, "Linear", at, weighted=True) \
+            or last_dims(ty, inputs, labels, "Linear", at) is None:
         return None
     features = inputs[0].shape[-1]
     if args.ok("in_features") and not T.dims_equal(args["in_features"], features):
@@ -287,13 +293,15 @@ NORMAL_PARAM_EXTRACTOR = Kind(
 def _build_multiagent(lo: Any, args: Args) -> Network:
     check_positive(lo, args, "n_agent_inputs", "n_agent_outputs", "n_agents", "num_cells")
     check_positive(lo, args, "depth", allow_zero=True)
+    _depth_and_cells(lo, args)
     return Network(args.kind, args, args.span)
 
 
 def _infer_multiagent(ty: Any, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
     args = net.args
     assert args is not None
-    if not inputs or T.is_unknown(*inputs) or not float_inputs(ty, inputs, labels, "MultiAgentMLP", at):
+    if not inputs or T.is_unknown(*inputs) or not float_inputs(ty, inputs, labels, "MultiAgentMLP", at,
+                                                                 weighted=True):
         return None
     lead = last_dims(ty, inputs, labels, "MultiAgentMLP", at)
     if lead is None:

@@ -44,6 +44,12 @@ _MASK = Param("action_mask_key", A.KEY, None, "the key of a boolean mask of allo
 _VAR_NUMS = Param("var_nums", A.INTS, None, "variable sizes for multi spaces (default: the spec's nvec)")
 
 
+def action_space_of(spec: T.Spec) -> str | None:
+    """The canonical action space of a spec (``onehot(4)`` -> ``"one_hot"``), None for one that is not
+    discrete. The compiler passes it to runtime classes that need it when `action_space` is left out."""
+    return _SPACE_OF.get(type(spec))
+
+
 def _check_space(lo: Any, args: Args) -> None:
     space = args["action_space"]
     if args.ok("action_space") and space is not None and space not in ACTION_SPACES:
@@ -213,6 +219,8 @@ def _greedy(ty: Any, module: ModuleNode, args: Args, values_ref: KeyRef, values:
                       label="variable sizes unknown", help="pass the action's spec, as in `spec=action`")
             return
     _check_var_nums(ty, args, space, target)
+    if target is not None and not _strict_shape_fits(ty, args, space, target):
+        return
     mask = args["action_mask_key"]
     if isinstance(mask, KeyRef):
         check_mask(ty, mask, values.shape, target.spec if target is not None else action)
@@ -229,6 +237,26 @@ def _greedy(ty: Any, module: ModuleNode, args: Args, values_ref: KeyRef, values:
     if len(outputs) == 3:
         chosen = T.Unbounded((*values.shape[:-1], 1), values.dtype)
         ty.write(module, outputs[2], Typed(chosen, Origin.COPY, ty.by(module)))
+
+
+def _strict_shape_fits(ty: Any, args: Args, space: str, target: SpecArg) -> bool:
+    """torchrl's shape check (`strict_shape`, on by default) expects an action of shape
+    ``values.shape[:-1] + spec.shape[-1:]``: a categorical spec with a shape never meets it (its
+    action is ``spec.shape``), so the first call fails, and `"auto"` reshapes the action out of its
+    spec (or fails). E0606 unless `strict_shape=false`."""
+    if space != "categorical" or "strict_shape" not in args.values or not args.ok("strict_shape"):
+        return True
+    shape, strict = target.spec.shape, args["strict_shape"]
+    if not shape or strict is False:
+        return True
+    expected = T.shape_text((*shape, shape[-1]))
+    ty.report("E0606", f"`strict_shape` holds the action to shape {expected}, but for the spec "
+                       f"{T.spec_text(target.spec)} it has shape {T.shape_text(shape)}: every call would fail, or "
+                       "(with \"auto\") write an action outside its spec", args.span_of("strict_shape"),
+              label="this shape check cannot pass",
+              help="pass `strict_shape=false`: the action has the spec's shape, and torchrl's check expects one "
+                   "more dim for a categorical spec with a shape")
+    return False
 
 
 def _with_dtype(spec: T.Spec, dtype: str) -> T.Spec:
@@ -311,8 +339,33 @@ def _distributional(ty: Any, module: ModuleNode, args: Args, ref: KeyRef, values
                   label=f"{support.length} values", labels=((at, f"`{ref.dotted}` is {T.spec_text(values)}"),),
                   help="give the support one value per bin (the second-to-last dim of the values)")
         return
+    if not _log_probabilities(ty, args, ref, at):
+        return
     expected = T.Unbounded((*values.shape[:-2], values.shape[-1]), values.dtype)
     _greedy(ty, module, args, ref, expected, at)
+
+
+def _log_probabilities(ty: Any, args: Args, ref: KeyRef, at: Span) -> bool:
+    """A distributional head reads log-probabilities over the atoms, which are never positive (the
+    runtime refuses positive inputs): values a network writes must be normalised first (the actor's
+    `make_log_softmax=true`) or bounded above by 0. E0710 otherwise. Declared keys are data and
+    are trusted."""
+    if "make_log_softmax" in args.values and args["make_log_softmax"] is not False:
+        return True
+    found = ty.types.get(ref.path) if ty.declared(ref.path) is None else None
+    if found is None or found[0].origin is not Origin.NETWORK:
+        return True
+    spec = found[0].spec
+    if isinstance(spec, T.Bounded) and all(h <= 0 for h in (spec.high if isinstance(spec.high, tuple)
+                                                            else (spec.high,))):
+        return True
+    actor = "make_log_softmax" in args.values
+    ty.report("E0710", f"{args.kind.name} reads log-probabilities over the atoms (never positive), but "
+                       f"`{ref.dotted}` is written by {found[0].by} as {T.spec_text(spec)}, which may be positive",
+              at, label="not log-probabilities",
+              help="keep `make_log_softmax=true`, which normalises the network's output" if actor else
+              "use DistributionalQValueActor(network, support=...): it applies a log-softmax over the atoms first")
+    return False
 
 
 _IN = Param("in", A.KEYS, ("observation",), "the keys the value network reads", target="in_keys", aka=("in_keys",))

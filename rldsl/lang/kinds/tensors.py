@@ -60,7 +60,12 @@ def _build_arange(lo: Any, args: Args) -> Numbers | object:
         lo.report("E0606", "arange needs finite numbers", args.span, label="an infinite bound",
                   help="give finite start, end and step, as in `arange(0, 10)`")
         return INVALID
-    length = max(0, math.ceil((end - start) / step))
+    ratio = (end - start) / step
+    if not math.isfinite(ratio) or ratio > T.MAX_SIZE:
+        lo.report("E0410", f"arange({start}, {end}, {step}) has more than {T.MAX_SIZE:,} values", args.span,
+                  label="too many values", help="use a larger step or a shorter range")
+        return INVALID
+    length = max(0, math.ceil(ratio))
     if length == 0:
         lo.report("E0606", f"arange({start}, {end}, {step}) is empty", args.span, label="no values",
                   help="the end must lie beyond the start in the direction of the step")

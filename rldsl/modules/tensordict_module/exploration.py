@@ -640,7 +640,7 @@ class OrnsteinUhlenbeckProcessModule(SpecOwner, TensorDictModuleBase):
         prev_noise = read_entry(tensordict, _NOISE_KEY)
         steps = read_entry(tensordict, _STEPS_KEY)
         if prev_noise is None or steps is None:
-            prev_noise = torch.zeros(action.shape, device=action.device)
+            prev_noise = torch.zeros(action.shape, dtype=action.dtype, device=action.device)  # the action's dtype
             steps = torch.zeros(batch_size, dtype=torch.long, device=action.device)
         if is_init is not None:
             restart = align_is_init(is_init.to(action.device), batch_size, self.is_init_key, type(self).__name__)

@@ -1,0 +1,57 @@
+"""What to say about a kind name the language does not know.
+
+An unknown kind gets, in this order: the rldsl spelling of a torchrl name written differently
+(:data:`~rldsl.lang.kinds.RENAMED`), a note that rldsl has no such kind *yet* when the name is a
+torchrl.modules class without an rldsl kind (so that `LSTMModule` is not "corrected" to
+`TanhModule`), the `.rlm` spelling of Python's `True`/`False`/`None`, or the closest kind name
+when one is really close. The torchrl names are kept as a list; which of them rldsl lacks is
+worked out from the registered kinds, so the list of missing kinds shrinks as kinds are added.
+
+>>> unknown_kind_help("LSTMModule")
+('rldsl has no `LSTMModule` yet (it is a torchrl.modules class); the kinds are listed in docs/language.md', None)
+>>> unknown_kind_help("ProbablisticActor")
+('did you mean `ProbabilisticActor`?', 'ProbabilisticActor')
+"""
+
+from __future__ import annotations
+
+import functools
+
+from rldsl.lang.kinds import BY_NAME, KINDS, RENAMED, Family
+from rldsl.lang.values import did_you_mean
+
+__all__ = ["TORCHRL_MODULES", "missing_kinds", "unknown_kind_help"]
+
+#: The classes of torchrl.modules (its API reference), whether or not rldsl has a kind for them.
+TORCHRL_MODULES: tuple[str, ...] = (
+    "Actor", "ActorCriticOperator", "ActorCriticWrapper", "ActorValueOperator", "AdditiveGaussianWrapper",
+    "CEMPlanner", "ConvNet", "DTActor", "DdpgCnnActor", "DdpgCnnQNet", "DdpgMlpActor", "DdpgMlpQNet",
+    "DecisionTransformer", "DecisionTransformerInferenceWrapper", "Delta", "DistributionalDQNnet",
+    "DistributionalQValueActor", "DistributionalQValueHook", "DistributionalQValueModule", "DreamerActor",
+    "DuelingCnnDQNet", "EGreedyModule", "IndependentNormal", "LMHeadActorValueOperator", "LSTMModule", "LSTMNet",
+    "MLP", "MPCPlannerBase", "MPPIPlanner", "MaskedCategorical", "MaskedOneHotCategorical", "MultiAgentMLP",
+    "NoisyLazyLinear", "NoisyLinear", "NormalParamWrapper", "ObsDecoder", "ObsEncoder", "OneHotCategorical",
+    "OnlineDTActor", "OrnsteinUhlenbeckProcessWrapper", "ProbabilisticActor", "QMixer", "QValueActor", "QValueHook",
+    "QValueModule", "RSSMPosterior", "RSSMPrior", "SafeModule", "SafeProbabilisticModule",
+    "SafeProbabilisticTensorDictSequential", "SafeSequential", "TanhDelta", "TanhModule", "TanhNormal",
+    "TruncatedNormal", "VDNMixer", "ValueOperator", "VmapModule", "WorldModelWrapper",
+)  # fmt: skip
+
+
+@functools.cache
+def missing_kinds() -> frozenset[str]:
+    """The torchrl.modules classes rldsl has no kind for (and no other spelling of)."""
+    return frozenset(TORCHRL_MODULES) - frozenset(BY_NAME) - frozenset(RENAMED)
+
+
+def unknown_kind_help(name: str, family: Family | None = None,
+                      fallback: str = "the kinds are listed in docs/language.md") -> tuple[str, str | None]:
+    """The help line for an unknown kind ``name`` (looked for among the kinds of ``family``, or
+    all kinds; ``fallback`` when nothing better can be said), and the kind it suggests, if any."""
+    if name in RENAMED:
+        return RENAMED[name], None
+    if name in missing_kinds():
+        return f"rldsl has no `{name}` yet (it is a torchrl.modules class); the kinds are listed in docs/language.md", \
+            None
+    names = [kind.name for kind in KINDS if family is None or kind.family is family]
+    return did_you_mean(name, names, fallback)

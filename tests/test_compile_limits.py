@@ -182,3 +182,18 @@ def test_cli_refuses_an_artifact_over_the_limit(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert "`q` has 4,610 parameters" in err and "rldsl inspect --max-params" in err
     assert cli.main(["inspect", str(out), "--max-params", "5000"]) == 0
+
+
+BIG_SAMPLE = ("key big : f32[65536, 32768] in [0.0, 1.0]\nkey observation : f32[3]\n"
+              "value v = ValueOperator(MLP(out_features=1), in=[big])\n")
+
+
+def test_keys_too_large_to_draw_a_sample_of_are_refused_before_anything_is_allocated() -> None:
+    before = _max_rss_mib()
+    with pytest.raises(ModelTooLarge, match=r"^one sample of the model's keys takes 6,442,516,483 elements \(24 GiB as "
+                                            r"f32\), the most for `big` \(6,442,450,944\), above the limit of "
+                                            r"2,147,483,648 .*draws one sample.*--max-params"):
+        rldsl.compile(BIG_SAMPLE)  # 2**31 bounded elements (bounds and a sample: 24 GiB), state_value [65536, 1]
+    assert _max_rss_mib() - before < 512
+    small = BIG_SAMPLE.replace("65536, 32768", "4, 32768")
+    assert rldsl.compile(small)["v"].in_keys == ["big"]

@@ -280,12 +280,16 @@ def _action_space(args: Args) -> dict[str, str]:
 
 
 def _output_features(module: nn.Module, lead: tuple[int, ...], features: int) -> int:
-    """The last dim of what ``module`` gives for an input of ``[*lead, features]`` (one tiny
-    forward pass: it holds for every kind, with no per-kind rule to keep in step)."""
+    """The last dim of what ``module`` gives for an input of ``[*lead, features]``: one forward
+    pass on the ``meta`` device, with the module's parameters and buffers swapped for meta tensors
+    of their shapes, so it holds for every kind (no per-kind rule to keep in step) and allocates
+    nothing however large the input (a ``[65536, 32768]`` observation is not 8 GiB of zeros)."""
     parameter = next(module.parameters(), None)
     dtype = parameter.dtype if parameter is not None else torch.float32
+    on_meta = {name: torch.empty_like(tensor, device="meta")
+               for name, tensor in (*module.named_parameters(), *module.named_buffers())}
     with torch.no_grad():
-        out = module(torch.zeros((*lead, features), dtype=dtype, device=parameter.device if parameter is not None else "cpu"))
+        out = torch.func.functional_call(module, on_meta, (torch.zeros((*lead, features), dtype=dtype, device="meta"),))
     if isinstance(out, (tuple, list)):
         out = out[-1]
     return int(out.shape[-1])

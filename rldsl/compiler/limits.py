@@ -7,6 +7,11 @@ parameters: 8 GiB as f32, 16 GiB as f64) is refused with a :class:`ModelTooLarge
 declaration, its line and the count, instead of dying in the allocator when it is built for real.
 ``--max-params N`` / ``max_params=N`` raises the limit.
 
+The same limit bounds one sample of the model's keys (:func:`check_sample_limit`): compiling runs
+each module once on spec-random input, and a bounded key's runtime spec holds its bounds at full
+shape, so a ``f32[65536, 32768] in [0, 1]`` observation (24 GiB of bounds and sample) is refused
+as well, with 32,769 parameters.
+
 What the limit covers: every tensor that building the model allocates grows with the parameter
 count (weights, and the specs and constants the modules hold, which the meta build also keeps
 off the allocator). It does not bound what a forward pass allocates for a batch: an
@@ -41,6 +46,7 @@ from rldsl.lang import types as T
 from rldsl.lang.ir import ModuleNode
 
 __all__ = ["DEFAULT_MAX_PARAMS", "RAISE_HINT", "ModelTooLarge", "ParameterCount", "check_parameter_limit",
+           "check_sample_limit",
            "count_parameters", "parameter_total", "parse_max_params", "size_text", "validate_limit"]
 
 #: The default limit on a model's parameters: 2**31, which is 8 GiB of f32 weights (16 GiB as f64).
@@ -173,6 +179,34 @@ def check_parameter_limit(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tu
     if count.total > limit:
         raise ModelTooLarge(_too_large(count, nodes, limit, dtype), count, limit)
     return count
+
+
+def check_sample_limit(key_specs: Mapping[tuple[str, ...], T.Spec], *, max_params: int | None,
+                       dtype: torch.dtype = torch.float32) -> int | None:
+    """Refuse (:class:`ModelTooLarge`) a model whose keys are too large to draw one sample of:
+    compiling runs every module once on spec-random input, and the runtime spec of a bounded key
+    holds its bounds at full shape, so a key costs its element count once (three times when
+    bounded: low, high and the sample). The same limit as the parameters' bounds the total;
+    returns it (None without a limit)."""
+    limit = validate_limit(max_params)
+    if limit is None:
+        return None
+    costs = {path: _sample_cost(spec) for path, spec in key_specs.items()}
+    total = sum(costs.values())
+    if total > limit:
+        path, largest = max(costs.items(), key=lambda item: item[1])
+        detail = (f"one sample of the model's keys takes {total:,} elements ({size_text(total, dtype)}), the most "
+                  f"for `{'.'.join(path)}` ({largest:,}), above the limit of {limit:,} ({size_text(limit, dtype)}); "
+                  "compiling draws one sample to run each module once")
+        raise ModelTooLarge(detail, None, limit)
+    return total
+
+
+def _sample_cost(spec: T.Spec) -> int:
+    """Elements a runtime spec and one sample of it allocate (bounds included); exact, since the
+    checker bounds every key at 2**40 elements."""
+    return sum(T.element_count(leaf.shape) * (3 if isinstance(leaf, T.Bounded) else 1)
+               for _, leaf in T.leaves(spec) if not isinstance(leaf, (T.Composite, T.Unknown)))
 
 
 def _too_large(count: ParameterCount, nodes: Mapping[str, ModuleNode], limit: int, dtype: torch.dtype) -> str:

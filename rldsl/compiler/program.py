@@ -19,7 +19,7 @@ from torch import nn
 from rldsl.compiler.build import Builder, tensordict_key
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.guard import InputCheck
-from rldsl.compiler.limits import DEFAULT_MAX_PARAMS, check_parameter_limit
+from rldsl.compiler.limits import DEFAULT_MAX_PARAMS, check_parameter_limit, check_sample_limit
 from rldsl.compiler.specs import to_spec
 from rldsl.lang import types as T
 from rldsl.lang.ir import Dist, KeyRef, ModuleNode
@@ -250,6 +250,7 @@ def compile_report(report: object, *, device: str | torch.device = "cpu", seed: 
     key_specs = _key_specs(report, nodes)
     _refuse_unsized(nodes, key_specs, report)
     check_parameter_limit(nodes, key_specs, max_params=max_params, dtype=torch_type)
+    check_sample_limit(key_specs, max_params=max_params, dtype=torch_type)
     builder = Builder(key_specs, resolved, torch_type)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

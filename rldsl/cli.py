@@ -132,9 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_OK
     except Exception as error:  # never a traceback: say what happened and how to report it
-        print(f"rldsl: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        print("rldsl: this is a bug in rldsl; please report it with the file that caused it", file=sys.stderr)
+        _say(f"internal error: {type(error).__name__}: {error}")
+        _say("this is a bug in rldsl; please report it with the file that caused it")
         return EXIT_USAGE
+
+
+def _say(message: str) -> None:
+    """``rldsl: MESSAGE`` on standard error, control characters escaped (a message may quote a
+    file name, an artifact's member name or an env id: none of them may drive the terminal)."""
+    from rldsl.lang.render import escape_controls
+
+    print(f"rldsl: {escape_controls(message)}", file=sys.stderr)
 
 
 def _silence_stdout() -> None:
@@ -165,7 +173,7 @@ def _check(args: argparse.Namespace) -> int:
 
     problem = import_envs(args)
     if problem:
-        print(f"rldsl: {problem}", file=sys.stderr)
+        _say(problem)
         return EXIT_USAGE
     checked = [_check_one(path, lambda program: check_program(program, dtype=args.dtype), read_limits(args))
                for path in args.files]
@@ -203,7 +211,7 @@ def _print_text(checked: list[_Checked], types: bool, color: bool, out: TextIO) 
 
     for item in checked:
         if item.problem:
-            print(f"rldsl: {item.problem}", file=sys.stderr)
+            _say(item.problem)
     readable = [item for item in checked if not item.problem]
     diagnostics = [d for item in readable for d in item.result.diagnostics]
     sources = {name: source for item in readable for name, source in item.sources.items()}
@@ -274,11 +282,11 @@ def _compile(args: argparse.Namespace) -> int:
     imported = time.perf_counter()
     problem = import_envs(args)
     if problem:
-        print(f"rldsl: {problem}", file=sys.stderr)
+        _say(problem)
         return EXIT_USAGE
     item = _check_one(args.file, lambda program: check_program(program, dtype=args.dtype), read_limits(args))
     if item.problem:
-        print(f"rldsl: {item.problem}", file=sys.stderr)
+        _say(item.problem)
         return EXIT_USAGE
     checked = time.perf_counter()
     if item.result.errors:
@@ -293,10 +301,10 @@ def _compile(args: argparse.Namespace) -> int:
         program = compile_report(_CheckedReport(item.result), device=args.device, seed=args.seed, dtype=args.dtype,
                                  max_params=limit)
     except ModelTooLarge as error:  # the model's size: refused before anything was allocated
-        print(f"rldsl: {error}", file=sys.stderr)
+        _say(str(error))
         return EXIT_PROBLEMS
     except CompileError as error:  # with a report: the model's fault (an unsized dim), else the machine's
-        print(f"rldsl: {error}", file=sys.stderr)
+        _say(str(error))
         return EXIT_PROBLEMS if error.report is not None else EXIT_USAGE
     built = time.perf_counter()
     outputs = run_once(program)
@@ -336,7 +344,7 @@ def _write_artifact(args: argparse.Namespace, program: Any, item: _Checked) -> i
     try:
         size = write_artifact(args.output, program, args.file, item.sources, seed=args.seed, dtype=args.dtype)
     except (ArtifactError, OSError) as error:
-        print(f"rldsl: cannot write `{args.output}`: {error}", file=sys.stderr)
+        _say(f"cannot write `{args.output}`: {error}")
         return EXIT_USAGE
     print(f"wrote {args.output} ({size:,} bytes)", file=sys.stdout)
     return EXIT_OK
@@ -364,22 +372,26 @@ def _inspect(args: argparse.Namespace) -> int:
 
     problem = import_envs(args)
     if problem:
-        print(f"rldsl: {problem}", file=sys.stderr)
+        _say(problem)
         return EXIT_USAGE
     try:
         contents, program = inspect_artifact(args.file, device=args.device,
                                              max_params=args.max_params or DEFAULT_MAX_PARAMS)
     except (ArtifactError, CompileError) as error:
-        print(f"rldsl: {error}", file=sys.stderr)
+        _say(str(error))
         return EXIT_USAGE
     except OSError as error:
-        print(f"rldsl: cannot read `{args.file}`: {error.strerror or error}", file=sys.stderr)
+        _say(f"cannot read `{args.file}`: {error.strerror or error}")
         return EXIT_USAGE
+    from rldsl.lang.render import escape_controls as shown  # what the artifact says is shown, never obeyed
+
     manifest, options = contents.manifest, contents.manifest["options"]
-    print(f"{args.file}: rldsl artifact version {manifest['version']}, written by rldsl {manifest.get('rldsl', '?')}")
-    print(f"compile options: device {options['device']}, seed {options['seed']}, dtype {options['dtype']}")
-    print("sources: " + ", ".join(f"{name} ({len(text.encode()):,} bytes)" + (" [root]" if name == manifest["root"] else "")
-                                   for name, text in contents.sources.items()))
+    print(shown(f"{args.file}: rldsl artifact version {manifest['version']}, written by rldsl "
+                f"{manifest.get('rldsl', '?')}"))
+    print(shown(f"compile options: device {options['device']}, seed {options['seed']}, dtype {options['dtype']}"))
+    print(shown("sources: " + ", ".join(f"{name} ({len(text.encode()):,} bytes)"
+                                        + (" [root]" if name == manifest["root"] else "")
+                                        for name, text in contents.sources.items())))
     tensors = sum(len(module.state_dict()) for module in program.values())
     print(f"weights: {contents.weights_bytes:,} bytes, {tensors} tensors; checksums verified, loaded with "
           "weights_only=True")
@@ -387,14 +399,13 @@ def _inspect(args: argparse.Namespace) -> int:
     try:
         outputs = run_once(program)
     except Exception as error:  # noqa: BLE001 (a model rebuilt from a file someone else wrote: refuse, never crash)
-        print(f"rldsl: `{args.file}`: the rebuilt model fails its forward pass ({type(error).__name__}: {error})",
-              file=sys.stderr)
+        _say(f"`{args.file}`: the rebuilt model fails its forward pass ({type(error).__name__}: {error})")
         return EXIT_USAGE
     print(summary(program, outputs))
     if args.source:
         print()
-        print(f"--- {manifest['root']}")
-        print(contents.sources[manifest["root"]], end="")
+        print(shown(f"--- {manifest['root']}"))
+        print(shown(contents.sources[manifest["root"]], keep="\n\t"), end="")
     return EXIT_OK
 
 
@@ -411,7 +422,7 @@ def _explain(args: argparse.Namespace) -> int:
     except KeyError:
         guess = suggest(args.code.upper(), CODES)
         hint = f"; did you mean {guess}?" if guess else "; codes look like E0301 or W0501"
-        print(f"rldsl: unknown diagnostic code `{args.code}`{hint}", file=sys.stderr)
+        _say(f"unknown diagnostic code `{args.code}`{hint}")
         return EXIT_USAGE
     print(text, end="")
     return EXIT_OK
@@ -435,16 +446,16 @@ def _fmt_one(path: str, check: bool, max_bytes: int) -> int:
     try:
         data = read_bytes(path, max_bytes)
     except OSError as error:
-        print(f"rldsl: cannot read `{path}`: {error.strerror or error}", file=sys.stderr)
+        _say(f"cannot read `{path}`: {error.strerror or error}")
         return EXIT_USAGE
     source, problem = decode_source(data, path)
     if source is None:
-        print(f"rldsl: {problem.message}", file=sys.stderr)
+        _say(problem.message)
         return EXIT_USAGE
     try:
         text, errors = format_source(source)
     except ValueError as error:
-        print(f"rldsl: internal error: {error}; `{path}` was left as it was", file=sys.stderr)
+        _say(f"internal error: {error}; `{path}` was left as it was")
         return EXIT_USAGE
     if text is None:
         print(render_text(errors, {path: source}, color=_use_color("auto", sys.stdout)), file=sys.stdout)
@@ -463,7 +474,7 @@ def _write_formatted(path: str, text: str) -> int:
         with open(path, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
     except OSError as error:
-        print(f"rldsl: cannot write `{path}`: {error.strerror or error}", file=sys.stderr)
+        _say(f"cannot write `{path}`: {error.strerror or error}")
         return EXIT_USAGE
     print(f"reformatted {path}", file=sys.stdout)
     return EXIT_OK

@@ -197,3 +197,11 @@ def test_the_cli_never_prints_a_control_character(tmp_path: Path) -> None:
         done = subprocess.run([sys.executable, "-m", "rldsl", *command], cwd=tmp_path, capture_output=True, text=True)
         assert done.returncode == 1, (command, done.stderr)
         assert _no_controls(done.stdout) and _no_controls(done.stderr), command
+
+
+def test_cli_messages_quote_file_names_escaped(tmp_path: Path) -> None:
+    name = "missing\x1b[2J.rlm"
+    for command in (["check", name], ["compile", name], ["graph", name], ["fmt", name], ["inspect", name]):
+        done = subprocess.run([sys.executable, "-m", "rldsl", *command], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 2, command
+        assert "missing\\x1b[2J.rlm" in done.stderr and _no_controls(done.stderr), (command, done.stderr)

@@ -238,7 +238,9 @@ def run_graph(args: argparse.Namespace) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"rldsl: {message}", file=sys.stderr)
+    from rldsl.lang.render import escape_controls
+
+    print(f"rldsl: {escape_controls(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 

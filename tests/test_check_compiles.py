@@ -703,3 +703,10 @@ def test_safe_does_not_project_a_distribution_of_the_wrong_sort(dist: str, spec:
             "module logit_net = MLP(out_features=2) : observation -> logits\n"
             f"actor p = ProbabilisticActor({wiring}, dist={dist}, spec=action, safe=true, return_log_prob=true)\n")
     assert [d.code for d in rldsl.check(text).errors] == ["E0703"]
+
+
+def test_arange_with_a_lone_end_and_a_step_compiles_as_the_checker_reads_it() -> None:
+    source = ("key observation : f32[4]\nkey action : onehot(4)\n"
+              "actor q = DistributionalQValueActor(MLP(out_features=(3, 4)), support=arange(3, step=1), spec=action)\n")
+    program = rldsl.compile(source)
+    assert program["q"].module[-1].support.tolist() == [0, 1, 2]

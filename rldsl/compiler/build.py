@@ -206,13 +206,12 @@ class Builder:
         return value
 
     def numbers(self, numbers: Numbers) -> torch.Tensor:
-        """A constant vector: a literal, or the torch function its kind names (``arange``)."""
+        """A constant vector: a literal, or the torch function its kind names (``arange``), called
+        with the arguments the checker read (``arange(3, step=1)`` is ``arange(0, 3, 1)``)."""
         if numbers.values is not None:
             return torch.tensor(numbers.values, device=self.device)
-        assert numbers.kind is not None and numbers.args is not None
-        args = numbers.args
-        given = [args[p.name] for p in numbers.kind.params if args.given(p.name)]  # as written, in order
-        return runtime_class(numbers.kind)(*given, device=self.device)
+        assert numbers.kind is not None and numbers.call
+        return runtime_class(numbers.kind)(*numbers.call, device=self.device)
 
     # -- networks ------------------------------------------------------------------------------
 

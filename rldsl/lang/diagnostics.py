@@ -478,7 +478,8 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "The result of integer arithmetic (on numbers, dims or spec attributes) is above 2**62 in "
         "magnitude. The checker refuses it where it is computed, so that no chain of "
         "multiplications can make it work with huge numbers. Sizes are limited further, to "
-        "2**31 - 1 (E0410).",
+        "2**31 - 1 (E0410). A float argument of a module is out of range when it is finite but "
+        "beyond the largest f32 number (about 3.4e38): torch cannot hold it in an f32 tensor.",
     ),
     CodeInfo(
         "E0511",

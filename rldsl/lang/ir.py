@@ -66,7 +66,8 @@ class Numbers:
     length: object  # a Dim
     values: tuple | None
     kind: Kind | None = attrs.field(default=None, eq=False)  # the tensor kind that builds it
-    args: Args | None = attrs.field(default=None, eq=False)  # its bound arguments (for the compiler)
+    args: Args | None = attrs.field(default=None, eq=False)  # its bound arguments
+    call: tuple = attrs.field(default=(), eq=False)  # the kind's runtime function's arguments, as the checker read them
 
 
 @attrs.frozen(slots=True)

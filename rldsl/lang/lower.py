@@ -25,11 +25,13 @@ without being read in between W0302.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import attrs
 
 from rldsl.lang import ast
+from rldsl.lang import types as T
 from rldsl.lang.ir import Arg, Args, Dist, Flow, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg, Step
 from rldsl.lang.kind_hints import missing_kinds, unknown_kind_help
 from rldsl.lang.kinds import BY_NAME, ArgType, Family, Kind, Param, Pass, lookup
@@ -396,7 +398,7 @@ class Lowering:
         if t is A.INT and is_dim(value):
             return self._sizes(expr, value)
         if t is A.FLOAT and is_number(value):
-            return float(value)
+            return self._float32(param, expr, float(value))
         if t is A.BOOL and isinstance(value, bool):
             return value
         if t is A.STR and isinstance(value, str):
@@ -419,6 +421,16 @@ class Lowering:
             if isinstance(value, tuple) and value and all(is_number(v) for v in value):
                 return tuple(float(v) for v in value)
         return self._wrong(kind, param, expr, describe(value))
+
+    def _float32(self, param: Param, expr: ast.Expr, value: float) -> object:
+        """A float argument, refused (E0510) when it is finite but beyond what f32 holds: modules
+        compute in f32 (or f64), and torch cannot put such a number in an f32 tensor at run time."""
+        if math.isfinite(value) and abs(value) > T.F32_MAX:
+            self.report("E0510", f"`{param.name}` is {value:g}, beyond the largest f32 number ({T.F32_MAX:.4g})",
+                        expr.span, label="out of range",
+                        help="write a number within f32's range, or `inf` where no limit is meant")
+            return INVALID
+        return value
 
     def _sizes(self, expr: ast.Expr, value: object) -> object:
         """An integer argument (a size, a count) or a tuple of them, each at most

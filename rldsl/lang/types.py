@@ -54,6 +54,8 @@ MAX_SIZE = 2**31 - 1
 MAX_ELEMENTS = 2**40
 #: Longest text of a computed dim.
 MAX_DIM_TEXT = 80
+#: Largest finite f32 number: a float argument of a module beyond it is E0510 (modules compute in f32).
+F32_MAX = 3.4028234663852886e38
 
 # ---------------------------------------------------------------------------------------------
 # Dims and shapes

@@ -311,5 +311,12 @@ def test_random_dim_arithmetic_checks_in_bounded_time(text: str) -> None:
 def test_an_arange_too_long_to_count_is_a_size_diagnostic() -> None:
     report = check_text("key observation : f32[3]\nkey action : onehot(4)\n"
                          "actor q = DistributionalQValueActor(MLP(out_features=4), in=[observation], spec=action, "
-                         "support=arange(0, 1e300, 1e-300))\n")
+                         "support=arange(0, 1e30, 1e-10))\n")
     assert "E0410" in [d.code for d in report.diagnostics]
+
+
+def test_a_float_argument_beyond_f32_is_out_of_range_but_inf_is_not() -> None:
+    head = "key observation : f32[3]\nmodule m = MLP(out_features=2) >> NormalParamExtractor(scale_lb={}) : observation -> loc, scale\n"
+    (d,) = check_text(head.format("1e308")).diagnostics
+    assert d.code == "E0510" and "beyond the largest f32 number" in d.message
+    assert check_text(head.format("1e-4")).ok

@@ -26,7 +26,7 @@ def _build_linspace(lo: Any, args: Args) -> Numbers | object:
         lo.report("E0606", f"`steps` must be at least 1, got {size}", args.span_of("steps"),
                   label="no values", help="give the number of values, as in `linspace(-10, 10, 51)`")
         return INVALID
-    return Numbers(steps, None, args.kind, args)
+    return Numbers(steps, None, args.kind, args, call=(args["start"], args["end"], size))
 
 
 LINSPACE = Kind(
@@ -70,7 +70,7 @@ def _build_arange(lo: Any, args: Args) -> Numbers | object:
         lo.report("E0606", f"arange({start}, {end}, {step}) is empty", args.span, label="no values",
                   help="the end must lie beyond the start in the direction of the step")
         return INVALID
-    return Numbers(length, None, args.kind, args)
+    return Numbers(length, None, args.kind, args, call=(start, end, step))
 
 
 ARANGE = Kind(

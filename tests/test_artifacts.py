@@ -493,7 +493,7 @@ def test_the_member_limit_is_a_keyword(artifact: Path) -> None:
 
 
 def test_the_size_limit_is_a_keyword(artifact: Path) -> None:
-    with pytest.raises(ArtifactError, match=r"above the limit of 1,000 bytes for an artifact \(max_bytes\)"):
+    with pytest.raises(ArtifactError, match=r"larger than the limit of 1,000 bytes \(19,[0-9]{3} bytes\); raise it with max_bytes="):
         rldsl.load(artifact, max_bytes=1000)
     with pytest.raises(ArtifactError, match=r"`source/cartpole_dqn\.rlm` declares [\d,]+ bytes, above its limit of "
                                             r"10 bytes"):
@@ -633,8 +633,8 @@ def test_a_path_that_is_not_a_regular_file_is_refused_before_opening(kind: str, 
         path.mkdir()
     elif kind == "device":
         path = Path(os.devnull)
-    expected = {"fifo": "is a FIFO, not an artifact file", "folder": "is a folder, not an artifact file",
-                "device": "is a device, not an artifact file", "missing": "cannot read .*No such file"}[kind]
+    expected = {"fifo": "is a FIFO, not a regular file", "folder": "is a folder, not a regular file",
+                "device": "is a device, not a regular file", "missing": "cannot read .*No such file"}[kind]
     with _no_hang():
         with pytest.raises(ArtifactError, match=expected):
             rldsl.load(path)

@@ -37,12 +37,12 @@ import json
 import os
 import pickle
 import re
-import stat
 import struct
 import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import BinaryIO
 
 import attrs
 import torch
@@ -51,6 +51,7 @@ from rldsl import __version__
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.limits import DEFAULT_MAX_PARAMS, ModelTooLarge, validate_limit
 from rldsl.compiler.program import Program
+from rldsl.files import UnsafeFile, open_regular
 
 __all__ = ["DEFAULT_MAX_BYTES", "FORMAT", "MAX_MEMBERS", "MAX_METADATA_BYTES", "MAX_SOURCE_BYTES", "VERSION",
            "ArtifactError", "Contents", "inspect_artifact", "load_artifact", "read_contents", "save",
@@ -244,7 +245,7 @@ _END64 = struct.Struct("<4sQ2H2L4Q")  # zip64 end of central directory record
 _END_MAGIC, _LOCATOR_MAGIC, _END64_MAGIC = b"PK\x05\x06", b"PK\x06\x07", b"PK\x06\x06"
 
 
-def _directory_size(handle: io.BufferedReader, size: int) -> tuple[int, int] | None:
+def _directory_size(handle: BinaryIO, size: int) -> tuple[int, int] | None:
     """``(entries, bytes)`` of the zip's central directory as its end records state them (the
     zip64 record over the plain one, as :mod:`zipfile` reads them), or None when there is no end
     record (:mod:`zipfile` then says the file is not a zip)."""
@@ -270,35 +271,15 @@ def _directory_size(handle: io.BufferedReader, size: int) -> tuple[int, int] | N
     return entries, length
 
 
-def _regular_file(where: str, path: str | os.PathLike[str], limits: Limits) -> io.BufferedReader:
-    """``path`` opened for reading, refused unless it is a regular file within the size limit.
-    The mode is checked before opening (opening a FIFO would wait for a writer) and again on the
-    descriptor, which is opened non-blocking (the path could have changed in between)."""
+def _regular_file(where: str, path: str | os.PathLike[str], limits: Limits) -> BinaryIO:
+    """``path`` opened for reading, refused unless it is a regular file within the size limit
+    (:func:`rldsl.files.open_regular`: a FIFO or device is refused before it is opened)."""
     try:
-        _require_regular(where, os.stat(path).st_mode)
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-                             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        return open_regular(path, limits.max_bytes, "raise it with max_bytes= (rldsl.load)")
+    except UnsafeFile as refusal:
+        raise ArtifactError(f"`{where}` is not read as an artifact: {refusal.strerror}") from None
     except OSError as error:
         raise ArtifactError(f"cannot read `{where}`: {error.strerror or error}") from error
-    handle = os.fdopen(descriptor, "rb")
-    try:
-        info = os.fstat(handle.fileno())
-        _require_regular(where, info.st_mode)
-        if info.st_size > limits.max_bytes:
-            raise ArtifactError(f"`{where}` is {_size_text(info.st_size)}, above the limit of "
-                                f"{_size_text(limits.max_bytes)} for an artifact (max_bytes)")
-    except BaseException:
-        handle.close()
-        raise
-    return handle
-
-
-def _require_regular(where: str, mode: int) -> None:
-    if stat.S_ISREG(mode):
-        return
-    what = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device"
-            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
-    raise ArtifactError(f"`{where}` is {what}, not an artifact file: rldsl reads artifacts from regular files only")
 
 
 class _Archive:

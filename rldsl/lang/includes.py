@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-import stat
 from collections.abc import Iterator, Mapping
 
 import attrs
 
+from rldsl import files
+from rldsl.files import UnsafeFile
 from rldsl.lang import ast
 from rldsl.lang.diagnostics import Diagnostic, Label, sort_diagnostics
 from rldsl.lang.parse import parse_source
@@ -56,44 +57,13 @@ class ReadLimits:
     include_roots: tuple[str, ...] = attrs.field(default=(), converter=lambda roots: tuple(os.fspath(r) for r in roots))
 
 
-class UnsafeFile(OSError):
-    """A path refused before (or while) reading it: not a regular file, or over the size limit.
-    An ``OSError``, so every caller that reports unreadable files reports these too."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.strerror = reason
+_RAISE_HINT = "raise the limit with --max-file-bytes"
 
 
 def read_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of a regular file of at most ``max_bytes``. Devices, FIFOs, sockets and folders
-    are refused before opening (and again on the opened descriptor, which is opened non-blocking),
-    so that nothing waits for a writer; a file that reads longer than it said (``/proc``) is cut
-    off at the limit and refused. Raises ``OSError`` (:class:`UnsafeFile` for a refusal)."""
-    _require_regular(os.stat(path).st_mode)
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    with os.fdopen(descriptor, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        _require_regular(info.st_mode)
-        if info.st_size > max_bytes:
-            raise UnsafeFile(_too_large(info.st_size, max_bytes))
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise UnsafeFile(_too_large(None, max_bytes))
-    return data
-
-
-def _require_regular(mode: int) -> None:
-    if stat.S_ISREG(mode):
-        return
-    what = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device"
-            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
-    raise UnsafeFile(f"it is {what}, not a regular file")
-
-
-def _too_large(size: int | None, limit: int) -> str:
-    actual = f" ({size:,} bytes)" if size is not None else ""
-    return f"it is larger than the limit of {limit:,} bytes{actual}; raise the limit with --max-file-bytes"
+    """The bytes of a regular `.rlm` file of at most ``max_bytes`` (:func:`rldsl.files.read_bytes`:
+    devices, FIFOs and folders are refused before opening). Raises ``OSError``."""
+    return files.read_bytes(path, max_bytes, _RAISE_HINT)
 
 
 @attrs.frozen(slots=True)
@@ -406,7 +376,7 @@ def load_text(text: str, name: str = "<input>", limits: ReadLimits = ReadLimits(
     or holding a NUL byte, is E0152."""
     loader = _Loader(_DiskFiles(os.path.dirname(name), limits))
     if len(text) > limits.max_file_bytes:
-        problem = _unreadable(name, Span(name, 1, 1, 1, 1, 0, 0), _too_large(len(text), limits.max_file_bytes))
+        problem = _unreadable(name, Span(name, 1, 1, 1, 1, 0, 0), files.too_large(len(text), limits.max_file_bytes, _RAISE_HINT))
         return Program(name, {}, {}, {}, (problem,))
     source, problem = _text_source(text, name)
     if source is None:

@@ -278,17 +278,27 @@ def _action_space(args: Args) -> dict[str, str]:
     return {"action_space": space} if space is not None else {}
 
 
+#: Inputs up to this many elements find a network's output size by a real forward pass (fast);
+#: larger ones on ``meta`` (slower, but a ``[65536, 32768]`` observation is not 8 GiB of zeros).
+_REAL_PROBE_ELEMENTS = 1 << 16
+
+
 def _output_features(module: nn.Module, lead: tuple[int, ...], features: int) -> int:
     """The last dim of what ``module`` gives for an input of ``[*lead, features]``: one forward
-    pass on the ``meta`` device, with the module's parameters and buffers swapped for meta tensors
-    of their shapes, so it holds for every kind (no per-kind rule to keep in step) and allocates
-    nothing however large the input (a ``[65536, 32768]`` observation is not 8 GiB of zeros)."""
+    pass, so it holds for every kind (no per-kind rule to keep in step). A large input is run on
+    the ``meta`` device, with the module's parameters and buffers swapped for meta tensors of their
+    shapes, so that finding a size never allocates the input."""
     parameter = next(module.parameters(), None)
     dtype = parameter.dtype if parameter is not None else torch.float32
-    on_meta = {name: torch.empty_like(tensor, device="meta")
-               for name, tensor in (*module.named_parameters(), *module.named_buffers())}
+    shape = (*lead, features)
     with torch.no_grad():
-        out = torch.func.functional_call(module, on_meta, (torch.zeros((*lead, features), dtype=dtype, device="meta"),))
+        if math.prod(shape) <= _REAL_PROBE_ELEMENTS and (parameter is None or parameter.device.type != "meta"):
+            device = parameter.device if parameter is not None else "cpu"
+            out = module(torch.zeros(shape, dtype=dtype, device=device))
+        else:
+            on_meta = {name: torch.empty_like(tensor, device="meta")
+                       for name, tensor in (*module.named_parameters(), *module.named_buffers())}
+            out = torch.func.functional_call(module, on_meta, (torch.zeros(shape, dtype=dtype, device="meta"),))
     if isinstance(out, (tuple, list)):
         out = out[-1]
     return int(out.shape[-1])

@@ -55,15 +55,16 @@ def key_flow(scope: Scope, modules: Mapping[str, ModuleNode], uses: Mapping[str,
 
 
 def _failed_outputs(scope: Scope) -> tuple[frozenset, bool]:
-    """What declarations that had errors would have provided: the keys module declarations name
-    after `->` (``: observation -> hidden``), and whether some module or env whose keys cannot be
+    """What declarations that had errors would have provided: keys whose spec is wrong
+    (``key observation : f32[0]``), the keys module declarations name after `->`
+    (``: observation -> hidden``), and whether some module or env whose keys cannot be
     known failed (an unknown kind without keys given, an env id gymnasium does not know).
 
     Their keys are taken as existing, and while any such keys are unknown no key is reported as
     never written: the error already reported is the one to fix, and a key it would have written
     is not a second mistake.
     """
-    keys: set[tuple[str, ...]] = set()
+    keys: set[tuple[str, ...]] = {(name,) for name, spec in scope.key_specs.items() if spec is INVALID}
     unknown = any(env is INVALID for env in scope.envs.values())
     for decl in scope.modules:
         if decl.name.value not in scope.failed_modules:

@@ -235,3 +235,10 @@ def test_the_builder_gets_the_same_cascade_rule() -> None:
     m.env("e", "Pendulum-v9")
     m.value("q", ValueOperator(MLP(out_features=1), in_=["observation", "action"]))
     assert [d.code for d in m.check().diagnostics] == ["E0508"]
+
+
+@pytest.mark.parametrize("spec", ["f32[0]", "f32[2147483648]", "f32[3] in [0.0, 1e999]"])
+def test_a_key_with_a_wrong_spec_is_not_also_never_written(spec: str) -> None:
+    result = check_text(f"key observation : {spec}\nvalue v = ValueOperator(MLP(out_features=1), in=[observation])\n")
+    codes = [d.code for d in result.diagnostics]
+    assert len(codes) == 1 and "E0301" not in codes, codes

@@ -476,7 +476,8 @@ def test_nested_keys_under_composites_and_new_parents_still_compile() -> None:
 def test_an_unsized_dim_is_a_clear_compile_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     text = "dim n\nkey observation : f32[n]\nvalue v = ValueOperator(MLP(out_features=1))\n"
     assert rldsl.check(text).ok  # checking works with symbolic sizes
-    with pytest.raises(CompileError, match=r"the dim `n` has no size.*`dim n = 4`") as caught:
+    with pytest.raises(CompileError, match=r"^<input>:3:\d+: the dim `n` has no size \(`observation` is f32\[n\]\)"
+                                           r".*`dim n = 4`") as caught:
         rldsl.compile(text)
     assert caught.value.report is not None
     assert _compile_status(tmp_path, text) == 1

@@ -191,17 +191,20 @@ def _float_dtype(dtype: str | torch.dtype) -> torch.dtype:
     raise CompileError(f"`{dtype}` is not a compile dtype: use `f32` or `f64`")
 
 
-def _unsized_dims(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[str, ...], T.Spec]) -> list[str]:
-    """The names of the dims without a size in the keys the modules read or write (in order)."""
-    names: dict[str, None] = {}
+def _unsized_dims(nodes: Mapping[str, ModuleNode],
+                  key_specs: Mapping[tuple[str, ...], T.Spec]) -> dict[str, tuple[ModuleNode, KeyRef]]:
+    """The dims without a size in the keys the modules read or write (in order), each with the
+    first module and key that need it."""
+    found: dict[str, tuple[ModuleNode, KeyRef]] = {}
     for node in nodes.values():
         for inner in node.walk():
             for ref in (*inner.reads, *inner.optional_reads, *inner.writes):
                 spec = key_specs.get(ref.path)
                 for dim in _spec_dims(spec) if spec is not None else ():
                     if T.dim_value(dim) is None:
-                        names.update(dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", str(dim)) or [str(dim)]))
-    return list(names)
+                        for name in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", str(dim)) or [str(dim)]:
+                            found.setdefault(name, (node, ref))
+    return found
 
 
 def _spec_dims(spec: T.Spec) -> list[object]:
@@ -218,13 +221,17 @@ def _refuse_unsized(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[st
                     report: object) -> None:
     """A :class:`CompileError` naming every dim that has no size but sizes a key a module uses:
     checking works with symbolic sizes, building a tensor needs numbers."""
-    names = _unsized_dims(nodes, key_specs)
-    if not names:
+    unsized = _unsized_dims(nodes, key_specs)
+    if not unsized:
         return
+    names = list(unsized)
+    node, ref = unsized[names[0]]
+    where = f"{ref.span}: " if getattr(ref, "span", None) is not None else ""
     listed = ", ".join(f"`{name}`" for name in names)
     subject = f"the dims {listed} have" if len(names) > 1 else f"the dim {listed} has"
-    raise CompileError(f"{subject} no size, and compiling needs every size: give {'each' if len(names) > 1 else 'it'} "
-                       f"a value in the model, as in `dim {names[0]} = 4`", report)
+    raise CompileError(f"{where}{subject} no size (`{ref.dotted}` is {T.spec_text(key_specs[ref.path])}), and "
+                       f"compiling needs every size: give {'each' if len(names) > 1 else 'it'} a value in the model, "
+                       f"as in `dim {names[0]} = 4`", report)
 
 
 def compile_report(report: object, *, device: str | torch.device = "cpu", seed: int = 0,

@@ -40,6 +40,7 @@ from typing import Any
 
 import attrs
 
+from rldsl.errors import RldslError
 from rldsl.lang import ast
 from rldsl.lang.kind_hints import unknown_kind_help
 from rldsl.lang.kinds import ArgType, lookup
@@ -74,7 +75,7 @@ _MAX_MODEL_NAME = 200
 _UNWRITABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
-class BuildError(ValueError):
+class BuildError(RldslError, ValueError):
     """A Python call that cannot make a declaration at all: a name that is not an identifier, a
     spec string that does not parse, a value with no `.rlm` form (NaN, an integer beyond 2**62, a
     string with control characters, a list that contains itself, an expression nested more than

@@ -17,13 +17,15 @@ import os
 import stat
 from typing import BinaryIO
 
+from rldsl.errors import RldslError
+
 __all__ = ["UnsafeFile", "open_regular", "read_bytes"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0) \
     | getattr(os, "O_BINARY", 0)
 
 
-class UnsafeFile(OSError):
+class UnsafeFile(RldslError, OSError):
     """A path refused before (or while) reading it: not a regular file, or over the size limit."""
 
     def __init__(self, reason: str) -> None:

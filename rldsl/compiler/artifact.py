@@ -48,9 +48,11 @@ import attrs
 import torch
 
 from rldsl import __version__
+from rldsl._checks import is_int
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.limits import DEFAULT_MAX_PARAMS, ModelTooLarge, validate_limit
 from rldsl.compiler.program import Program
+from rldsl.errors import RldslError
 from rldsl.files import UnsafeFile, open_regular
 
 __all__ = ["DEFAULT_MAX_BYTES", "FORMAT", "MAX_MEMBERS", "MAX_METADATA_BYTES", "MAX_SOURCE_BYTES", "VERSION",
@@ -91,7 +93,7 @@ def default_max_bytes(max_params: int) -> int:
 DEFAULT_MAX_BYTES = default_max_bytes(DEFAULT_MAX_PARAMS)
 
 
-class ArtifactError(ValueError):
+class ArtifactError(RldslError, ValueError):
     """An artifact that cannot be read: not a regular file, not a zip, truncated, over a limit,
     tampered with, of an unknown format version, or with weights that do not fit its source."""
 
@@ -442,7 +444,7 @@ def _manifest(where: str, data: bytes) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ArtifactError(f"`{where}` is not an rldsl artifact: its manifest does not name the `{FORMAT}` format")
     version = manifest.get("version")
-    if not _is_int(version) or version != VERSION:
+    if not is_int(version) or version != VERSION:
         writer = manifest.get("rldsl")
         raise ArtifactError(f"`{where}` has artifact format version {_shown(repr(version), 40)}, but rldsl "
                             f"{__version__} reads version {VERSION} only: load it with the rldsl that wrote it "
@@ -461,15 +463,11 @@ def _manifest(where: str, data: bytes) -> dict:
     _expect_keys(where, "the manifest's `options`", options, {"device", "seed", "dtype"})
     if not isinstance(options["device"], str) or not _DEVICE.fullmatch(options["device"]):
         raise ArtifactError(f"`{where}`: the manifest's device should be a device name such as `cpu` or `cuda:0`")
-    if not _is_int(options["seed"]) or not -(2**63) <= options["seed"] < 2**64:
+    if not is_int(options["seed"]) or not -(2**63) <= options["seed"] < 2**64:
         raise ArtifactError(f"`{where}`: the manifest's seed should be an integer of at most 64 bits")
     if options["dtype"] not in STORED_DTYPES:
         raise ArtifactError(f"`{where}`: the manifest's dtype should be one of {', '.join(STORED_DTYPES)}")
     return manifest
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _expect_keys(where: str, what: str, found: Mapping[str, object], expected: set[str]) -> None:

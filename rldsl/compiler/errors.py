@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from rldsl.errors import RldslError
+
 __all__ = ["CompileError"]
 
 
-class CompileError(ValueError):
+class CompileError(RldslError, ValueError):
     """A model that cannot be compiled: it has check errors (``report`` holds the diagnostics), the
     device asked for is not there, or a kind has no runtime class in this version."""
 

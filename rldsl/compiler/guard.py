@@ -27,6 +27,7 @@ import attrs
 import torch
 
 from rldsl.compiler.specs import DTYPES, shape_of
+from rldsl.errors import RldslError
 from rldsl.lang import types as T
 
 __all__ = ["InputCheck", "InputMismatch"]
@@ -34,7 +35,7 @@ __all__ = ["InputCheck", "InputMismatch"]
 _NAMES = {dtype: name for name, dtype in DTYPES.items()}
 
 
-class InputMismatch(ValueError):
+class InputMismatch(RldslError, ValueError):
     """A compiled module was called with a tensordict that does not fit what the checker inferred."""
 
 

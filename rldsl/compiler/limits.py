@@ -41,6 +41,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
 
+from rldsl._checks import is_int
 from rldsl.compiler.errors import CompileError
 from rldsl.lang import types as T
 from rldsl.lang.ir import ModuleNode
@@ -109,7 +110,7 @@ def validate_limit(value: object, name: str = "max_params") -> int | None:
     or ``ValueError`` saying what was wrong otherwise."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise TypeError(f"{name} should be a positive int (or None for no limit), not {type(value).__name__}")
     if value < 1:
         raise ValueError(f"{name} should be a positive int, not {value}")

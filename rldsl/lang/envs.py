@@ -44,6 +44,7 @@ from typing import Any
 
 import attrs
 
+from rldsl.errors import RldslError
 from rldsl.lang import types as T
 
 __all__ = ["EnvError", "EnvSpecs", "env_specs", "import_env_modules", "ENV_OPTIONS"]
@@ -73,7 +74,7 @@ class EnvSpecs:
         return [key for key, _ in self.entries]
 
 
-class EnvError(Exception):
+class EnvError(RldslError):
     """An env that cannot be made or described; ``help`` says what to do about it."""
 
     def __init__(self, message: str, help: str) -> None:
@@ -180,7 +181,7 @@ def _first_line(problem: BaseException) -> str:
     return text.splitlines()[0]
 
 
-class _Unsupported(Exception):
+class _Unsupported(RldslError):
     """A space without a static spec."""
 
 

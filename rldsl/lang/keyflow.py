@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from rldsl.lang.ir import KeyRef, ModuleNode
-from rldsl.lang.resolve import Scope, strongly_connected
+from rldsl.lang.graphs import is_cycle, strongly_connected
+from rldsl.lang.resolve import Scope
 from rldsl.lang.values import INVALID, Reporter, did_you_mean
 
 __all__ = ["CONVENTIONAL", "KeyFlow", "key_flow", "unread_outputs"]
@@ -172,7 +173,7 @@ def _order(scope: Scope, modules: Mapping[str, ModuleNode], uses: Mapping[str, l
     order: list[str] = []
     rank = {name: i for i, name in enumerate(modules)}  # declaration order
     for component in strongly_connected(list(modules), edges):
-        if len(component) > 1:
+        if is_cycle(component, edges):
             _key_cycle(component, modules, via, reporter)
         order.extend(sorted(component, key=rank.__getitem__))
     return order

@@ -1,9 +1,10 @@
 """Lowering: module declarations to IR nodes (:mod:`rldsl.lang.ir`), keys included.
 
-Each call is bound to its kind's parameters (E0602 unknown argument, E0603 missing, E0604 wrong
-type, E0605 too many positional), each argument evaluated by its parameter's type (keys become
+Each call is bound to its kind's parameters by :mod:`rldsl.lang.bind` (E0601 given twice, E0602
+unknown argument, E0603 missing, E0605 too many positional; defaults filled in), each argument
+evaluated here by its parameter's type (E0604 wrong type; keys become
 :class:`~rldsl.lang.ir.KeyRef`, specs :class:`~rldsl.lang.ir.SpecArg`, networks and modules IR
-nodes), defaults filled in, and the kind's ``build`` names the keys the node reads and writes.
+nodes), and the kind's ``build`` names the keys the node reads and writes.
 Modules are lowered after the modules they use (E0203 for a module that contains itself), so a
 name always means one node: shared, not copied.
 
@@ -32,11 +33,12 @@ import attrs
 
 from rldsl.lang import ast
 from rldsl.lang import types as T
-from rldsl.lang.ir import Arg, Args, Dist, Flow, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg, Step
+from rldsl.lang.ir import Dist, Flow, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg, Step
+from rldsl.lang.bind import Binder, arguments_of_type, defaults
+from rldsl.lang.graphs import first_cycle_walk, is_cycle, strongly_connected
 from rldsl.lang.kind_hints import missing_kinds, unknown_kind_help
-from rldsl.lang.kinds import BY_NAME, ArgType, Family, Kind, Param, Pass, lookup
-from rldsl.lang.kinds._base import REQUIRED
-from rldsl.lang.resolve import Scope, Target, strongly_connected
+from rldsl.lang.kinds import BY_NAME, ArgType, Family, Kind, Param, lookup
+from rldsl.lang.resolve import Scope, Target
 from rldsl.lang.source import Span
 from rldsl.lang.types import Sym
 from rldsl.lang.values import INVALID, Reporter, describe, did_you_mean, is_dim, is_number
@@ -56,6 +58,7 @@ class Lowering:
         self.report = reporter.report
         self.lowered: dict[str, object] = {}
         self.uses: dict[str, list[str]] = {}  # module name -> names of the modules it uses
+        self.binder = Binder(self.argument, reporter.report)
 
     # -- declarations ----------------------------------------------------------------------------
 
@@ -71,21 +74,21 @@ class Lowering:
             for target, span in refs:
                 spans.setdefault((name, target), span)
         for component in strongly_connected(list(decls), edges):
-            if len(component) > 1 or component[0] in edges[component[0]]:
-                self._cycle(component, decls, spans)
+            if is_cycle(component, edges):
+                self._cycle(component, decls, edges, spans)
                 continue
             name = component[0]
             self.lowered[name] = self.declaration(decls[name])
         self.scope.failed_modules.update(name for name, node in self.lowered.items() if node is INVALID)
         return self.lowered
 
-    def _cycle(self, component: list[str], decls: dict[str, ast.ModuleDecl],
+    def _cycle(self, component: list[str], decls: dict[str, ast.ModuleDecl], edges: dict[str, list[str]],
                spans: dict[tuple[str, str], Span]) -> None:
         first = min(component, key=list(decls).index)  # the first declared
         members = set(component)
         labels = tuple((span, f"`{a}` uses `{b}`") for (a, b), span in spans.items()
                        if a in members and b in members and a != first)
-        path = " -> ".join(f"`{n}`" for n in _order(first, component, spans))
+        path = " -> ".join(f"`{n}`" for n in first_cycle_walk(first, members, edges))
         self.report("E0203", f"module `{first}` contains itself: {path}",
                     decls[first].name.span, label="uses itself", labels=labels,
                     help="a module cannot be part of itself; build the inner part as its own module")
@@ -108,17 +111,8 @@ class Lowering:
 
     def _module_arguments(self, call: ast.Call) -> Iterator[ast.Expr]:
         kind = lookup(call.func.dotted)
-        if kind is None:
-            return
-        positional, rest = kind.positional, kind.varargs
-        for index, value in enumerate(call.args):
-            param = positional[index] if index < len(positional) else rest
-            if param is not None and param.type in _MODULE_TYPES | {A.DIST, A.NUMBERS}:
-                yield value
-        for keyword in call.kwargs:
-            param = kind.param(keyword.name.value)
-            if param is not None and param.type in _MODULE_TYPES | {A.DIST, A.NUMBERS}:
-                yield keyword.value
+        if kind is not None:
+            yield from arguments_of_type(kind, call, _MODULE_TYPES | {A.DIST, A.NUMBERS})
 
     def declaration(self, decl: ast.ModuleDecl) -> object:
         """The node of one declaration (INVALID when it has an error that was reported)."""
@@ -223,7 +217,7 @@ class Lowering:
         return self.bind_and_build(kind, call, call.span, call.func.span)
 
     def bind_and_build(self, kind: Kind, call: ast.Call | None, span: Span, name_span: Span) -> object:
-        args = self.bind(kind, call, span, name_span)
+        args = self.binder.bind(kind, call, span, name_span)
         if kind.build is not None:
             return kind.build(self, args)
         if kind.family is Family.DISTRIBUTION:
@@ -265,102 +259,6 @@ class Lowering:
                     help="give the networks keys first (`module body = MLP(...) : observation -> hidden`), or chain "
                          "only networks")
         return INVALID
-
-    # -- binding -----------------------------------------------------------------------------------
-
-    def bind(self, kind: Kind, call: ast.Call | None, span: Span, name_span: Span) -> Args:
-        """The arguments of a call, by parameter, evaluated; defaults for the rest."""
-        given: dict[str, Arg] = {}
-        rest: list[ast.Expr] = []
-        positional, varargs = kind.positional, kind.varargs
-        arguments = call.args if call is not None else ()
-        for index, value in enumerate(arguments):
-            if index < len(positional):
-                given[positional[index].name] = Arg(self.argument(kind, positional[index], value), value.span, True)
-            elif varargs is not None:
-                rest.append(value)
-            else:
-                self._too_many(kind, value, len(positional), len(arguments))
-        for keyword in call.kwargs if call is not None else ():
-            param = self._param(kind, keyword)
-            if param is None:
-                continue
-            if param.name in given:
-                self.report("E0601", f"argument `{param.name}` given twice", keyword.name.span,
-                            label="given again by name", labels=((given[param.name].span, "given by position here"),),
-                            help="keep one of them")
-                continue
-            given[param.name] = Arg(self.argument(kind, param, keyword.value), keyword.value.span, True)
-        values = {}
-        for param in kind.params:
-            if param.name in given:
-                values[param.name] = given[param.name]
-            elif param is varargs:
-                items = tuple(self.argument(kind, param, item) for item in rest)
-                value = INVALID if INVALID in items else items
-                values[param.name] = Arg(value, rest[0].span.to(rest[-1].span) if rest else None, bool(rest))
-            elif param.required:
-                self._missing(kind, param, name_span)
-                values[param.name] = Arg(INVALID, None, False)
-            else:
-                values[param.name] = Arg(self.default(param, name_span), None, False)
-        return Args(kind, values, span, name_span)
-
-    def defaults(self, kind: Kind, at: Span) -> Args:
-        """Every parameter of ``kind`` at its default (for a kind named without a call)."""
-        return Args(kind, {p.name: Arg(self.default(p, at), None, False) for p in kind.params}, at, at)
-
-    def default(self, param: Param, at: Span) -> object:
-        """A parameter's default as a value: key names become implicit keys, kind names kinds."""
-        value = param.default
-        if value is REQUIRED or value is None:
-            return None if value is None else INVALID
-        if param.type is A.KEY:
-            return KeyRef((value,), at, implicit=True)
-        if param.type is A.KEYS:
-            return tuple(KeyRef((k,), at, implicit=True) for k in value)
-        if param.type is A.DIST:
-            kind = BY_NAME[value]
-            return Dist(kind, self.defaults(kind, at), at)
-        if param.type is A.ACTIVATION:
-            return BY_NAME[value]
-        return value
-
-    def _param(self, kind: Kind, keyword: ast.Keyword) -> Param | None:
-        name = keyword.name.value
-        param = kind.param(name)
-        if param is not None and param.passed is not Pass.VARARGS:
-            return param
-        from rldsl.lang.diagnostics import Suggestion
-
-        renamed = next((p for p in kind.params if name in p.aka), None)
-        if renamed is not None:
-            guess = renamed.name
-            help_ = f"rldsl writes torchrl's `{name}` as `{guess}=`" if name.endswith(("_keys", "_class", "_kwargs")) \
-                else f"did you mean `{guess}`?"
-        elif param is not None:
-            self.report("E0602", f"{kind.name} takes its `{name}` by position", keyword.name.span,
-                        label="not a keyword argument", help=f"list them first, as in `{kind.name}(a, b)`")
-            return None
-        else:
-            help_, guess = did_you_mean(name, [p.name for p in kind.params if p.passed is not Pass.VARARGS],
-                                        _takes(kind))
-        self.report("E0602", f"{kind.name} has no argument `{name}`", keyword.name.span, label="unknown argument",
-                    help=help_, suggestion=Suggestion(keyword.name.span, guess) if guess else None)
-        return None
-
-    def _too_many(self, kind: Kind, value: ast.Expr, allowed: int, count: int) -> None:
-        takes = f"takes {allowed} positional argument{'s' if allowed != 1 else ''}" if allowed else \
-            "takes no positional arguments"
-        names = ", ".join(f"`{p.name}`" for p in kind.positional)
-        given = f"{count} {'is' if count == 1 else 'are'} given"
-        self.report("E0605", f"{kind.name} {takes}, but {given}", value.span, label="extra argument",
-                    help=f"name it, as in `{_example_keyword(kind)}`"
-                    + (f"; the positional ones are {names}" if names else ""))
-
-    def _missing(self, kind: Kind, param: Param, at: Span) -> None:
-        self.report("E0603", f"{kind.name} needs `{param.name}`", at, label=f"`{param.name}` is missing",
-                    help=f"pass `{param.name}=...`: {param.doc}" if param.doc else f"pass `{param.name}=...`")
 
     # -- arguments, by type ------------------------------------------------------------------------
 
@@ -531,7 +429,7 @@ class Lowering:
             if found is None:
                 return self._unknown_dist(expr, expr.path[0])
             if found.family is Family.DISTRIBUTION:
-                return Dist(found, self.defaults(found, expr.span), expr.span)
+                return Dist(found, defaults(found, expr.span), expr.span)
             return self._wrong(kind, param, expr, f"the kind `{found.name}`")
         if isinstance(expr, ast.Call):
             if lookup(expr.func.dotted) is None and expr.func.path[0] not in self.scope.sort:
@@ -648,21 +546,6 @@ class Lowering:
                     help="give one of the outputs another key, or remove the first module")
 
 
-def _order(first: str, component: list[str], spans: dict[tuple[str, str], Span]) -> list[str]:
-    """A walk round a module cycle starting at ``first``, for the message."""
-    members = set(component)
-    path, node, seen = [first], first, {first}
-    while True:
-        following = [b for (a, b) in spans if a == node and b in members]
-        if not following:
-            return path + [first]
-        node = next((b for b in following if b not in seen), following[0])
-        path.append(node)
-        if node in seen:
-            return path
-        seen.add(node)
-
-
 def _expr_words(expr: ast.Expr) -> str:
     return {ast.Number: "a number", ast.String: "a string", ast.Bool: "a boolean", ast.NoneLit: "`none`",
             ast.ListExpr: "a list", ast.TupleExpr: "a tuple", ast.Call: "a call", ast.Pipe: "a sequence",
@@ -681,13 +564,3 @@ def _choice_text(value: object) -> str:
     if value is None:
         return "`none`"
     return f'`"{value}"`' if isinstance(value, str) else f"`{value}`"
-
-
-def _takes(kind: Kind) -> str:
-    names = [p.name for p in kind.params if p.passed is not Pass.VARARGS]
-    return f"{kind.name} takes " + ", ".join(f"`{n}`" for n in names) if names else f"{kind.name} takes no arguments"
-
-
-def _example_keyword(kind: Kind) -> str:
-    param = next((p for p in kind.params if not p.positional and p.passed is not Pass.VARARGS), None)
-    return f"{param.name}=..." if param is not None else "name=..."

@@ -7,6 +7,12 @@ takes its place), input is skipped up to the next declaration keyword at the sta
 and parsing goes on. Each error is translated from lark's terms (terminal names, parser states)
 into a :class:`~rldsl.lang.diagnostics.Diagnostic` in the user's terms.
 
+Tokens are fed, and what may come next is asked, through lark's public ``InteractiveParser``
+(``feed_token``, ``choices``, ``accepts``). Recovery needs three things that API does not offer,
+and reads lark's ``ParserState`` and parse table for them: unwinding the parser's stacks to the
+start of the broken declaration, the set of parser states that lie between declarations (from
+the table's ``Shift`` actions), and a trial parse without tree building whose stack can be read.
+
 The parse tree keeps every token (``keep_all_tokens``) and the AST builder takes each node's
 span from its first and last token: the same spans as lark's ``propagate_positions``, at half
 the parse time for a large file.
@@ -33,8 +39,10 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lexer import LineCounter
 from lark.parsers.lalr_analysis import Shift
+from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.parsers.lalr_parser_state import ParseConf, ParserState
 
+from rldsl.errors import RldslError
 from rldsl.lang import ast
 from rldsl.lang.diagnostics import Diagnostic, Label, Suggestion, sort_diagnostics
 from rldsl.lang.source import SourceFile, Span
@@ -285,13 +293,15 @@ class _Run:
         self.last: Token | None = None  # last token the parser accepted
         self.prev: Token | None = None  # last token read, accepted or skipped
         self.recovering = False
-        self.ps: ParserState
+        self.ip: InteractiveParser  # feeds tokens, says what may come next (lark's public API)
+        self.ps: ParserState  # the same parser's state: recovery unwinds its stacks
 
     # -- driving the parser ----------------------------------------------------------------
 
     def parse(self) -> Tree:
         """Parse the whole text; the tree holds the declarations that parsed cleanly."""
         interactive = self.g.lark.parse_interactive(self.source.text)
+        self.ip = interactive
         self.ps = interactive.parser_state
         thread = interactive.lexer_thread
         tokens = thread.lex(self.ps)
@@ -327,11 +337,11 @@ class _Run:
         if self.brackets and self._starts_declaration(token):
             # A declaration keyword at column 1 starts the next declaration, even though inside
             # brackets it could be read as a keyword-argument name: the brackets were not closed.
-            expected = {t for t in self.g.states[self.ps.position] if t.isupper()}
+            expected = {t for t in self.ip.choices() if t.isupper()}
             self._fail(token, self._explain(token, self._acceptable(expected)))
             return
         try:
-            self.ps.feed_token(token)
+            self.ip.feed_token(token)
         except UnexpectedToken as exc:
             self._fail(token, self._explain(token, self._acceptable(exc.expected)))
             return
@@ -346,11 +356,11 @@ class _Run:
     def _finish(self) -> Tree:
         end = self._end_token()
         try:
-            return self.ps.feed_token(end, True)
+            return self.ip.feed_token(end)
         except UnexpectedToken as exc:
             self.diagnostics.append(self._explain(end, self._acceptable(exc.expected)))
             self._discard_declaration()
-            return self.ps.feed_token(end, True)
+            return self.ip.feed_token(end)
 
     def _end_token(self) -> Token:
         span = self.source.end_span()
@@ -359,7 +369,9 @@ class _Run:
     def _trial(self, name: str) -> ParserState | None:
         """A scratch copy of the parser after a token of type ``name``, or None if the parser
         refuses it. The copy builds no trees: lark's reductions may extend the lists of
-        existing tree nodes in place, which must happen only on the real parser."""
+        existing tree nodes in place, which must happen only on the real parser. (lark's
+        ``InteractiveParser.accepts()`` makes such copies too, but does not return them: recovery
+        needs the copy's stack, see :meth:`_reduce_finished_declaration`.)"""
         ps = self.ps
         trial = ParserState(self.g.scratch, ps.lexer, list(ps.state_stack), list(ps.value_stack))
         try:
@@ -369,11 +381,11 @@ class _Run:
         return trial
 
     def _acceptable(self, expected: Iterable[str]) -> set[str]:
-        """The tokens that really can come next. An LALR state lists the lookaheads of every
-        context merged into it (after `(x)` it lists `,` even where no `,` can follow), so each
-        candidate is tried on a scratch copy of the parser."""
-        accepted = {name for name in expected if self._trial(name) is not None}
-        return accepted or set(expected)
+        """The tokens of ``expected`` that really can come next. An LALR state lists the
+        lookaheads of every context merged into it (after `(x)` it lists `,` even where no `,`
+        can follow); lark's ``accepts()`` tries each on a scratch copy of the parser."""
+        expected = set(expected)
+        return {name for name in self.ip.accepts() if name in expected} or expected
 
     # -- recovery ----------------------------------------------------------------------------
 
@@ -793,7 +805,7 @@ def _edge_token(tree: Tree, first: bool) -> Token:
 # Parse tree to AST
 
 
-class _TooDeep(Exception):
+class _TooDeep(RldslError):
     """Raised inside the builder when a declaration's tree is deeper than the parser accepts."""
 
 

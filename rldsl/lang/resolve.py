@@ -23,12 +23,11 @@ and must agree with the env's spec (E0505).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import attrs
 
 from rldsl.lang import ast
 from rldsl.lang import types as T
+from rldsl.lang.graphs import is_cycle, shortest_cycle, strongly_connected
 from rldsl.lang.kinds import BY_NAME as KIND_NAMES
 from rldsl.lang.source import Span
 from rldsl.lang.values import (
@@ -45,6 +44,7 @@ from rldsl.lang.values import (
     negate,
 )
 
+# strongly_connected lives in rldsl.lang.graphs; it is still exported here, where it was first.
 __all__ = ["ATTRIBUTES", "DeclaredKey", "Scope", "Target", "strongly_connected"]
 
 #: Attributes of a spec, and the spec classes that have each.
@@ -82,53 +82,6 @@ class Target:
     sort: str
     value: object
     key: tuple[str, ...] | None = None
-
-
-def strongly_connected(nodes: Iterable[str], edges: dict[str, list[str]]) -> list[list[str]]:
-    """Tarjan's strongly connected components, without recursion, dependencies first: with edges
-    from a node to what it depends on, every component comes after the ones it depends on.
-
-    >>> strongly_connected(["a", "b", "c"], {"a": ["b"], "b": ["a"], "c": ["a"]})
-    [['b', 'a'], ['c']]
-    """
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    out: list[list[str]] = []
-    for root in nodes:
-        if root in index:
-            continue
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        work = [(root, iter(edges.get(root, ())))]
-        while work:
-            node, successors = work[-1]
-            for succ in successors:
-                if succ not in index:
-                    index[succ] = low[succ] = len(index)
-                    stack.append(succ)
-                    on_stack.add(succ)
-                    work.append((succ, iter(edges.get(succ, ()))))
-                    break
-                if succ in on_stack:
-                    low[node] = min(low[node], index[succ])
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                if low[node] == index[node]:
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    out.append(component)
-    return out
 
 
 class Scope:
@@ -236,7 +189,7 @@ class Scope:
                     spans.setdefault((name, node.path[0]), node.span)
             edges[name] = deps
         for component in strongly_connected(names, edges):
-            if len(component) > 1 or component[0] in edges[component[0]]:
+            if is_cycle(component, edges):
                 self._cycle(component, edges, spans)
                 continue
             name = component[0]
@@ -250,7 +203,7 @@ class Scope:
         members = set(component)
         ordered = sorted(component, key=list(self.decls).index)  # in declaration order
         first = ordered[0]
-        path = _cycle_path(first, members, edges)
+        path = shortest_cycle(first, members, edges)
         labels = tuple((spans[(a, b)], f"`{a}` refers to `{b}`") for a, b in zip(path, path[1:]) if (a, b) in spans)
         self.report("E0203", f"`{first}` depends on itself: " + " -> ".join(f"`{n}`" for n in path),
                     self.decls[first].name.span,
@@ -786,26 +739,6 @@ def _flatten(value: object, leaf: type = float) -> list | None:
 
 
 _END = object()
-
-
-def _cycle_path(start: str, members: set[str], edges: dict[str, list[str]]) -> list[str]:
-    """The shortest way round the cycle through ``start``: ``[start, ..., start]``."""
-    first = [n for n in edges.get(start, ()) if n in members]
-    if start in first:
-        return [start, start]
-    parents = {n: start for n in first}
-    queue = list(first)
-    for node in queue:
-        for succ in edges.get(node, ()):
-            if succ == start:
-                path = [node]
-                while path[-1] != start:
-                    path.append(parents[path[-1]])
-                return path[::-1] + [start]
-            if succ in members and succ not in parents:
-                parents[succ] = node
-                queue.append(succ)
-    return [start, start]
 
 
 def _spec_difference(declared: T.Spec, env: T.Spec) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from rldsl.errors import RldslError
 from rldsl.lang.diagnostics import Diagnostic, Label
 from rldsl.lang.source import Span
 from rldsl.lang.types import MAX_DIM_TEXT, MAX_INT, Sym
@@ -152,7 +153,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-class NumberLimitError(ArithmeticError):
+class NumberLimitError(RldslError, ArithmeticError):
     """A number the checker refuses to compute with: ``code`` is E0510 (an integer beyond
     :data:`~rldsl.lang.types.MAX_INT`) or E0511 (NaN, or infinity from finite numbers), and
     ``message``, ``label`` and ``help`` are the diagnostic's words."""

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from rldsl._checks import require_int, require_positive
 from rldsl.modules.utils import ArgumentError, LazyLayerError, check_flag, create_on_device
 
 __all__ = ["MLP", "LazyMapping", "register_lazy_layer"]
@@ -291,10 +292,8 @@ def _check_out_features(out_features: Any) -> int:
 
 def _check_size(value: Any, name: str) -> None:
     """A positive int, else a clear error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be made of positive ints, got {value!r}.")
-    if value <= 0:
-        raise ValueError(f"{name} must be made of positive ints, got {value}.")
+    require_int(value, name, expected="made of positive ints", suffix=".")
+    require_positive(value, name, expected="made of positive ints", suffix=".")
 
 
 def _check_optional_size(value: Any, name: str) -> None:
@@ -305,8 +304,7 @@ def _check_optional_size(value: Any, name: str) -> None:
 
 def _resolve_cells(depth: Any, num_cells: Any) -> tuple[list[int], int]:
     """``(num_cells list, depth)`` from the two arguments, as torchrl resolves them."""
-    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
-        raise ValueError(f"depth must be an int >= 0 or None, got {depth!r}.")
+    require_int(depth, "depth", expected="an int >= 0 or None", optional=True, minimum=0, error=ValueError, suffix=".")
     if num_cells is None:
         depth = 0 if depth is None else depth
         return [_DEFAULT_NUM_CELLS] * depth, depth

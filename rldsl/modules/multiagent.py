@@ -12,13 +12,13 @@ under :func:`torch.vmap` over the agent dim when the agents do not share paramet
 from __future__ import annotations
 
 import copy
-from numbers import Integral
 from typing import Any, Callable
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
+from rldsl._checks import require_int, require_positive
 from rldsl.modules.models import MLP
 from rldsl.modules.utils import check_flag
 
@@ -236,10 +236,8 @@ def _centralized_argument(centralized: bool | None, mlp_kwargs: dict[str, Any]) 
 
 
 def _check_size(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be a positive int, got {value!r}.")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value}.")
+    require_int(value, name, expected="a positive int", integral=True, suffix=".")
+    require_positive(value, name, expected="a positive int", suffix=".")
 
 
 class AgentParams(nn.Module):

@@ -23,6 +23,8 @@ from typing import Any, Callable
 import torch
 from tensordict.nn import biased_softplus, inv_softplus, mappings
 
+from rldsl._checks import require_bool, require_int, require_positive, type_name
+from rldsl.errors import RldslError
 from rldsl.specs._base import has_values
 
 __all__ = [
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 
-class ArgumentError(ValueError, RuntimeError):
+class ArgumentError(RldslError, ValueError, RuntimeError):
     """A bad constructor argument where torchrl raises ``RuntimeError``.
 
     rldsl reports bad arguments as ``ValueError``; this class is also a ``RuntimeError``
@@ -43,7 +45,7 @@ class ArgumentError(ValueError, RuntimeError):
     """
 
 
-class LazyLayerError(ValueError, KeyError):
+class LazyLayerError(RldslError, ValueError, KeyError):
     """A layer class without a lazy variant where torchrl raises ``KeyError``.
 
     Also a ``ValueError`` (the argument is wrong); ``str()`` shows the plain message.
@@ -157,8 +159,7 @@ def as_loc_tensor(loc: Any, name: str = "loc") -> torch.Tensor:
 
 def check_event_dims(value: Any, ndim: int, name: str) -> int:
     """``value`` as a number of event dimensions in ``[0, ndim]``, else a clear error."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
+    require_int(value, name, show=type_name, suffix=".")
     if not 0 <= value <= ndim:
         raise ValueError(
             f"{name}={value} is out of range for a parameter with {ndim} dimension(s); "
@@ -173,16 +174,12 @@ def check_upscale(upscale: Any) -> Any:
         return upscale
     if isinstance(upscale, bool) or not isinstance(upscale, Number):
         raise TypeError(f"upscale must be a number or a tensor, got {type(upscale).__name__}.")
-    if not upscale > 0:
-        raise ValueError(f"upscale must be > 0, got {upscale}; the default is upscale=5.0.")
-    return upscale
+    return require_positive(upscale, "upscale", suffix="; the default is upscale=5.0.")
 
 
 def check_flag(value: Any, name: str) -> bool:
     """A boolean flag, else a ``TypeError`` naming ``name``."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
-    return value
+    return require_bool(value, name, suffix=".")
 
 
 def common_shape(*shapes: torch.Size) -> torch.Size:

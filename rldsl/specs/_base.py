@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import torch
 
+from rldsl._checks import is_int, require_int, require_positive
+
 
 def as_shape(shape: Any, argument: str = "shape") -> torch.Size:
     """Normalise an int or a sequence of non-negative ints into a `torch.Size`.
@@ -35,7 +37,7 @@ def as_shape(shape: Any, argument: str = "shape") -> torch.Size:
         )
     dims = []
     for dim in shape:
-        if isinstance(dim, bool) or not isinstance(dim, int):
+        if not is_int(dim):
             raise TypeError(f"`{argument}` must contain ints only, got {dim!r} in {tuple(shape)!r}")
         if dim < 0:
             raise ValueError(f"`{argument}` must contain non-negative sizes, got {dim} in {tuple(shape)!r}")
@@ -98,11 +100,8 @@ def check_positive_int(value: Any, argument: str) -> int:
     """An int >= 1 (cardinalities), or a clear error naming the argument."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"`{argument}` must be a positive int, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"`{argument}` must be >= 1 (the number of categories), got {value}")
-    return value
+    require_int(value, f"`{argument}`", expected="a positive int")
+    return require_positive(value, f"`{argument}`", expected=">= 1 (the number of categories)")
 
 
 def trailing_shape_matches(value_shape: torch.Size, spec_shape: torch.Size) -> bool:

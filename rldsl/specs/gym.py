@@ -28,6 +28,7 @@ import torch
 from gymnasium import spaces
 from tensordict import TensorDict, TensorDictBase
 
+from rldsl._checks import require_bool
 from rldsl.lang.values import suggest
 from rldsl.specs._base import TensorSpec
 from rldsl.specs.composite import Composite
@@ -86,8 +87,7 @@ def space_to_spec(space: Any, *, categorical_action_encoding: bool = False, devi
     >>> space_to_spec(spaces.Box(-2.0, 2.0, (1,))).high
     tensor([2.])
     """
-    if not isinstance(categorical_action_encoding, bool):
-        raise TypeError(f"`categorical_action_encoding` must be a bool, got {categorical_action_encoding!r}")
+    require_bool(categorical_action_encoding, "`categorical_action_encoding`", expected="a bool")
     spec = _convert(space, categorical_action_encoding, device)
     if state_as_observation and isinstance(spec, Composite):
         spec = _state_renamed(spec)

@@ -8,8 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["rldsl.lang.types", "rldsl.lang.values", "rldsl.lang.envs", "rldsl.lang.ir", "rldsl.lang.resolve",
-           "rldsl.lang.kinds", "rldsl.lang.lower", "rldsl.lang.infer", "rldsl.lang.keyflow", "rldsl.lang.check",
-           "rldsl.api", "rldsl.cli", "rldsl"]
+           "rldsl.lang.graphs", "rldsl.lang.codes", "rldsl.lang.kinds", "rldsl.lang.bind", "rldsl.lang.lower",
+           "rldsl.lang.infer", "rldsl.lang.keyflow", "rldsl.lang.check", "rldsl.api", "rldsl.cli", "rldsl"]
 
 
 @pytest.mark.parametrize("name", MODULES)

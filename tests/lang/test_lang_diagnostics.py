@@ -13,6 +13,7 @@ from rldsl.lang.source import Span
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "diagnostics.md"
+TABLE = ROOT / "rldsl" / "lang" / "codes.py"
 SPAN = Span("a.rlm", 1, 1, 1, 2, 0, 1)
 
 
@@ -50,7 +51,7 @@ def test_only_registered_codes_make_diagnostics() -> None:
 def test_codes_used_in_the_code_are_exactly_the_registered_ones() -> None:
     used: set[str] = set()
     for path in (ROOT / "rldsl").rglob("*.py"):
-        if path.name != "diagnostics.py":
+        if path != TABLE:  # the table itself lists every code; every other file is scanned
             used |= set(re.findall(r'"([EW]\d{4})"', path.read_text()))
     assert used == set(CODES)
 

@@ -14,6 +14,8 @@ from tensordict.nn import NormalParamExtractor
 from torch import distributions as D, nn
 from torch.distributions import constraints
 
+from rldsl._checks import require_non_negative
+from rldsl.errors import RldslError
 from rldsl.modules.distributions._squash import TanhBox, tanh_log_abs_det_jacobian
 from rldsl.modules.utils import (
     ArgumentError,
@@ -33,7 +35,7 @@ from rldsl.specs._base import has_values
 __all__ = ["Delta", "IndependentNormal", "NoClosedFormError", "NormalParamWrapper", "TanhDelta", "TanhNormal"]
 
 
-class NoClosedFormError(NotImplementedError, AttributeError):
+class NoClosedFormError(RldslError, NotImplementedError, AttributeError):
     """A statistic (such as `TanhNormal.mean`) that has no closed form for this distribution.
 
     It is a ``NotImplementedError`` (what torch distributions raise for such statistics) and
@@ -53,9 +55,7 @@ def _check_tolerance(value: Any, name: str) -> float:
     """A non-negative tolerance, else a clear error naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, Number):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}.")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}; pass e.g. {name}=1e-6.")
-    return float(value)
+    return float(require_non_negative(value, name, suffix=f"; pass e.g. {name}=1e-6."))
 
 
 def _size(shape: _ShapeLike, name: str) -> torch.Size | None:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import distributions as D
 from torch.distributions import constraints
 
+from rldsl._checks import require_int
 from rldsl.modules.utils import check_flag
 
 __all__ = [
@@ -463,10 +464,7 @@ def _check_neg_inf(neg_inf: Any) -> None:
 
 def _check_padding(padding_value: Any, padding_side: Any) -> None:
     """``padding_value`` is an int or None; ``padding_side`` is 'left' or 'right'."""
-    if padding_value is not None and (
-        isinstance(padding_value, bool) or not isinstance(padding_value, int)
-    ):
-        raise TypeError(f"padding_value must be an int or None, got {padding_value!r}.")
+    require_int(padding_value, "padding_value", expected="an int or None", optional=True, suffix=".")
     if padding_side not in ("left", "right"):
         raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
 

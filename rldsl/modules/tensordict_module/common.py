@@ -21,6 +21,7 @@ from tensordict import TensorDict, TensorDictBase
 from tensordict.nn import TensorDictModule, skip_existing
 from tensordict.utils import NestedKey
 
+from rldsl._checks import require_bool
 from rldsl.modules.utils import ArgumentError
 from rldsl.specs import Composite, TensorSpec
 
@@ -288,8 +289,7 @@ class SafeModule(SpecOwner, LeanForwardMixin, TensorDictModule):
 
     def __init__(self, module: Any, in_keys: Any, out_keys: Any, spec: TensorSpec | None = None,
                  safe: bool = False, inplace: bool | str = True, **kwargs: Any) -> None:
-        if not isinstance(safe, bool):
-            raise TypeError(f"{type(self).__name__} `safe` must be True or False, got {safe!r}")
+        require_bool(safe, f"{type(self).__name__} `safe`")
         super().__init__(module, in_keys=in_keys, out_keys=out_keys, inplace=inplace, **kwargs)
         self._spec = spec_for_out_keys(spec, self.out_keys, type(self).__name__)
         self._safe = safe

@@ -32,6 +32,7 @@ from tensordict import TensorDictBase
 from tensordict.nn import InteractionType, TensorDictModuleBase
 from tensordict.utils import NestedKey
 
+from rldsl._checks import require_bool, require_int, require_non_negative, require_positive
 from rldsl.modules.tensordict_module._entries import check_key, read_entry, write_entry
 from rldsl.modules.tensordict_module.common import SpecOwner
 from rldsl.modules.tensordict_module.sequence import SafeSequential
@@ -97,11 +98,8 @@ def check_schedule(init: Any, end: Any, name: str, owner: str, *, probability: b
 
 def check_annealing_steps(value: Any, owner: str, argument: str = "annealing_num_steps") -> int:
     """A number of annealing steps: an int >= 0 (0 means that `step()` may not be called)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{owner} `{argument}` must be an int, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{owner} `{argument}` must be >= 0, got {value}")
-    return value
+    require_int(value, f"{owner} `{argument}`")
+    return require_non_negative(value, f"{owner} `{argument}`")
 
 
 def anneal(current: torch.Tensor, init: torch.Tensor, end: torch.Tensor, num_steps: int, frames: Any,
@@ -112,10 +110,8 @@ def anneal(current: torch.Tensor, init: torch.Tensor, end: torch.Tensor, num_ste
     are bit-for-bit those of the step-by-step rule; the loop stops once `end` is reached
     (further steps cannot change it). Computed on the CPU: one copy per call, not per frame.
     """
-    if isinstance(frames, bool) or not isinstance(frames, int):
-        raise TypeError(f"{owner}.step: `frames` must be an int, got {frames!r}")
-    if frames < 0:
-        raise ValueError(f"{owner}.step: `frames` must be >= 0, got {frames}")
+    require_int(frames, f"{owner}.step: `frames`")
+    require_non_negative(frames, f"{owner}.step: `frames`")
     if num_steps <= 0:
         raise ValueError(
             f"{owner}.step() called with annealing_num_steps={num_steps}; build the module with "
@@ -397,10 +393,8 @@ class AdditiveGaussianModule(SpecOwner, TensorDictModuleBase):
         init, end = check_schedule(sigma_init, sigma_end, "sigma", owner)
         steps = check_annealing_steps(annealing_num_steps, owner)
         mean, std = check_number(mean, "mean", owner), check_number(std, "std", owner)
-        if std < 0:
-            raise ValueError(f"{owner} `std` must be >= 0, got {std}")
-        if not isinstance(safe, bool):
-            raise TypeError(f"{owner} `safe` must be True or False, got {safe!r}")
+        require_non_negative(std, f"{owner} `std`")
+        require_bool(safe, f"{owner} `safe`")
         super().__init__()
         self.action_key = check_key(action_key, "action_key", owner)
         self.in_keys = [self.action_key]
@@ -530,8 +524,7 @@ class OrnsteinUhlenbeckProcessModule(SpecOwner, TensorDictModuleBase):
         owner = type(self).__name__
         init, end = check_schedule(eps_init, eps_end, "eps", owner)
         steps = check_annealing_steps(annealing_num_steps, owner)
-        if not isinstance(safe, bool):
-            raise TypeError(f"{owner} `safe` must be True or False, got {safe!r}")
+        require_bool(safe, f"{owner} `safe`")
         if spec is None and safe:
             raise ArgumentError(
                 f"{owner}: spec cannot be None when safe=True (the noisy action is projected into it); "
@@ -560,8 +553,7 @@ class OrnsteinUhlenbeckProcessModule(SpecOwner, TensorDictModuleBase):
         self.mu = check_number(mu, "mu", owner)
         self.sigma = check_number(sigma, "sigma", owner)
         self.dt = check_number(dt, "dt", owner)
-        if self.dt <= 0:
-            raise ValueError(f"{owner} `dt` must be > 0, got {self.dt}")
+        require_positive(self.dt, f"{owner} `dt`")
         self.n_steps_annealing = check_annealing_steps(n_steps_annealing, owner, "n_steps_annealing")
         if sigma_min is None:
             self.sigma_min, self._sigma_slope = self.sigma, 0.0

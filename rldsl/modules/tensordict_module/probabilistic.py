@@ -17,7 +17,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping, MutableSequence, Sequence
 from contextlib import nullcontext
-from numbers import Integral
 from typing import Any
 
 import torch
@@ -36,6 +35,7 @@ from tensordict.nn.probabilistic import InteractionType, interaction_type, set_i
 from tensordict.utils import NestedKey
 from torch import distributions as D, nn
 
+from rldsl._checks import is_int, require_bool, require_int
 from rldsl.modules import distributions as rldsl_distributions
 from rldsl.modules.distributions import Delta
 from rldsl.modules.tensordict_module.common import (
@@ -124,30 +124,21 @@ def _check_interaction_type(value: Any) -> InteractionType:
 
 
 def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}; e.g. {name}=1000")
-    return int(value)
+    return int(require_int(value, name, expected="a positive int", integral=True, minimum=1, error=ValueError,
+                           suffix=f"; e.g. {name}=1000"))
 
 
 def _check_num_samples(value: Any) -> Any:
     if value is None:
         return None
-    if isinstance(value, Integral) and not isinstance(value, bool):
+    if is_int(value, integral=True):
         _check_positive_int(value, "num_samples")
         return value
-    if isinstance(value, Sequence) and all(
-        isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in value
-    ):
+    if isinstance(value, Sequence) and all(is_int(v, integral=True) and v >= 1 for v in value):
         return torch.Size(value)
     raise ValueError(
         f"num_samples must be None, a positive int or a sequence of positive ints, got {value!r}"
     )
-
-
-def _check_flag(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _check_distribution_kwargs(value: Any) -> dict | None:
@@ -242,15 +233,15 @@ class SafeProbabilisticModule(SpecOwner, ProbabilisticTensorDictModule):
             default_interaction_type=_check_interaction_type(default_interaction_type),
             distribution_class=resolve_distribution_class(distribution_class),
             distribution_kwargs=_check_distribution_kwargs(distribution_kwargs),
-            return_log_prob=_check_flag(return_log_prob, "return_log_prob"),
+            return_log_prob=require_bool(return_log_prob, "return_log_prob"),
             log_prob_keys=log_prob_keys,
             log_prob_key=log_prob_key,
             n_empirical_estimate=_check_positive_int(n_empirical_estimate, "n_empirical_estimate"),
             num_samples=_check_num_samples(num_samples),
             generator=generator,
         )
-        self.cache_dist = _check_flag(cache_dist, "cache_dist")
-        self._safe = _check_flag(safe, "safe")
+        self.cache_dist = require_bool(cache_dist, "cache_dist")
+        self._safe = require_bool(safe, "safe")
         self._spec = spec_for_out_keys(spec, self.dist_sample_keys, type(self).__name__)
         self._refresh_projections()
 
@@ -272,7 +263,7 @@ class SafeProbabilisticModule(SpecOwner, ProbabilisticTensorDictModule):
 
     @safe.setter
     def safe(self, safe: bool) -> None:
-        self._safe = _check_flag(safe, "safe")
+        self._safe = require_bool(safe, "safe")
         self._refresh_projections()
 
     def _spec_moved(self) -> None:

@@ -45,6 +45,8 @@ from tensordict.nn import TensorDictModule, TensorDictModuleBase, dispatch, skip
 from tensordict.utils import NestedKey
 from torch import nn
 
+from rldsl._checks import is_int, require_bool, require_positive
+from rldsl.errors import RldslError
 from rldsl.modules.tensordict_module._entries import check_key, read_entry, write_entry
 from rldsl.modules.tensordict_module.common import SpecOwner
 from rldsl.modules.tensordict_module.sequence import SafeSequential
@@ -80,7 +82,7 @@ MULTI_SPACES = ("mult_one_hot", "multi_categorical", "binary")
 STRICT_SHAPES = (True, False, None, "auto")
 
 
-class ActionSpaceTypeError(TypeError, RuntimeError):
+class ActionSpaceTypeError(RldslError, TypeError, RuntimeError):
     """A spec passed as `action_space` (torchrl raises ``TypeError`` or ``RuntimeError`` for it)."""
 
 
@@ -189,12 +191,9 @@ def given_sizes(var_nums: Any, owner: str) -> Any:
     """`var_nums` checked: None, a positive int (every variable's size) or a list of positive ints."""
     if var_nums is None:
         return None
-    if isinstance(var_nums, int) and not isinstance(var_nums, bool):
-        if var_nums <= 0:
-            raise ValueError(f"{owner} `var_nums` must be positive, got {var_nums}")
-        return var_nums
-    if isinstance(var_nums, (list, tuple)) and var_nums and all(
-            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in var_nums):
+    if is_int(var_nums):
+        return require_positive(var_nums, f"{owner} `var_nums`", expected="positive")
+    if isinstance(var_nums, (list, tuple)) and var_nums and all(is_int(n) and n > 0 for n in var_nums):
         return tuple(var_nums)
     raise TypeError(f"{owner} `var_nums` must be a positive int or a list of positive ints, got {var_nums!r}")
 
@@ -372,8 +371,7 @@ class QValueModule(SpecOwner, TensorDictModuleBase):
         out_keys = check_out_keys(out_keys, value_key, count, owner)
         space, leaf = resolve_action_space(action_space, spec, out_keys[0], owner)
         sizes = variable_sizes(space, var_nums, leaf, owner)
-        if not isinstance(safe, bool):
-            raise TypeError(f"{owner} `safe` must be True or False, got {safe!r}")
+        require_bool(safe, f"{owner} `safe`")
         mask_key = None if action_mask_key is None else check_key(action_mask_key, "action_mask_key", owner)
         if mask_key is not None and space == "binary":
             raise TypeError(f"{owner}: binary action spaces take no mask; use action_space='multi_categorical' "
@@ -842,8 +840,7 @@ class DistributionalQValueActor(QValueActor):
         value_key = check_key(action_value_key, "action_value_key", owner)
         if isinstance(action_space, TensorSpec):
             resolve_action_space(action_space, None, owner=owner)
-        if not isinstance(make_log_softmax, bool):
-            raise TypeError(f"{owner} `make_log_softmax` must be True or False, got {make_log_softmax!r}")
+        require_bool(make_log_softmax, f"{owner} `make_log_softmax`")
         support = check_support(support, owner)
         network = value_network(module, in_keys, value_key, owner)
         qvalue = DistributionalQValueModule(action_space=action_space, support=support, action_value_key=value_key,

@@ -9,6 +9,7 @@ from tensordict import TensorDictBase
 from tensordict.nn import TensorDictModuleBase, dispatch
 from tensordict.utils import NestedKey
 
+from rldsl._checks import require_bool
 from rldsl.modules.tensordict_module.common import SpecOwner
 from rldsl.specs import Bounded, Composite, TensorSpec
 from rldsl.specs._base import has_values
@@ -157,8 +158,7 @@ class TanhModule(SpecOwner, TensorDictModuleBase):
             raise ValueError(
                 f"in_keys and out_keys should have the same length, got in_keys={in_keys} and out_keys={out_keys}"
             )
-        if not isinstance(clamp, bool):
-            raise TypeError(f"TanhModule `clamp` must be True or False, got {clamp!r}")
+        require_bool(clamp, "TanhModule `clamp`")
         self.in_keys = in_keys
         self.out_keys = out_keys
         self.clamp = clamp

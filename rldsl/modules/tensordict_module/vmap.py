@@ -7,6 +7,8 @@ import torch
 from tensordict import TensorDictBase
 from tensordict.nn import TensorDictModuleBase
 
+from rldsl._checks import require_bool, require_int
+
 __all__ = ["VmapModule"]
 
 _RANDOMNESS = ("error", "different", "same")
@@ -48,10 +50,8 @@ class VmapModule(TensorDictModuleBase):
                 f"VmapModule `module` must be a tensordict module, got {type(module).__name__}; wrap a "
                 f"network with TensorDictModule(net, in_keys=[...], out_keys=[...])"
             )
-        if vmap_dim is not None and (isinstance(vmap_dim, bool) or not isinstance(vmap_dim, int)):
-            raise TypeError(f"VmapModule `vmap_dim` must be an int or None, got {vmap_dim!r}")
-        if not isinstance(mock, bool):
-            raise TypeError(f"VmapModule `mock` must be True or False, got {mock!r}")
+        require_int(vmap_dim, "VmapModule `vmap_dim`", expected="an int or None", optional=True)
+        require_bool(mock, "VmapModule `mock`")
         if randomness not in _RANDOMNESS:
             raise ValueError(f"VmapModule `randomness` must be one of {_RANDOMNESS}, got {randomness!r}")
         super().__init__()

@@ -299,7 +299,7 @@ def render_json(diagnostics: Iterable[Diagnostic], *, indent: int | None = 2) ->
 
 def escape_json(text: str) -> str:
     """JSON text with the control characters ``json.dumps`` leaves alone (DEL, C1, separators,
-    bidirectional controls) written as ``\\uXXXX`` escapes: the same document, safe to print."""
+    bidirectional controls) written as ``\\u`` escapes of four hex digits: the same document, safe to print."""
     if _CONTROLS.search(text) is None:
         return text
     return _CONTROLS.sub(lambda found: found[0] if found[0] == "\n" else f"\\u{ord(found[0]):04x}", text)

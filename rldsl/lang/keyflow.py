@@ -48,11 +48,24 @@ def key_flow(scope: Scope, modules: Mapping[str, ModuleNode], uses: Mapping[str,
         for ref in node.writes:
             written.setdefault(ref.path, ref)
     failed, unknown = _failed_outputs(scope)
-    available = frozenset(scope.declared) | frozenset(written) | _parents(written) | failed | _parents(failed)
+    provided = frozenset(scope.declared) | frozenset(written) | failed | _parents(failed)
+    available = provided | _parents(written)
     if not unknown:
-        _missing(scope, modules, written, available, reporter)
+        _missing(scope, modules, written, available - _self_made(modules, provided), reporter)
     order = _order(scope, modules, uses, reporter)
     return KeyFlow(available, tuple(order))
+
+
+def _self_made(modules: Mapping[str, ModuleNode], elsewhere: frozenset) -> frozenset:
+    """Composite keys that exist only because one module writes entries under them, and that
+    module reads them (``observation -> observation.x`` with no `observation` declared): a module
+    cannot read what only its own output makes."""
+    makers: dict[tuple[str, ...], set[str]] = {}
+    for name, top in modules.items():
+        for path in _parents(ref.path for node in top.walk() for ref in node.writes):
+            makers.setdefault(path, set()).add(name)
+    return frozenset(ref.path for name, top in modules.items() for ref in top.reads
+                     if ref.path not in elsewhere and makers.get(ref.path) == {name})
 
 
 def _failed_outputs(scope: Scope) -> tuple[frozenset, bool]:

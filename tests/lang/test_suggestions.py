@@ -242,3 +242,11 @@ def test_a_key_with_a_wrong_spec_is_not_also_never_written(spec: str) -> None:
     result = check_text(f"key observation : {spec}\nvalue v = ValueOperator(MLP(out_features=1), in=[observation])\n")
     codes = [d.code for d in result.diagnostics]
     assert len(codes) == 1 and "E0301" not in codes, codes
+
+
+def test_a_module_cannot_read_a_composite_only_its_own_output_makes() -> None:
+    result = check_text("module inside = MLP(out_features=2) : observation -> observation.x\n")
+    assert [d.code for d in result.diagnostics] == ["E0301"]
+    shared = check_text("key o : f32[3]\nmodule a = MLP(out_features=2) : o -> agents.x\n"
+                        "module b = MLP(out_features=2) : agents -> y\n")
+    assert shared.ok  # `agents` made by another module's output is readable

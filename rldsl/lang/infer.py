@@ -98,6 +98,11 @@ class Typing:
         found = self.scope.declared.get(path)
         return found.spec if found is not None else None
 
+    def written(self, path: tuple[str, ...]) -> Typed | None:
+        """How a key that is not declared was first written (its spec, origin and writer), or None."""
+        found = self.types.get(path)
+        return found[0] if found is not None else None
+
     def by(self, node: ModuleNode) -> str:
         """How a writer is named in messages: its declaration, else its kind."""
         if node.name is not None:

@@ -5,15 +5,19 @@ whether it may be given by position) and how each reaches the runtime class (``t
 constructor argument, and ``passed``); ``reads``, ``writes`` and ``rule`` say in words which keys
 it uses and how its output spec follows from its inputs. Only the last step is code: ``build``
 (arguments to an IR node, keys included) and ``infer`` (input specs to output specs), plain
-functions stored in the entry so that everything about a kind sits in one place.
+functions stored in the entry so that everything about a kind sits in one place. What they receive
+from the passes is typed in :mod:`rldsl.lang.kinds._contexts`.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from rldsl.lang.kinds._contexts import BuildRule, InferRule
 
 __all__ = ["ArgType", "DistInfo", "Family", "Kind", "Param", "Pass", "REQUIRED"]
 
@@ -139,8 +143,8 @@ class Kind:
     omitted: tuple[tuple[str, str], ...] = ()  # constructor arguments the language leaves out, and why
     dist: DistInfo | None = None
     output_range: tuple[float, float] | None = None  # activations: where their outputs lie
-    build: Callable | None = attrs.field(default=None, eq=False, repr=False)
-    infer: Callable | None = attrs.field(default=None, eq=False, repr=False)
+    build: BuildRule | None = attrs.field(default=None, eq=False, repr=False)  # called with the lowering context
+    infer: InferRule | None = attrs.field(default=None, eq=False, repr=False)  # called with the typing context
 
     def param(self, name: str) -> Param | None:
         """The parameter called ``name`` in the language, or None."""

@@ -1,22 +1,24 @@
-"""Helpers shared by the type rules of several kinds.
+"""Helpers shared by the rules of several kinds.
 
-Rules receive a lowering context (``lo``, at build time) or a typing context (``ty``, at check
-time) from :mod:`rldsl.lang.lower` and :mod:`rldsl.lang.check`; both have ``report``. These
-helpers keep the rules short and their messages uniform.
+A kind's ``build`` receives a :class:`~rldsl.lang.kinds._contexts.LoweringContext` (``lo``: the
+lowering pass, :mod:`rldsl.lang.lower`) and its ``infer`` a
+:class:`~rldsl.lang.kinds._contexts.TypingContext` (``ty``: the typing pass, :mod:`rldsl.lang.infer`,
+run by :mod:`rldsl.lang.check`); both have ``report``. These helpers keep the rules short and their
+messages uniform.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import attrs
 
 from rldsl.lang import types as T
-from rldsl.lang.ir import Args, KeyRef
+from rldsl.lang.ir import Args, Form, KeyRef, ModuleNode, Network
+from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.source import Span
 from rldsl.lang.types import number_text
-from rldsl.lang.values import INVALID, is_dim
+from rldsl.lang.values import is_dim
 
 __all__ = [
     "COMPILE_DTYPES",
@@ -50,7 +52,7 @@ def log_prob_ref(sample: KeyRef) -> KeyRef:
     return KeyRef((*sample.path[:-1], sample.path[-1] + "_log_prob"), sample.span, implicit=True)
 
 
-def check_positive(lo: Any, args: Args, *names: str, allow_zero: bool = False) -> None:
+def check_positive(lo: LoweringContext, args: Args, *names: str, allow_zero: bool = False) -> None:
     """Report E0606 for each of ``names`` whose value (an int, a dim or a list of them) is not positive."""
     for name in names:
         value = args[name]
@@ -63,7 +65,7 @@ def check_positive(lo: Any, args: Args, *names: str, allow_zero: bool = False) -
                 break
 
 
-def check_finite(lo: Any, args: Args, *names: str, code: str = "E0606", why: str = "") -> None:
+def check_finite(lo: LoweringContext, args: Args, *names: str, code: str = "E0606", why: str = "") -> None:
     """Report ``code`` for each of ``names`` whose value (a number or a list of them) is infinite or NaN:
     the runtime classes refuse such values, or compute NaN with them. ``why`` ends the help line."""
     for name in names:
@@ -77,14 +79,14 @@ def check_finite(lo: Any, args: Args, *names: str, code: str = "E0606", why: str
                       label="not a finite number", help=f"give `{name}` a finite value{why}")
 
 
-def float_inputs(ty: Any, inputs: list[T.Spec], labels: list[str], owner: str, at: Span, *,
+def float_inputs(ty: TypingContext, inputs: list[T.Spec], labels: list[str], owner: str, at: Span, *,
                  weighted: bool = False) -> bool:
     """Report the first input that is not a floating-point tensor of the first input's dtype
     (networks compute in one floating dtype), and for a network with weights (``weighted``) inputs
     whose dtype is not the compile dtype (:func:`compile_dtype_fits`). Dtypes are compared as they
     run: f32 stands for the compile dtype, so f32 and f64 inputs mix when compiling in f64. True when
     all are fine."""
-    compiled = getattr(ty, "float_dtype", "f32")
+    compiled = ty.float_dtype
     dtype = None
     for spec, label in zip(inputs, labels):
         if T.is_unknown(spec):
@@ -113,11 +115,11 @@ def float_inputs(ty: Any, inputs: list[T.Spec], labels: list[str], owner: str, a
     return True
 
 
-def compile_dtype_fits(ty: Any, spec: T.Spec, label: str, owner: str, at: Span) -> bool:
+def compile_dtype_fits(ty: TypingContext, spec: T.Spec, label: str, owner: str, at: Span) -> bool:
     """E0515 when a network's float input is not in the dtype its weights will have: the compile
     dtype (``ty.float_dtype``, default f32), which stands in for f32 (``--dtype f64`` makes every f32
     key and weight f64). True when it fits."""
-    wanted = getattr(ty, "float_dtype", "f32")
+    wanted = ty.float_dtype
     if spec.dtype == "f32" or spec.dtype == wanted:
         return True
     fixed = T.spec_text(attrs.evolve(spec, dtype=wanted))
@@ -129,7 +131,7 @@ def compile_dtype_fits(ty: Any, spec: T.Spec, label: str, owner: str, at: Span) 
     return False
 
 
-def last_dims(ty: Any, inputs: list[T.Spec], labels: list[str], owner: str, at: Span) -> tuple | None:
+def last_dims(ty: TypingContext, inputs: list[T.Spec], labels: list[str], owner: str, at: Span) -> tuple | None:
     """The shared leading dims of tensors concatenated on their last dim (None after an error)."""
     lead = None
     for spec, label in zip(inputs, labels):
@@ -165,10 +167,8 @@ def out_shape(value: object) -> tuple:
     return value if isinstance(value, tuple) else (value,)
 
 
-def node(lo: Any, args: Args, steps: list, children: tuple = (), network: Any = None) -> Any:
+def node(lo: LoweringContext, args: Args, steps: list, children: tuple = (), network: Network | None = None) -> ModuleNode:
     """A module node of ``args.kind`` whose keys are those of ``steps`` run in order."""
-    from rldsl.lang.ir import Form, ModuleNode
-
     flow = lo.flow(steps, args.span)
     return ModuleNode(Form.KIND, args.kind, args, args.span, flow.reads, flow.writes, children, network,
                       flow.optional_reads, flow.own_writes, inner_reads=flow.inner_reads)
@@ -186,7 +186,7 @@ def key(args: Args, name: str) -> tuple[KeyRef, ...]:
     return (value,) if isinstance(value, KeyRef) else ()
 
 
-def require_spec_for_safe(lo: Any, args: Args) -> None:
+def require_spec_for_safe(lo: LoweringContext, args: Args) -> None:
     """``safe=true`` projects onto the spec, so it needs one (E0603)."""
     if args.ok("safe", "spec") and args["safe"] is True and args["spec"] is None:
         lo.report("E0603", f"`safe=true` needs a spec to project into, and {args.kind.name} has none",

@@ -12,11 +12,11 @@ The rule of a distribution gives the spec of its sample (bounded for ``TanhNorma
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Dist, KeyRef
 from rldsl.lang.kinds._base import ArgType, DistInfo, Family, Kind, Param
+from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.source import Span
 from rldsl.lang.values import INVALID, suggest
 
@@ -28,7 +28,7 @@ _UPSCALE = Param("upscale", A.FLOAT, 5.0, "scaling of `loc` when `tanh_loc` is s
 _TANH_LOC = Param("tanh_loc", A.BOOL, False, "squash `loc` with `upscale * tanh(loc / upscale)`")
 
 
-def _build(lo: Any, args: Args) -> Dist | object:
+def _build(lo: LoweringContext, args: Args) -> Dist | object:
     """Distributions check their constant arguments here: bounds in order (INVALID otherwise)."""
     if "low" in args.values and args.ok("low", "high"):
         low, high = args["low"], args["high"]
@@ -68,7 +68,7 @@ _RANGES = (
 )
 
 
-def _constants_valid(lo: Any, args: Args) -> bool:
+def _constants_valid(lo: LoweringContext, args: Args) -> bool:
     """E0606 for a constant argument outside the range its runtime class accepts."""
     valid = True
     for name, test, what in _RANGES:
@@ -92,7 +92,7 @@ def parameter_names(kind: Kind) -> list[str]:
     return names + (["mask"] if info.masked else [])
 
 
-def infer(ty: Any, dist: Dist, params: dict[str, tuple[T.Spec, KeyRef]], at: Span) -> tuple[T.Spec, T.Spec] | None:
+def infer(ty: TypingContext, dist: Dist, params: dict[str, tuple[T.Spec, KeyRef]], at: Span) -> tuple[T.Spec, T.Spec] | None:
     """The specs of a sample and of its log-probability, given the specs of the parameters read.
 
     Reports unknown or missing parameters (E0701), parameters of different shapes (E0401),
@@ -133,7 +133,7 @@ def _names(names: list[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
 
-def _main_parameters(ty: Any, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef]], at: Span) -> list[str] | None:
+def _main_parameters(ty: TypingContext, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef]], at: Span) -> list[str] | None:
     """The float parameters given (``loc`` and ``scale``, or one of ``logits``/``probs``)."""
     info = kind.dist
     assert info is not None
@@ -158,7 +158,7 @@ def _main_parameters(ty: Any, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef
     return chosen
 
 
-def _same_shapes(ty: Any, kind: Kind, names: list[str], params: dict[str, tuple[T.Spec, KeyRef]]) -> bool:
+def _same_shapes(ty: TypingContext, kind: Kind, names: list[str], params: dict[str, tuple[T.Spec, KeyRef]]) -> bool:
     first, first_ref = params[names[0]]
     for name in names[1:]:
         spec, ref = params[name]
@@ -171,7 +171,7 @@ def _same_shapes(ty: Any, kind: Kind, names: list[str], params: dict[str, tuple[
     return True
 
 
-def _mask_fits(ty: Any, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef]], logits: T.Spec, at: Span) -> bool:
+def _mask_fits(ty: TypingContext, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef]], logits: T.Spec, at: Span) -> bool:
     if "mask" not in params:
         ty.report("E0701", f"{kind.name} needs a mask of the allowed actions", at, label="no mask",
                   help=f"name the mask key: `{kind.name}(mask=action_mask)`")
@@ -187,7 +187,7 @@ def _mask_fits(ty: Any, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef]], lo
     return True
 
 
-def _sample(ty: Any, dist: Dist, base: T.Spec, at: Span) -> tuple[T.Spec, T.Spec] | None:
+def _sample(ty: TypingContext, dist: Dist, base: T.Spec, at: Span) -> tuple[T.Spec, T.Spec] | None:
     """The sample and log-probability specs for parameters of spec ``base``."""
     kind, args = dist.kind, dist.args
     info = kind.dist
@@ -230,7 +230,7 @@ def _event_dims(args: Args, info: DistInfo, shape: tuple) -> int:
     return min(info.event_dims, len(shape))
 
 
-def _event_dims_fit(ty: Any, args: Args, shape: tuple) -> bool:
+def _event_dims_fit(ty: TypingContext, args: Args, shape: tuple) -> bool:
     """E0606 when ``event_dims`` (``event_dim``) counts more dims than the parameters have (the
     batch dims are never part of an event)."""
     for name in ("event_dims", "event_dim"):

@@ -10,11 +10,11 @@ the sequence).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, KeyRef, ModuleNode, Origin, SpecArg, Step, Typed
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Param, Pass
+from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_finite, implicit, key, node
 from rldsl.lang.source import Span
 
@@ -30,7 +30,7 @@ def _finite(value: object) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
-def _schedule(lo: Any, args: Args, init: str, end: str, probability: bool) -> None:
+def _schedule(lo: LoweringContext, args: Args, init: str, end: str, probability: bool) -> None:
     """E0705 for a schedule that grows, leaves [0, 1] (epsilons) or has no steps (a value that is not
     finite is E0709's, reported by the kind's build)."""
     if args.ok(init, end) and _finite(args[init]) and _finite(args[end]) and args[end] > args[init]:
@@ -48,7 +48,7 @@ def _schedule(lo: Any, args: Args, init: str, end: str, probability: bool) -> No
                   label="no steps", help="give the number of steps, as in `annealing_num_steps=10_000`")
 
 
-def _explorer(lo: Any, args: Args, reads: tuple[KeyRef, ...], writes: tuple[KeyRef, ...],
+def _explorer(lo: LoweringContext, args: Args, reads: tuple[KeyRef, ...], writes: tuple[KeyRef, ...],
               optional: tuple[KeyRef, ...] = ()) -> ModuleNode:
     """The exploration step, after the policy when one is given."""
     policy = args["policy"]
@@ -60,14 +60,14 @@ def _explorer(lo: Any, args: Args, reads: tuple[KeyRef, ...], writes: tuple[KeyR
     return node(lo, args, steps, children=children)
 
 
-def _action(ty: Any, args: Args) -> tuple[KeyRef, T.Spec] | None:
+def _action(ty: TypingContext, args: Args) -> tuple[KeyRef, T.Spec] | None:
     ref = args["action_key"]
     if not isinstance(ref, KeyRef):
         return None
     return ref, ty.read(ref)
 
 
-def _spec_domain(ty: Any, args: Args, wanted: str, owner: str, why: str) -> SpecArg | None:
+def _spec_domain(ty: TypingContext, args: Args, wanted: str, owner: str, why: str) -> SpecArg | None:
     """The spec argument, reported (E0704) when it is not of the ``wanted`` domain."""
     target = args["spec"] if args.ok("spec") else None
     if target is None or T.is_unknown(target.spec):
@@ -79,7 +79,7 @@ def _spec_domain(ty: Any, args: Args, wanted: str, owner: str, why: str) -> Spec
     return target
 
 
-def _fits(ty: Any, ref: KeyRef, action: T.Spec, spec: T.Spec, owner: str, at: Span) -> bool:
+def _fits(ty: TypingContext, ref: KeyRef, action: T.Spec, spec: T.Spec, owner: str, at: Span) -> bool:
     """The action's shape ends with the spec's (leading dims are batch dims of the exploration)."""
     if T.is_unknown(action, spec) or isinstance(action, T.Composite) or isinstance(spec, T.Composite):
         return True
@@ -96,13 +96,13 @@ def _fits(ty: Any, ref: KeyRef, action: T.Spec, spec: T.Spec, owner: str, at: Sp
 # EGreedyModule
 
 
-def _build_egreedy(lo: Any, args: Args) -> ModuleNode:
+def _build_egreedy(lo: LoweringContext, args: Args) -> ModuleNode:
     _schedule(lo, args, "eps_init", "eps_end", probability=True)
     action = key(args, "action_key")
     return _explorer(lo, args, (*action, *key(args, "action_mask_key")), action)
 
 
-def _infer_egreedy(ty: Any, module: ModuleNode) -> None:
+def _infer_egreedy(ty: TypingContext, module: ModuleNode) -> None:
     for child in module.children:
         ty.module(child)
     args = module.args
@@ -122,7 +122,7 @@ def _infer_egreedy(ty: Any, module: ModuleNode) -> None:
     ty.write(module, ref, Typed(target.spec, Origin.CHOSEN, ty.by(module)), target=target)
 
 
-def check_mask(ty: Any, ref: KeyRef, shape: tuple | None, spec: T.Spec) -> None:
+def check_mask(ty: TypingContext, ref: KeyRef, shape: tuple | None, spec: T.Spec) -> None:
     """A mask key: ``bool`` of the mask shape of ``spec`` (E0507)."""
     mask = ty.read(ref)
     if T.is_unknown(mask):
@@ -166,7 +166,7 @@ EGREEDY = Kind(
 # Additive Gaussian and Ornstein-Uhlenbeck noise
 
 
-def _continuous_action(ty: Any, ref: KeyRef, action: T.Spec, owner: str) -> bool:
+def _continuous_action(ty: TypingContext, ref: KeyRef, action: T.Spec, owner: str) -> bool:
     if T.is_unknown(action) or T.domain(action) == "continuous":
         return True
     ty.report("E0704", f"{owner} adds noise to continuous actions, but `{ref.dotted}` is {T.spec_text(action)}",
@@ -182,7 +182,7 @@ _NOISE_WHY = "Gaussian noise perturbs continuous actions; explore discrete actio
 _FINITE_WHY = ": the runtime module refuses infinite and NaN parameters"
 
 
-def _build_gaussian(lo: Any, args: Args) -> ModuleNode:
+def _build_gaussian(lo: LoweringContext, args: Args) -> ModuleNode:
     check_finite(lo, args, "sigma_init", "sigma_end", "mean", "std", code="E0709", why=_FINITE_WHY)
     _schedule(lo, args, "sigma_init", "sigma_end", probability=False)
     if args.ok("std") and _finite(args["std"]) and args["std"] < 0:
@@ -192,7 +192,7 @@ def _build_gaussian(lo: Any, args: Args) -> ModuleNode:
     return _explorer(lo, args, action, action)
 
 
-def _infer_noise(ty: Any, module: ModuleNode) -> None:
+def _infer_noise(ty: TypingContext, module: ModuleNode) -> None:
     for child in module.children:
         ty.module(child)
     args = module.args
@@ -230,7 +230,7 @@ def _infer_noise(ty: Any, module: ModuleNode) -> None:
                           help=f"declare `key {init.dotted} : bool[1]`")
 
 
-def _x0_fits(ty: Any, args: Args, action: T.Spec) -> None:
+def _x0_fits(ty: TypingContext, args: Args, action: T.Spec) -> None:
     """A list ``x0`` is added to the noise along the action's last dim: one value, or one per entry."""
     x0 = args["x0"] if args.ok("x0") else None
     if not isinstance(x0, tuple) or len(x0) == 1:
@@ -269,7 +269,7 @@ GAUSSIAN = Kind(
 )
 
 
-def _build_ou(lo: Any, args: Args) -> ModuleNode:
+def _build_ou(lo: LoweringContext, args: Args) -> ModuleNode:
     check_finite(lo, args, "eps_init", "eps_end", "theta", "mu", "sigma", "dt", "x0", "sigma_min", code="E0709",
                  why=_FINITE_WHY)
     _schedule(lo, args, "eps_init", "eps_end", probability=False)

@@ -12,12 +12,12 @@ each key it writes a spec; writing a declared key checks that the value lands in
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Dist, KeyRef, ModuleNode, Network, Origin, SpecArg, Step, Typed
 from rldsl.lang.kinds import distributions
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Param, Pass
+from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_positive, implicit, keys, log_prob_ref, node, require_spec_for_safe
 from rldsl.lang.values import INVALID
 
@@ -27,7 +27,7 @@ _SPEC = Param("spec", A.SPEC, None, "the spec of the key written (its first outp
 _SAFE = Param("safe", A.BOOL, False, "project the output onto `spec`, so that it always lies in it")
 
 
-def _spec_for_one_output(lo: Any, args: Args, outputs: tuple[KeyRef, ...]) -> None:
+def _spec_for_one_output(lo: LoweringContext, args: Args, outputs: tuple[KeyRef, ...]) -> None:
     if args.ok("spec") and args["spec"] is not None and len(outputs) > 1:
         lo.report("E0606", f"`spec=` is the spec of one key, but {args.kind.name} writes {len(outputs)} keys",
                   args.span_of("spec"), label="which output is this the spec of?",
@@ -38,7 +38,7 @@ def _spec_for_one_output(lo: Any, args: Args, outputs: tuple[KeyRef, ...]) -> No
 # SafeModule and Actor
 
 
-def _build_safe_module(lo: Any, args: Args) -> ModuleNode | object:
+def _build_safe_module(lo: LoweringContext, args: Args) -> ModuleNode | object:
     network = args["module"]
     inputs, outputs = keys(args, "in"), keys(args, "out")
     lo.unique(outputs, args.kind.name)
@@ -47,7 +47,7 @@ def _build_safe_module(lo: Any, args: Args) -> ModuleNode | object:
     return node(lo, args, [Step(inputs, outputs)], network=network if isinstance(network, Network) else None)
 
 
-def _infer_safe_module(ty: Any, module: ModuleNode) -> None:
+def _infer_safe_module(ty: TypingContext, module: ModuleNode) -> None:
     args = module.args
     assert args is not None
     inputs, outputs = keys(args, "in"), keys(args, "out")
@@ -126,7 +126,7 @@ ACTOR = Kind(
 # TanhModule
 
 
-def _build_tanh(lo: Any, args: Args) -> ModuleNode | object:
+def _build_tanh(lo: LoweringContext, args: Args) -> ModuleNode | object:
     inputs = keys(args, "in")
     outputs = keys(args, "out") if args["out"] is not None else inputs
     if args.ok("in", "out") and len(outputs) != len(inputs):
@@ -138,7 +138,7 @@ def _build_tanh(lo: Any, args: Args) -> ModuleNode | object:
     return node(lo, args, [Step(inputs, outputs)])
 
 
-def _tanh_bound(ty: Any, args: Args, name: str, spec: T.Spec | None, default: float) -> object:
+def _tanh_bound(ty: TypingContext, args: Args, name: str, spec: T.Spec | None, default: float) -> object:
     """`low`/`high`: the argument, else the spec's, else +-1; an argument must agree with the spec."""
     given = args[name]
     own = getattr(spec, name) if isinstance(spec, T.Bounded) else None
@@ -152,7 +152,7 @@ def _tanh_bound(ty: Any, args: Args, name: str, spec: T.Spec | None, default: fl
     return given
 
 
-def _infer_tanh(ty: Any, module: ModuleNode) -> None:
+def _infer_tanh(ty: TypingContext, module: ModuleNode) -> None:
     args = module.args
     assert args is not None
     if not args.ok("in", "out", "spec", "low", "high"):
@@ -188,7 +188,7 @@ def _infer_tanh(ty: Any, module: ModuleNode) -> None:
         ty.write(module, ref, Typed(box, Origin.SQUASHED, ty.by(module)), target=target)
 
 
-def _bounds_fit(ty: Any, args: Args, value: T.Spec, bounds: dict[str, object]) -> bool:
+def _bounds_fit(ty: TypingContext, args: Args, value: T.Spec, bounds: dict[str, object]) -> bool:
     """The bounds are finite (tanh cannot reach an infinite one) and, per element, hold one number per
     element of the squashed value (E0606 otherwise)."""
     size = T.shape_size(value.shape)
@@ -231,7 +231,7 @@ TANH_MODULE = Kind(
 # SafeSequential
 
 
-def _build_sequential(lo: Any, args: Args) -> ModuleNode | object:
+def _build_sequential(lo: LoweringContext, args: Args) -> ModuleNode | object:
     modules = args["modules"]
     if not isinstance(modules, tuple):
         return INVALID
@@ -242,7 +242,7 @@ def _build_sequential(lo: Any, args: Args) -> ModuleNode | object:
     return node(lo, args, [Step.of(m) for m in modules], children=modules)
 
 
-def _infer_children(ty: Any, module: ModuleNode) -> None:
+def _infer_children(ty: TypingContext, module: ModuleNode) -> None:
     for child in module.children:
         ty.module(child)
 
@@ -273,7 +273,7 @@ def _dist_keys(dist: object) -> tuple[tuple[str, KeyRef], ...]:
     return tuple((name, arg.value) for name, arg in dist.args.values.items() if isinstance(arg.value, KeyRef))
 
 
-def _probabilistic_step(lo: Any, args: Args) -> tuple[Step, tuple[KeyRef, ...]] | None:
+def _probabilistic_step(lo: LoweringContext, args: Args) -> tuple[Step, tuple[KeyRef, ...]] | None:
     """The keys of the distribution step: reads `in` and key arguments of `dist`, writes the sample
     (and its log-probability)."""
     outputs = keys(args, "out")
@@ -295,7 +295,7 @@ def _probabilistic_step(lo: Any, args: Args) -> tuple[Step, tuple[KeyRef, ...]] 
     return Step((*keys(args, "in"), *(ref for _, ref in _dist_keys(args["dist"]))), writes), writes
 
 
-def _interaction_available(lo: Any, args: Args) -> None:
+def _interaction_available(lo: LoweringContext, args: Args) -> None:
     """E0708 when ``default_interaction_type`` asks the distribution for a statistic it does not
     have (a median, TanhNormal's mode, a categorical mean): the first call would fail, or write NaN."""
     dist, wanted = args["dist"], args["default_interaction_type"]
@@ -310,14 +310,14 @@ def _interaction_available(lo: Any, args: Args) -> None:
               help=f"use one of {choices} (\"deterministic\" is the default)")
 
 
-def _build_probabilistic(lo: Any, args: Args) -> ModuleNode | object:
+def _build_probabilistic(lo: LoweringContext, args: Args) -> ModuleNode | object:
     step = _probabilistic_step(lo, args)
     if step is None or not isinstance(args["dist"], Dist):
         return INVALID
     return node(lo, args, [step[0]])
 
 
-def _build_probabilistic_actor(lo: Any, args: Args) -> ModuleNode | object:
+def _build_probabilistic_actor(lo: LoweringContext, args: Args) -> ModuleNode | object:
     module = args["module"]
     step = _probabilistic_step(lo, args)
     if step is None or not isinstance(module, ModuleNode) or not isinstance(args["dist"], Dist):
@@ -325,7 +325,7 @@ def _build_probabilistic_actor(lo: Any, args: Args) -> ModuleNode | object:
     return node(lo, args, [Step.of(module), step[0]], children=(module,))
 
 
-def _infer_probabilistic(ty: Any, module: ModuleNode) -> None:
+def _infer_probabilistic(ty: TypingContext, module: ModuleNode) -> None:
     for child in module.children:
         ty.module(child)
     args = module.args
@@ -445,7 +445,7 @@ PROBABILISTIC_ACTOR = Kind(
 # ValueOperator
 
 
-def _build_value(lo: Any, args: Args) -> ModuleNode | object:
+def _build_value(lo: LoweringContext, args: Args) -> ModuleNode | object:
     inputs = keys(args, "in")
     if args["out"] is None:
         default = "state_action_value" if any(ref.path == ("action",) for ref in inputs) else "state_value"
@@ -457,7 +457,7 @@ def _build_value(lo: Any, args: Args) -> ModuleNode | object:
     return node(lo, args, [Step(inputs, outputs)], network=network if isinstance(network, Network) else None)
 
 
-def _infer_value(ty: Any, module: ModuleNode) -> None:
+def _infer_value(ty: TypingContext, module: ModuleNode) -> None:
     args = module.args
     assert args is not None
     outputs = module.writes
@@ -492,7 +492,7 @@ VALUE_OPERATOR = Kind(
 # Joined actor-value models
 
 
-def _build_joined(lo: Any, args: Args) -> ModuleNode | object:
+def _build_joined(lo: LoweringContext, args: Args) -> ModuleNode | object:
     names = [p.name for p in args.kind.params]
     modules = [args[name] for name in names]
     if not all(isinstance(m, ModuleNode) for m in modules):

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Network
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Param
+from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_positive, feature_sum, float_inputs, last_dims, out_shape
 from rldsl.lang.source import Span
 
@@ -26,7 +26,7 @@ A = ArgType
 # MLP
 
 
-def _build_mlp(lo: Any, args: Args) -> Network:
+def _build_mlp(lo: LoweringContext, args: Args) -> Network:
     check_positive(lo, args, "out_features", "in_features", "num_cells")
     check_positive(lo, args, "depth", allow_zero=True)
     _depth_and_cells(lo, args)
@@ -37,7 +37,7 @@ def _build_mlp(lo: Any, args: Args) -> Network:
     return Network(args.kind, args, args.span)
 
 
-def _depth_and_cells(lo: Any, args: Args) -> None:
+def _depth_and_cells(lo: LoweringContext, args: Args) -> None:
     """E0606 when `depth` and `num_cells` disagree (MLP and MultiAgentMLP resolve them alike)."""
     depth, cells = args["depth"], args["num_cells"]
     if args.ok("depth", "num_cells"):
@@ -61,7 +61,7 @@ def _activated(args: Args, shape: tuple, dtype: str) -> T.Spec:
     return T.Unbounded(shape, dtype)
 
 
-def _infer_mlp(ty: Any, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
+def _infer_mlp(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
     args = net.args
     assert args is not None
     if not inputs:
@@ -121,12 +121,12 @@ MLP = Kind(
 # Linear
 
 
-def _build_linear(lo: Any, args: Args) -> Network:
+def _build_linear(lo: LoweringContext, args: Args) -> Network:
     check_positive(lo, args, "in_features", "out_features")
     return Network(args.kind, args, args.span)
 
 
-def _one_input(ty: Any, owner: str, inputs: list[T.Spec], at: Span) -> bool:
+def _one_input(ty: TypingContext, owner: str, inputs: list[T.Spec], at: Span) -> bool:
     if len(inputs) != 1:
         ty.report("E0407", f"{owner} reads one tensor, but is given {len(inputs)}", at,
                   label=f"{len(inputs)} inputs",
@@ -135,7 +135,7 @@ def _one_input(ty: Any, owner: str, inputs: list[T.Spec], at: Span) -> bool:
     return True
 
 
-def _infer_linear(ty: Any, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
+def _infer_linear(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
     args = net.args
     assert args is not None
     if not _one_input(ty, "Linear", inputs, at) or T.is_unknown(*inputs):
@@ -177,7 +177,7 @@ LINEAR = Kind(
 # Activations
 
 
-def _infer_activation(ty: Any, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
+def _infer_activation(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
     kind = net.kind
     assert kind is not None
     if not _one_input(ty, kind.name, inputs, at) or T.is_unknown(*inputs):
@@ -235,7 +235,7 @@ ACTIVATIONS = (
 _MAPPING = re.compile(r"^(softplus|exp|relu|none|expln|biased_softplus(_[0-9.eE+-]+(_[0-9.eE+-]+)?)?)$")
 
 
-def _build_extractor(lo: Any, args: Args) -> Network:
+def _build_extractor(lo: LoweringContext, args: Args) -> Network:
     mapping = args["scale_mapping"]
     if args.ok("scale_mapping") and not _MAPPING.match(str(mapping)):
         lo.report("E0606", f"unknown scale mapping `{mapping}`", args.span_of("scale_mapping"),
@@ -248,7 +248,7 @@ def _build_extractor(lo: Any, args: Args) -> Network:
     return Network(args.kind, args, args.span)
 
 
-def _infer_extractor(ty: Any, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
+def _infer_extractor(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
     args = net.args
     assert args is not None
     if not _one_input(ty, "NormalParamExtractor", inputs, at) or T.is_unknown(*inputs):
@@ -290,14 +290,14 @@ NORMAL_PARAM_EXTRACTOR = Kind(
 # MultiAgentMLP
 
 
-def _build_multiagent(lo: Any, args: Args) -> Network:
+def _build_multiagent(lo: LoweringContext, args: Args) -> Network:
     check_positive(lo, args, "n_agent_inputs", "n_agent_outputs", "n_agents", "num_cells")
     check_positive(lo, args, "depth", allow_zero=True)
     _depth_and_cells(lo, args)
     return Network(args.kind, args, args.span)
 
 
-def _infer_multiagent(ty: Any, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
+def _infer_multiagent(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
     args = net.args
     assert args is not None
     if not inputs or T.is_unknown(*inputs) or not float_inputs(ty, inputs, labels, "MultiAgentMLP", at,

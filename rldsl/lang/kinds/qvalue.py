@@ -12,11 +12,11 @@ supports them (torchrl 0.14 refuses ``multi_categorical`` and fails on ``binary`
 
 from __future__ import annotations
 
-from typing import Any
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Form, KeyRef, ModuleNode, Network, Numbers, Origin, SpecArg, Step, Typed
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Param
+from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import key, keys, node, require_spec_for_safe
 from rldsl.lang.kinds.exploration import check_mask
 from rldsl.lang.source import Span
@@ -50,7 +50,7 @@ def action_space_of(spec: T.Spec) -> str | None:
     return _SPACE_OF.get(type(spec))
 
 
-def _check_space(lo: Any, args: Args) -> None:
+def _check_space(lo: LoweringContext, args: Args) -> None:
     space = args["action_space"]
     if args.ok("action_space") and space is not None and space not in ACTION_SPACES:
         guess = suggest(str(space), ACTION_SPACES)
@@ -64,7 +64,7 @@ def _check_space(lo: Any, args: Args) -> None:
     require_spec_for_safe(lo, args)
 
 
-def _value_step(lo: Any, args: Args, count: int) -> tuple[Step, tuple[KeyRef, ...]] | None:
+def _value_step(lo: LoweringContext, args: Args, count: int) -> tuple[Step, tuple[KeyRef, ...]] | None:
     """The Q-value step: reads the values (and mask), writes ``count`` keys [action, values, chosen]."""
     values = args["action_value_key"]
     if not isinstance(values, KeyRef):
@@ -105,7 +105,7 @@ def output_keys(args: Args, count: int) -> tuple[KeyRef, ...]:
     return outputs[:count]
 
 
-def _build_module(lo: Any, args: Args) -> ModuleNode | object:
+def _build_module(lo: LoweringContext, args: Args) -> ModuleNode | object:
     _check_space(lo, args)
     step = _value_step(lo, args, 2 if "support" in args.values else 3)
     if step is None:
@@ -113,7 +113,7 @@ def _build_module(lo: Any, args: Args) -> ModuleNode | object:
     return node(lo, args, [step[0]])
 
 
-def _build_actor(lo: Any, args: Args) -> ModuleNode | object:
+def _build_actor(lo: LoweringContext, args: Args) -> ModuleNode | object:
     _check_space(lo, args)
     distributional = "support" in args.values
     step = _value_step(lo, args, 2 if distributional else 3)
@@ -137,7 +137,7 @@ def _build_actor(lo: Any, args: Args) -> ModuleNode | object:
     return node(lo, args, [Step.of(wrapped), step[0]], children=(wrapped,))
 
 
-def _space(ty: Any, args: Args) -> tuple[str, SpecArg | None] | None:
+def _space(ty: TypingContext, args: Args) -> tuple[str, SpecArg | None] | None:
     """The canonical action space, from the spec's class or `action_space` (E0706 when they clash)."""
     target: SpecArg | None = args["spec"] if args.ok("spec") else None
     named = ACTION_SPACES.get(args["action_space"]) if args.ok("action_space") and args["action_space"] else None
@@ -186,7 +186,7 @@ def _action_from_values(space: str, values: T.Spec, var_nums: object) -> T.Spec 
     return None
 
 
-def _greedy(ty: Any, module: ModuleNode, args: Args, values_ref: KeyRef, values: T.Spec, at: Span) -> None:
+def _greedy(ty: TypingContext, module: ModuleNode, args: Args, values_ref: KeyRef, values: T.Spec, at: Span) -> None:
     """Check the action values against the action space and write the action (and chosen value)."""
     found = _space(ty, args)
     if found is None or T.is_unknown(values):
@@ -239,7 +239,7 @@ def _greedy(ty: Any, module: ModuleNode, args: Args, values_ref: KeyRef, values:
         ty.write(module, outputs[2], Typed(chosen, Origin.COPY, ty.by(module)))
 
 
-def _strict_shape_fits(ty: Any, args: Args, space: str, target: SpecArg) -> bool:
+def _strict_shape_fits(ty: TypingContext, args: Args, space: str, target: SpecArg) -> bool:
     """torchrl's shape check (`strict_shape`, on by default) expects an action of shape
     ``values.shape[:-1] + spec.shape[-1:]``: a categorical spec with a shape never meets it (its
     action is ``spec.shape``), so the first call fails, and `"auto"` reshapes the action out of its
@@ -265,7 +265,7 @@ def _with_dtype(spec: T.Spec, dtype: str) -> T.Spec:
     return attrs.evolve(spec, dtype=dtype)
 
 
-def _values_mismatch(ty: Any, args: Args, space: str, ref: KeyRef, values: T.Spec, target: SpecArg,
+def _values_mismatch(ty: TypingContext, args: Args, space: str, ref: KeyRef, values: T.Spec, target: SpecArg,
                      expected: tuple | None, at: Span) -> None:
     shape = T.shape_text(expected) if expected is not None else "?"
     hint = ""
@@ -281,7 +281,7 @@ def _values_mismatch(ty: Any, args: Args, space: str, ref: KeyRef, values: T.Spe
                    + hint)
 
 
-def _check_var_nums(ty: Any, args: Args, space: str, target: SpecArg | None) -> None:
+def _check_var_nums(ty: TypingContext, args: Args, space: str, target: SpecArg | None) -> None:
     var_nums = args["var_nums"] if "var_nums" in args.values else None
     if var_nums is None or var_nums is INVALID or target is None:
         return
@@ -294,7 +294,7 @@ def _check_var_nums(ty: Any, args: Args, space: str, target: SpecArg | None) -> 
                   args.span_of("var_nums"), label="does not match the spec", help="drop `var_nums`: the spec gives it")
 
 
-def _infer_module(ty: Any, module: ModuleNode) -> None:
+def _infer_module(ty: TypingContext, module: ModuleNode) -> None:
     args = module.args
     assert args is not None
     values_ref = args["action_value_key"]
@@ -306,7 +306,7 @@ def _infer_module(ty: Any, module: ModuleNode) -> None:
         _greedy(ty, module, args, values_ref, ty.read(values_ref), values_ref.span)
 
 
-def _infer_actor(ty: Any, module: ModuleNode) -> None:
+def _infer_actor(ty: TypingContext, module: ModuleNode) -> None:
     args = module.args
     assert args is not None
     for child in module.children:
@@ -321,7 +321,7 @@ def _infer_actor(ty: Any, module: ModuleNode) -> None:
         _greedy(ty, module, args, values_ref, ty.read(values_ref), at)
 
 
-def _distributional(ty: Any, module: ModuleNode, args: Args, ref: KeyRef, values: T.Spec, at: Span) -> None:
+def _distributional(ty: TypingContext, module: ModuleNode, args: Args, ref: KeyRef, values: T.Spec, at: Span) -> None:
     """[bins, actions] values and a support of length bins; then the greedy rule on [actions]."""
     if T.is_unknown(values) or isinstance(values, T.Composite):
         return
@@ -345,23 +345,23 @@ def _distributional(ty: Any, module: ModuleNode, args: Args, ref: KeyRef, values
     _greedy(ty, module, args, ref, expected, at)
 
 
-def _log_probabilities(ty: Any, args: Args, ref: KeyRef, at: Span) -> bool:
+def _log_probabilities(ty: TypingContext, args: Args, ref: KeyRef, at: Span) -> bool:
     """A distributional head reads log-probabilities over the atoms, which are never positive (the
     runtime refuses positive inputs): values a network writes must be normalised first (the actor's
     `make_log_softmax=true`) or bounded above by 0. E0710 otherwise. Declared keys are data and
     are trusted."""
     if "make_log_softmax" in args.values and args["make_log_softmax"] is not False:
         return True
-    found = ty.types.get(ref.path) if ty.declared(ref.path) is None else None
-    if found is None or found[0].origin is not Origin.NETWORK:
+    found = ty.written(ref.path) if ty.declared(ref.path) is None else None
+    if found is None or found.origin is not Origin.NETWORK:
         return True
-    spec = found[0].spec
+    spec = found.spec
     if isinstance(spec, T.Bounded) and all(h <= 0 for h in (spec.high if isinstance(spec.high, tuple)
                                                             else (spec.high,))):
         return True
     actor = "make_log_softmax" in args.values
     ty.report("E0710", f"{args.kind.name} reads log-probabilities over the atoms (never positive), but "
-                       f"`{ref.dotted}` is written by {found[0].by} as {T.spec_text(spec)}, which may be positive",
+                       f"`{ref.dotted}` is written by {found.by} as {T.spec_text(spec)}, which may be positive",
               at, label="not log-probabilities",
               help="keep `make_log_softmax=true`, which normalises the network's output" if actor else
               "use DistributionalQValueActor(network, support=...): it applies a log-softmax over the atoms first")

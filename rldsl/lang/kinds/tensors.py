@@ -7,17 +7,17 @@ length (a distributional Q-value head has one atom per support value).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Numbers
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Param
+from rldsl.lang.kinds._contexts import LoweringContext
 from rldsl.lang.values import INVALID
 
 A = ArgType
 
 
-def _build_linspace(lo: Any, args: Args) -> Numbers | object:
+def _build_linspace(lo: LoweringContext, args: Args) -> Numbers | object:
     if not args.ok("start", "end", "steps"):
         return INVALID
     steps = args["steps"]
@@ -46,7 +46,7 @@ LINSPACE = Kind(
 )
 
 
-def _build_arange(lo: Any, args: Args) -> Numbers | object:
+def _build_arange(lo: LoweringContext, args: Args) -> Numbers | object:
     if not args.ok("start", "end", "step"):
         return INVALID
     start, end, step = args["start"], args["end"], args["step"]

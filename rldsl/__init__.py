@@ -5,6 +5,7 @@ fraction of a second. The runtime parts (``rldsl.specs``, ``rldsl.modules``) imp
 when they are imported themselves. ``rldsl.check``, ``rldsl.compile`` and ``rldsl.load`` (from
 :mod:`rldsl.api`), ``rldsl.to_source`` and ``rldsl.Model`` (the Python builder, :mod:`rldsl.build`)
 are loaded on first use; ``rldsl.compile`` and ``rldsl.load`` import torch when called.
+``rldsl.Report`` (:mod:`rldsl.lang.report`) is what every check returns.
 ``rldsl.RldslError`` (:mod:`rldsl.errors`) is the base of every exception class rldsl defines.
 
 >>> import rldsl
@@ -24,7 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = ["Model", "Program", "Report", "RldslError", "__version__", "check", "compile", "load", "to_source"]
 
-_LAZY = {"check": "rldsl.api", "Report": "rldsl.api", "compile": "rldsl.api", "load": "rldsl.api",
+_LAZY = {"check": "rldsl.api", "Report": "rldsl.lang.report", "compile": "rldsl.api", "load": "rldsl.api",
          "to_source": "rldsl.api", "Program": "rldsl.compiler", "Model": "rldsl.build"}
 
 

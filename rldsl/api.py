@@ -13,62 +13,22 @@ Pure Python, like the command line: checking never imports torch.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
-from rldsl.lang.check import CheckResult, KeyInfo, check_program
-from rldsl.lang.diagnostics import Diagnostic, Severity
+from rldsl.lang.check import check_dtype, check_program
 from rldsl.lang.envs import import_env_modules
 from rldsl.lang.includes import MAX_FILE_BYTES, ReadLimits, load_program, load_text, read_source
-from rldsl.lang.pysite import python_source
-from rldsl.lang.render import escape_json, render_json, render_text
+from rldsl.lang.render import render_text
+from rldsl.lang.report import Report
 from rldsl.lang.source import SourceFile
-from rldsl.lang.types import spec_text
 
 __all__ = ["Report", "check", "compile", "load", "report_of", "to_source"]
 
-
-@attrs.frozen(slots=True)
-class Report:
-    """The outcome of checking a model: its diagnostics (sorted by position), the source text of
-    every file read (for rendering), every key with its spec, and the checked modules (IR)."""
-
-    diagnostics: tuple[Diagnostic, ...]
-    sources: Mapping[str, SourceFile]
-    keys: tuple[KeyInfo, ...] = ()
-    modules: Mapping[str, object] = attrs.field(factory=dict)
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
-
-    @property
-    def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity is Severity.WARNING]
-
-    @property
-    def ok(self) -> bool:
-        """True when there is no error (warnings are allowed)."""
-        return not self.errors
-
-    @property
-    def types(self) -> dict[str, str]:
-        """The spec of every key, as written in a `.rlm` file: ``{"action": "f32[1] in [-2.0, 2.0]"}``."""
-        return {key.dotted: spec_text(key.spec) for key in self.keys}
-
-    def render(self, *, color: bool = False) -> str:
-        """The diagnostics as text, with source lines and carets (empty when there are none)."""
-        return render_text(self.diagnostics, self.sources, color=color)
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The diagnostics and key types as a JSON document."""
-        document = json.loads(render_json(self.diagnostics, indent=None))
-        document["types"] = [{"key": k.dotted, "spec": spec_text(k.spec), "source": k.source} for k in self.keys]
-        return escape_json(json.dumps(document, indent=indent, ensure_ascii=False))
+#: The older name of :func:`rldsl.lang.check.check_program` (a loaded program to its
+#: :class:`Report`, sources attached); kept so that code naming it keeps working.
+report_of = check_program
 
 
 def _looks_like_path(source: str) -> bool:
@@ -98,8 +58,7 @@ def check(source: str | os.PathLike[str] | object, *, name: str | None = None,
     """
     from rldsl.build import Model
 
-    if dtype not in ("f32", "f64"):
-        raise ValueError(f"`{dtype}` is not a compile dtype: use `f32` or `f64`")
+    check_dtype(dtype)
     import_env_modules(env_modules)
     if isinstance(source, Model):
         return source.check(dtype=dtype)
@@ -110,20 +69,7 @@ def check(source: str | os.PathLike[str] | object, *, name: str | None = None,
         program = load_text(source, name or "<input>", limits)
     else:
         raise TypeError(f"check() takes a path, the text of a model or a rldsl.Model, got {type(source).__name__}")
-    return report_of(program, dtype=dtype)
-
-
-def report_of(program: object, *, dtype: str = "f32") -> Report:
-    """Check a loaded :class:`~rldsl.lang.includes.Program` (for compiling in ``dtype``). Diagnostics
-    in files that are not among the program's sources (the Python files of a model built with
-    :mod:`rldsl.build`) get those files' text too, so that they render with their source lines."""
-    result: CheckResult = check_program(program, dtype=dtype)
-    sources = dict(program.sources)
-    for diagnostic in result.diagnostics:
-        for span in (diagnostic.span, *(label.span for label in diagnostic.labels)):
-            if span.file not in sources:
-                sources[span.file] = python_source(span.file)
-    return Report(result.diagnostics, sources, result.keys, result.modules)
+    return check_program(program, dtype=dtype)
 
 
 def compile(source: str | os.PathLike[str] | object, *, name: str | None = None, device: str = "cpu", seed: int = 0,

@@ -36,7 +36,7 @@ import numbers
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -50,6 +50,9 @@ from rldsl.lang.pysite import Site, call_site
 from rldsl.lang.render import render_text
 from rldsl.lang.source import SourceFile, Span
 from rldsl.lang.types import MAX_INT
+
+if TYPE_CHECKING:
+    from rldsl.lang.report import Report
 
 __all__ = ["BuildError", "Expr", "MAX_DEPTH", "Model", "ref"]
 
@@ -637,15 +640,14 @@ class Model:
         """The model as canonical `.rlm` text (it parses back to :attr:`ast`)."""
         return to_source(self.ast)
 
-    def check(self, *, dtype: str = "f32") -> Any:
-        """Check the model, as ``rldsl check`` checks a file (for compiling in ``dtype``): an
-        :class:`rldsl.api.Report` whose diagnostics point at the Python calls that made each
-        declaration."""
-        from rldsl.api import report_of
+    def check(self, *, dtype: str = "f32") -> Report:
+        """Check the model, as ``rldsl check`` checks a file (for compiling in ``dtype``): a
+        :class:`~rldsl.lang.report.Report` whose diagnostics point at the Python calls that made
+        each declaration (their Python files are among its sources)."""
+        from rldsl.lang.check import check_program
         from rldsl.lang.includes import load_module
 
-        program = load_module(self.ast, self.name)
-        return report_of(program, dtype=dtype)
+        return check_program(load_module(self.ast, self.name), dtype=dtype)
 
     def compile(self, *, device: str = "cpu", seed: int = 0, dtype: str = "f32", check_inputs: bool = True) -> Any:
         """Check and build the model: an :class:`rldsl.compiler.Program`, the options as for

@@ -21,12 +21,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+import attrs
 
 from rldsl import __version__
-from rldsl.cli_reading import (add_env_arguments, add_reading_arguments, add_size_argument, import_envs, load_root,
+from rldsl.cli_reading import (add_env_arguments, add_reading_arguments, add_size_argument, check_root, import_envs,
                                read_limits)
 from rldsl.lang.graph import add_graph_parser
+
+if TYPE_CHECKING:
+    from rldsl.lang.includes import ReadLimits
+    from rldsl.lang.report import Report
 
 __all__ = ["build_parser", "main"]
 
@@ -158,43 +164,37 @@ def _silence_stdout() -> None:
 # rldsl check
 
 
+@attrs.frozen(slots=True)
 class _Checked:
-    """One file's outcome: the check result and its sources, or why it could not be read."""
+    """One file named on the command line: its report, or (``report`` None) why it could not be read."""
 
-    def __init__(self, path: str, result: Any = None, sources: Any = None, problem: str = "") -> None:
-        self.path = path
-        self.result = result
-        self.sources = sources or {}
-        self.problem = problem
+    path: str
+    report: Report | None = None
+    problem: str = ""
 
 
 def _check(args: argparse.Namespace) -> int:
-    from rldsl.lang.check import check_program
-
     problem = import_envs(args)
     if problem:
         _say(problem)
         return EXIT_USAGE
-    checked = [_check_one(path, lambda program: check_program(program, dtype=args.dtype), read_limits(args))
-               for path in args.files]
+    checked = [_check_one(path, read_limits(args), args.dtype) for path in args.files]
     if args.format == "json":
         _print_json(checked, args.print_types, sys.stdout)
     else:
         _print_text(checked, args.print_types, _use_color(args.color, sys.stdout), sys.stdout)
     if any(item.problem for item in checked):
         return EXIT_USAGE
-    results = [item.result for item in checked]
-    if any(r.errors for r in results) or (args.strict and any(r.warnings for r in results)):
+    reports = [item.report for item in checked]
+    if any(r.errors for r in reports) or (args.strict and any(r.warnings for r in reports)):
         return EXIT_PROBLEMS
     return EXIT_OK
 
 
-def _check_one(path: str, check_program: Any, limits: Any) -> _Checked:
-    program, problem = load_root(path, limits)
-    if problem:
-        return _Checked(path, problem=problem)
-    result = check_program(program)
-    return _Checked(path, result, dict(program.sources))
+def _check_one(path: str, limits: ReadLimits, dtype: str) -> _Checked:
+    """Read, include and check one file named on the command line."""
+    report, problem = check_root(path, limits, dtype)
+    return _Checked(path, report, problem)
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
@@ -213,8 +213,8 @@ def _print_text(checked: list[_Checked], types: bool, color: bool, out: TextIO) 
         if item.problem:
             _say(item.problem)
     readable = [item for item in checked if not item.problem]
-    diagnostics = [d for item in readable for d in item.result.diagnostics]
-    sources = {name: source for item in readable for name, source in item.sources.items()}
+    diagnostics = [d for item in readable for d in item.report.diagnostics]
+    sources = {name: source for item in readable for name, source in item.report.sources.items()}
     if diagnostics:
         print(render_text(diagnostics, sources, color=color), file=out)
     elif readable:
@@ -229,10 +229,10 @@ def _print_types(item: _Checked, out: TextIO) -> None:
     from rldsl.lang.types import spec_text
 
     print(f"\ntypes in {item.path}:", file=out)
-    if not item.result.checked:
+    if not item.report.checked:
         print("  (not checked: fix the syntax errors first)", file=out)
         return
-    rows = [(key.dotted, spec_text(key.spec), key.source) for key in item.result.keys]
+    rows = [(key.dotted, spec_text(key.spec), key.source) for key in item.report.keys]
     if not rows:
         print("  (no keys)", file=out)
         return
@@ -244,7 +244,6 @@ def _print_types(item: _Checked, out: TextIO) -> None:
 
 def _print_json(checked: list[_Checked], types: bool, out: TextIO) -> None:
     from rldsl.lang.render import escape_json
-    from rldsl.lang.types import spec_text
 
     files = []
     diagnostics = []
@@ -253,12 +252,11 @@ def _print_json(checked: list[_Checked], types: bool, out: TextIO) -> None:
         if item.problem:
             entry["error"] = item.problem
         else:
-            result = item.result
-            entry.update(errors=result.errors, warnings=result.warnings, checked=result.checked)
-            diagnostics += [d.to_dict() for d in result.diagnostics]
+            report = item.report
+            entry.update(errors=len(report.errors), warnings=len(report.warnings), checked=report.checked)
+            diagnostics += [d.to_dict() for d in report.diagnostics]
             if types:
-                entry["types"] = [{"key": k.dotted, "spec": spec_text(k.spec), "source": k.source}
-                                  for k in result.keys]
+                entry["types"] = report.types_json()
         files.append(entry)
     errors = sum(1 for d in diagnostics if d["severity"] == "error")
     document = {"files": files, "diagnostics": diagnostics, "errors": errors, "warnings": len(diagnostics) - errors}
@@ -272,7 +270,7 @@ def _print_json(checked: list[_Checked], types: bool, out: TextIO) -> None:
 def _compile(args: argparse.Namespace) -> int:
     import time
 
-    from rldsl.lang.check import check_program
+    import rldsl.lang.check  # noqa: F401  (before the clock: "check ... ms" times checking, not importing)
 
     started = time.perf_counter()
     import torch  # noqa: F401  (timed on its own: it dominates a fresh process)
@@ -284,12 +282,12 @@ def _compile(args: argparse.Namespace) -> int:
     if problem:
         _say(problem)
         return EXIT_USAGE
-    item = _check_one(args.file, lambda program: check_program(program, dtype=args.dtype), read_limits(args))
+    item = _check_one(args.file, read_limits(args), args.dtype)
     if item.problem:
         _say(item.problem)
         return EXIT_USAGE
     checked = time.perf_counter()
-    if item.result.errors:
+    if item.report.errors:
         _print_text([item], False, _use_color("auto", sys.stdout), sys.stdout)
         return EXIT_PROBLEMS
     from rldsl.compiler import CompileError, compile_report
@@ -298,7 +296,7 @@ def _compile(args: argparse.Namespace) -> int:
 
     limit = args.max_params or DEFAULT_MAX_PARAMS
     try:
-        program = compile_report(_CheckedReport(item.result), device=args.device, seed=args.seed, dtype=args.dtype,
+        program = compile_report(item.report, device=args.device, seed=args.seed, dtype=args.dtype,
                                  max_params=limit)
     except ModelTooLarge as error:  # the model's size: refused before anything was allocated
         _say(str(error))
@@ -342,22 +340,12 @@ def _write_artifact(args: argparse.Namespace, program: Any, item: _Checked) -> i
     from rldsl.compiler.artifact import ArtifactError, write_artifact
 
     try:
-        size = write_artifact(args.output, program, args.file, item.sources, seed=args.seed, dtype=args.dtype)
+        size = write_artifact(args.output, program, args.file, item.report.sources, seed=args.seed, dtype=args.dtype)
     except (ArtifactError, OSError) as error:
         _say(f"cannot write `{args.output}`: {error}")
         return EXIT_USAGE
     print(f"wrote {args.output} ({size:,} bytes)", file=sys.stdout)
     return EXIT_OK
-
-
-class _CheckedReport:
-    """A check result seen as the compiler reads a report: ``ok``, ``errors``, ``keys``, ``modules``."""
-
-    def __init__(self, result: Any) -> None:
-        self.ok = result.errors == 0
-        self.errors = [d for d in result.diagnostics if d.is_error]
-        self.keys = result.keys
-        self.modules = result.modules
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""What a command may read and import, as command-line options, and loading a root file within them.
+"""What a command may read and import, as command-line options, and loading (and checking) a root
+file within them.
 
 ``check``, ``compile`` and ``graph`` read the file named on the command line, and the files it
 includes inside that file's folder or an ``--include-root``, each at most ``--max-file-bytes``;
@@ -11,11 +12,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
-from rldsl.lang.includes import MAX_FILE_BYTES, ReadLimits, decode_source, load_program, load_text
+from rldsl.lang.includes import MAX_FILE_BYTES, Program, ReadLimits, decode_source, load_program, load_text
 
-__all__ = ["add_env_arguments", "add_reading_arguments", "add_size_argument", "import_envs", "load_root", "read_limits"]
+if TYPE_CHECKING:
+    from rldsl.lang.report import Report
+
+__all__ = ["add_env_arguments", "add_reading_arguments", "add_size_argument", "check_root", "import_envs", "load_root",
+           "read_limits"]
 
 
 def add_env_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +72,7 @@ def import_envs(args: argparse.Namespace) -> str:
     return ""
 
 
-def load_root(path: str, limits: ReadLimits) -> tuple[Any, str]:
+def load_root(path: str, limits: ReadLimits) -> tuple[Program | None, str]:
     """Load a root file (``-`` for standard input) and its includes: ``(program, "")``, or
     ``(None, why)`` when the root itself cannot be read (missing, a device or FIFO, too large,
     not UTF-8 text)."""
@@ -87,3 +92,15 @@ def load_root(path: str, limits: ReadLimits) -> tuple[Any, str]:
     if not program.modules:  # the root file itself is not text (E0152)
         return None, program.diagnostics[0].message if program.diagnostics else f"cannot read `{path}`"
     return program, ""
+
+
+def check_root(path: str, limits: ReadLimits, dtype: str = "f32") -> tuple[Report | None, str]:
+    """Load a root file (``-`` for standard input) and its includes within ``limits``, and check
+    it for compiling in ``dtype``: ``(report, "")``, or ``(None, why)`` when the root itself cannot
+    be read (:func:`load_root`)."""
+    from rldsl.lang.check import check_program  # the checker, imported when a command checks
+
+    program, problem = load_root(path, limits)
+    if program is None:
+        return None, problem
+    return check_program(program, dtype=dtype), ""

@@ -39,7 +39,7 @@ def _measure(source: object):
     report = rldsl.check(source)
     assert report.ok, report.render()
     nodes = {name: node for name, node in report.modules.items() if isinstance(node, ModuleNode)}
-    return count_parameters(nodes, _key_specs(report, nodes))
+    return count_parameters(nodes, _key_specs(report, nodes), report.network_inputs)
 
 
 def _max_rss_mib() -> float:

@@ -42,7 +42,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import attrs
 import torch
@@ -51,9 +51,12 @@ from rldsl import __version__
 from rldsl._checks import is_int
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.limits import DEFAULT_MAX_PARAMS, ModelTooLarge, validate_limit
-from rldsl.compiler.program import Program
+from rldsl.compiler.program import Program, compile_report
 from rldsl.errors import RldslError
 from rldsl.files import UnsafeFile, open_regular
+
+if TYPE_CHECKING:
+    from rldsl.lang.source import SourceFile
 
 __all__ = ["DEFAULT_MAX_BYTES", "FORMAT", "MAX_MEMBERS", "MAX_METADATA_BYTES", "MAX_SOURCE_BYTES", "VERSION",
            "ArtifactError", "Contents", "inspect_artifact", "load_artifact", "read_contents", "save",
@@ -136,7 +139,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _relative_sources(root: str, sources: Mapping[str, object]) -> tuple[str, dict[str, str]]:
+def _relative_sources(root: str, sources: Mapping[str, SourceFile]) -> tuple[str, dict[str, str]]:
     """The root's stored name and ``{stored name: text}`` for every source file, by path
     relative to the folder that holds them all (forward slashes)."""
     absolute = {os.path.abspath(name): source.text for name, source in sources.items()}
@@ -154,7 +157,7 @@ def _weights_bytes(program: Program) -> bytes:
     return buffer.getvalue()
 
 
-def write_artifact(path: str | os.PathLike[str], program: Program, root: str, sources: Mapping[str, object], *,
+def write_artifact(path: str | os.PathLike[str], program: Program, root: str, sources: Mapping[str, SourceFile], *,
                    seed: int, dtype: str) -> int:
     """Write ``program`` (compiled from the file ``root``, which read ``sources``: display name to
     :class:`~rldsl.lang.source.SourceFile`) as an artifact at ``path``; returns its size in bytes.
@@ -184,11 +187,14 @@ def save(path: str | os.PathLike[str], source: str | os.PathLike[str], *, device
          dtype: str = "f32", include_roots: tuple[str | os.PathLike[str], ...] = ()) -> Program:
     """Compile the model in the file ``source`` (its includes read inside its folder and
     ``include_roots``) and write it as an artifact at ``path``; returns the compiled program
-    (whose weights are the ones saved)."""
-    from rldsl.api import check
-    from rldsl.compiler.program import compile_report
+    (whose weights are the ones saved). Raises ``ValueError`` for a ``dtype`` other than ``"f32"``
+    and ``"f64"``, ``OSError`` when ``source`` cannot be read, and
+    :class:`~rldsl.compiler.CompileError` when the model does not compile."""
+    from rldsl.lang.check import check_dtype, check_program
+    from rldsl.lang.includes import ReadLimits, load_program
 
-    report = check(os.fspath(source), include_roots=include_roots, dtype=dtype)
+    check_dtype(dtype)
+    report = check_program(load_program(os.fspath(source), ReadLimits(include_roots=include_roots)), dtype=dtype)
     program = compile_report(report, device=device, seed=seed, dtype=dtype)
     write_artifact(path, program, os.fspath(source), report.sources, seed=seed, dtype=dtype)
     return program
@@ -503,11 +509,10 @@ def _rebuild(where: str, manifest: Mapping[str, object], sources: Mapping[str, b
              limits: Limits) -> Program:
     """Check the stored sources (includes resolve among them only), count the parameters against
     the limit, then build with the stored seed and dtype on ``device``."""
-    from rldsl.api import report_of
-    from rldsl.compiler.program import compile_report
+    from rldsl.lang.check import check_program
     from rldsl.lang.includes import load_members
 
-    report = report_of(load_members(sources, manifest["root"]), dtype=manifest["options"]["dtype"])
+    report = check_program(load_members(sources, manifest["root"]), dtype=manifest["options"]["dtype"])
     if not report.ok:
         shown = "; ".join(f"{d.span}: {_shown(d.message, 200)}" for d in report.errors[:3])
         more = f" (and {len(report.errors) - 3} more)" if len(report.errors) > 3 else ""

@@ -4,7 +4,9 @@ One generic path for every kind: each parameter's ``Param.target`` names the con
 argument and ``Param.passed`` says how it gets there (a plain argument, the distribution, a module
 that runs first, the positional modules). Values are converted by their ``ArgType``: keys to
 tensordict keys, specs to :mod:`rldsl.specs` objects, networks and modules to built modules.
-Input sizes come from the checked key specs, so every ``in_features`` is concrete.
+A network's input size is the width the checker typed its input with (``Typing.network_inputs``),
+so every ``in_features`` left out is concrete and no module is run to find a size. What the compiler
+must know of a parameter beyond its type is in its kind description (``Param.meaning``, ``derive``).
 
 A node is built once: a module or network declared once and used in several places is one
 Python object in the result, so its parameters are shared.
@@ -17,6 +19,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import torch
 from tensordict.nn import TensorDictModule, TensorDictSequential
 from torch import nn
@@ -24,17 +27,13 @@ from torch import nn
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.specs import concrete, shape_of, to_spec
 from rldsl.lang import types as T
-from rldsl.lang.ir import Args, Dist, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg
-from rldsl.lang.kinds import ArgType, Kind, Pass
-from rldsl.lang.kinds.qvalue import action_space_of
+from rldsl.lang.ir import Dist, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg
+from rldsl.lang.kinds import ArgType, Kind, Meaning, Pass
 
-__all__ = ["Builder", "runtime_class"]
+__all__ = ["Builder", "CheckedTypes", "runtime_class"]
 
 #: The compile dtypes by torch dtype.
 _DTYPE_NAME = {torch.float32: "f32", torch.float64: "f64"}
-
-#: Parameters that the language infers from the inputs when they are left out (the input size).
-_INPUT_SIZE = ("in_features", "n_agent_inputs")
 
 
 def runtime_class(kind: Kind) -> Any:
@@ -54,17 +53,27 @@ def tensordict_key(ref: object) -> object:
     return ref
 
 
-class Builder:
-    """Builds module nodes into modules, each node once.
+@attrs.frozen(slots=True)
+class CheckedTypes:
+    """What the checker proved about a model's tensors, as the compiler uses it: the spec of every
+    key path (declared or inferred; bounds take their shapes) and the input specs every network
+    (pipe or stage) was typed with (by IR node; they give the networks their input sizes)."""
 
-    ``key_specs`` maps every key path to its checked spec (declared or inferred): it gives the
-    networks their input sizes. ``float_dtype``, the compile dtype, is the dtype networks' float
-    inputs must have (f32 inputs stand for it), checked when given.
+    key_specs: Mapping[tuple[str, ...], T.Spec]
+    network_inputs: Mapping[Network, tuple[T.Spec, ...]]
+
+
+class Builder:
+    """Builds module nodes into modules, each node once, sized by the checker's ``types``.
+
+    ``float_dtype``, the compile dtype, is the dtype networks' float inputs must have (f32 inputs
+    stand for it), checked when given.
     """
 
-    def __init__(self, key_specs: Mapping[tuple[str, ...], T.Spec], device: torch.device | str = "cpu",
+    def __init__(self, types: CheckedTypes, device: torch.device | str = "cpu",
                  float_dtype: torch.dtype | None = None) -> None:
-        self.key_specs = key_specs
+        self.key_specs = types.key_specs
+        self.network_inputs = types.network_inputs
         self.device = device
         self.float_dtype = float_dtype
         self._built: dict[int, nn.Module] = {}
@@ -111,8 +120,10 @@ class Builder:
             if param.passed is Pass.DIST:
                 kwargs.update(self._distribution(arg.value, kwargs, self._value_shape(node)))
                 continue
-            if param.name == "action_space" and arg.value is None:
-                kwargs.update(_action_space(args))
+            if param.derive is not None and arg.value is None:
+                derived = param.derive(args)
+                if derived is not None and param.target is not None:
+                    kwargs[param.target] = derived
                 continue
             if param.target is None or (arg.value is None and not arg.given):
                 continue
@@ -157,15 +168,17 @@ class Builder:
         return spec
 
     def _network_inputs(self, node: ModuleNode) -> tuple[KeyRef, ...]:
-        """The keys a kind's network reads: its ``in`` argument."""
-        assert node.args is not None
-        return tuple(node.args["in"])
+        """The keys a kind's network reads: its :attr:`Meaning.INPUTS` argument."""
+        assert node.args is not None and node.kind is not None
+        return tuple(ref for param in node.kind.params_meaning(Meaning.INPUTS) for ref in node.args[param.name])
 
     def _value_shape(self, node: ModuleNode | None) -> tuple[int, ...] | None:
-        """The static shape of the first key a kind reads through ``in`` (what its bounds bound), if any."""
-        if node is None or node.args is None or "in" not in node.args.values:
+        """The static shape of the first key a kind reads (its :attr:`Meaning.INPUTS` argument: what
+        its bounds bound), if any."""
+        if node is None or node.args is None or node.kind is None:
             return None
-        inputs = node.args["in"]
+        params = node.kind.params_meaning(Meaning.INPUTS)
+        inputs = node.args[params[0].name] if params else None
         if not isinstance(inputs, tuple) or not inputs or not isinstance(inputs[0], KeyRef):
             return None
         spec = self.key_specs.get(inputs[0].path)
@@ -219,14 +232,20 @@ class Builder:
         """The module of a network reading ``inputs`` (the same object for the same network)."""
         found = self._built.get(id(net))
         if found is None:
-            specs = [self.key_specs[ref.path] for ref in inputs]
-            self._same_float_dtype(inputs, specs)
-            lead = shape_of(specs[0].shape[:-1]) if specs and specs[0].shape else ()
-            features = sum(concrete(spec.shape[-1]) for spec in specs) if specs else 0
-            found, _ = self._network(net, lead, features)
+            self._same_float_dtype(inputs, [self.key_specs[ref.path] for ref in inputs])
+            found = self._network(net)
             self._built[id(net)] = found
             self._keep.append(net)
         return found
+
+    def _input_width(self, net: Network) -> int:
+        """The size of a network's input's last dim, as the checker typed it (its inputs
+        concatenated on their last dim)."""
+        specs = self.network_inputs.get(net)
+        if specs is None:
+            raise CompileError(f"{net.span}: this network was not typed by the checker, so its input size is "
+                               "unknown; compile a report from `rldsl.check` (or `rldsl.lang.check`)")
+        return sum(concrete(spec.shape[-1]) for spec in specs)
 
     def _same_float_dtype(self, inputs: tuple[KeyRef, ...], specs: list[T.Spec]) -> None:
         """A network's weights are in the compile dtype (which stands in for f32): a float input of
@@ -242,21 +261,17 @@ class Builder:
                 raise CompileError(f"a network reads `{ref.dotted}` as {dtype}, but its weights are {wanted} (the "
                                    f"compile dtype): declare `{ref.dotted}` as {wanted}{fix}")
 
-    def _network(self, net: Network, lead: tuple[int, ...], features: int) -> tuple[nn.Module, int]:
-        """A network reading ``features`` on its last dim, and the size of its output's last dim."""
+    def _network(self, net: Network) -> nn.Module:
+        """The module of a network: a kind's runtime class, or the stages of a pipe in order."""
         if net.kind is None:
-            stages = []
-            for stage in net.stages:
-                module, features = self._network(stage, lead, features)
-                stages.append(module)
-            return nn.Sequential(*stages), features
+            return nn.Sequential(*(self._network(stage) for stage in net.stages))
         assert net.args is not None
         kwargs: dict[str, Any] = {}
         positional = []
         for param in net.kind.params:
             value = net.args[param.name]
-            if param.name in _INPUT_SIZE and value is None:
-                value = features
+            if param.meaning is Meaning.INPUT_SIZE and value is None:
+                value = self._input_width(net)
             if param.target is None or param.passed is not Pass.ARG:
                 continue
             if value is None and not net.args.given(param.name):
@@ -266,39 +281,4 @@ class Builder:
                 positional.append(converted)
             else:
                 kwargs[param.target] = converted
-        module = runtime_class(net.kind)(*positional, **kwargs)
-        return module, _output_features(module, lead, features)
-
-
-def _action_space(args: Args) -> dict[str, str]:
-    """`action_space` left out is the spec's (the language says so; DistributionalQValueModule's
-    constructor, as torchrl's, requires it): ``{"action_space": "one_hot"}``, or nothing."""
-    spec = args["spec"] if "spec" in args.values else None
-    space = action_space_of(spec.spec) if isinstance(spec, SpecArg) else None
-    return {"action_space": space} if space is not None else {}
-
-
-#: Inputs up to this many elements find a network's output size by a real forward pass (fast);
-#: larger ones on ``meta`` (slower, but a ``[65536, 32768]`` observation is not 8 GiB of zeros).
-_REAL_PROBE_ELEMENTS = 1 << 16
-
-
-def _output_features(module: nn.Module, lead: tuple[int, ...], features: int) -> int:
-    """The last dim of what ``module`` gives for an input of ``[*lead, features]``: one forward
-    pass, so it holds for every kind (no per-kind rule to keep in step). A large input is run on
-    the ``meta`` device, with the module's parameters and buffers swapped for meta tensors of their
-    shapes, so that finding a size never allocates the input."""
-    parameter = next(module.parameters(), None)
-    dtype = parameter.dtype if parameter is not None else torch.float32
-    shape = (*lead, features)
-    with torch.no_grad():
-        if math.prod(shape) <= _REAL_PROBE_ELEMENTS and (parameter is None or parameter.device.type != "meta"):
-            device = parameter.device if parameter is not None else "cpu"
-            out = module(torch.zeros(shape, dtype=dtype, device=device))
-        else:
-            on_meta = {name: torch.empty_like(tensor, device="meta")
-                       for name, tensor in (*module.named_parameters(), *module.named_buffers())}
-            out = torch.func.functional_call(module, on_meta, (torch.zeros(shape, dtype=dtype, device="meta"),))
-    if isinstance(out, (tuple, list)):
-        out = out[-1]
-    return int(out.shape[-1])
+        return runtime_class(net.kind)(*positional, **kwargs)

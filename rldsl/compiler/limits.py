@@ -44,7 +44,7 @@ from torch.utils._device import _device_constructors
 from rldsl._checks import is_int
 from rldsl.compiler.errors import CompileError
 from rldsl.lang import types as T
-from rldsl.lang.ir import ModuleNode
+from rldsl.lang.ir import ModuleNode, Network
 
 __all__ = ["DEFAULT_MAX_PARAMS", "RAISE_HINT", "ModelTooLarge", "ParameterCount", "check_parameter_limit",
            "check_sample_limit",
@@ -128,15 +128,17 @@ def size_text(count: int, dtype: torch.dtype = torch.float32) -> str:
     return f"{amount} {unit} as {_DTYPE_NAMES.get(dtype, str(dtype).replace('torch.', ''))}"
 
 
-def count_parameters(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[str, ...], T.Spec]) -> ParameterCount:
-    """Build every declared module of ``nodes`` on the ``meta`` device and count its parameters.
+def count_parameters(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[str, ...], T.Spec],
+                     network_inputs: Mapping[Network, tuple[T.Spec, ...]]) -> ParameterCount:
+    """Build every declared module of ``nodes`` on the ``meta`` device (networks sized by the
+    ``network_inputs`` the checker typed) and count its parameters.
 
     Raises :class:`ModelTooLarge` when one tensor is too large even to describe (more bytes than
     a 64-bit size holds), and :class:`CompileError` when a module cannot be built on ``meta`` at all.
     """
-    from rldsl.compiler.build import Builder  # after torch: build imports the runtime library
+    from rldsl.compiler.build import Builder, CheckedTypes  # after torch: build imports the runtime library
 
-    builder = Builder(key_specs, torch.device("meta"))
+    builder = Builder(CheckedTypes(key_specs, network_inputs), torch.device("meta"))
     built: dict[str, nn.Module] = {}
     with torch.random.fork_rng(devices=[]), _ShapesOnMeta():
         for name, node in nodes.items():
@@ -168,15 +170,16 @@ def _build_on_meta(builder: object, name: str, node: ModuleNode) -> nn.Module:
                            f"{error}); this is a bug in rldsl, please report it with the model") from error
 
 
-def check_parameter_limit(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[str, ...], T.Spec], *,
-                          max_params: int | None, dtype: torch.dtype = torch.float32) -> ParameterCount | None:
+def check_parameter_limit(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[str, ...], T.Spec],
+                          network_inputs: Mapping[Network, tuple[T.Spec, ...]], *, max_params: int | None,
+                          dtype: torch.dtype = torch.float32) -> ParameterCount | None:
     """Count the parameters of ``nodes`` without allocating them and raise :class:`ModelTooLarge`
     when there are more than ``max_params``; returns the count (None when ``max_params`` is None:
     no limit, nothing counted)."""
     limit = validate_limit(max_params)
     if limit is None:
         return None
-    count = count_parameters(nodes, key_specs)
+    count = count_parameters(nodes, key_specs, network_inputs)
     if count.total > limit:
         raise ModelTooLarge(_too_large(count, nodes, limit, dtype), count, limit)
     return count

@@ -16,13 +16,15 @@ import torch
 from tensordict import TensorDict
 from torch import nn
 
-from rldsl.compiler.build import Builder, tensordict_key
+from rldsl.compiler.build import Builder, CheckedTypes, tensordict_key
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.guard import InputCheck
 from rldsl.compiler.limits import DEFAULT_MAX_PARAMS, check_parameter_limit, check_sample_limit
 from rldsl.compiler.specs import to_spec
 from rldsl.lang import types as T
 from rldsl.lang.ir import Dist, KeyRef, ModuleNode
+from rldsl.lang.kinds import Meaning
+from rldsl.lang.report import Report
 
 __all__ = ["CompileError", "Program", "compile_report", "resolve_device"]
 
@@ -115,32 +117,29 @@ class Program(Mapping):
         return td
 
 
-#: Parameters naming the key of a boolean mask of allowed actions (module kinds, distributions).
-_MASK_PARAMS = ("action_mask_key", "mask")
-
-
 def _mask_keys(node: ModuleNode) -> list[object]:
-    """The keys that ``node`` (or a module inside it) reads as a mask of allowed actions."""
+    """The keys that ``node`` (or a module or distribution inside it) reads as a mask of allowed
+    actions (:attr:`Meaning.MASK`)."""
+    return _keys_meaning(node, Meaning.MASK)
+
+
+def _log_probability_keys(node: ModuleNode) -> list[object]:
+    """The keys that ``node`` (or a module inside it) reads as log-probabilities over value atoms
+    (``[..., atoms, actions]``, :attr:`Meaning.LOG_PROBABILITIES`): a distributional Q-value head's."""
+    return _keys_meaning(node, Meaning.LOG_PROBABILITIES)
+
+
+def _keys_meaning(node: ModuleNode, meaning: Meaning) -> list[object]:
+    """The keys named by arguments that mean ``meaning``, in ``node``, the modules inside it and
+    their distributions."""
     found: list[object] = []
     for inner in node.walk():
         for kind, args in ((inner.kind, inner.args), *((v.kind, v.args) for v in _dists(inner))):
             if kind is None or args is None:
                 continue
-            for param in kind.params:
-                if param.name in _MASK_PARAMS and isinstance(args[param.name], KeyRef):
+            for param in kind.params_meaning(meaning):
+                if isinstance(args[param.name], KeyRef):
                     found.append(tensordict_key(args[param.name]))
-    return found
-
-
-def _log_probability_keys(node: ModuleNode) -> list[object]:
-    """The keys that ``node`` (or a module inside it) reads as log-probabilities over value atoms
-    (``[..., atoms, actions]``): the action values of a distributional Q-value head."""
-    found: list[object] = []
-    for inner in node.walk():
-        if inner.kind is not None and inner.args is not None and inner.kind.param("support") is not None:
-            ref = inner.args["action_value_key"]
-            if isinstance(ref, KeyRef):
-                found.append(tensordict_key(ref))
     return found
 
 
@@ -160,7 +159,7 @@ def _allow_one(mask: torch.Tensor) -> torch.Tensor:
     return mask | (empty & chosen)
 
 
-def _key_specs(report: object, nodes: Mapping[str, ModuleNode]) -> dict[tuple[str, ...], T.Spec]:
+def _key_specs(report: Report, nodes: Mapping[str, ModuleNode]) -> dict[tuple[str, ...], T.Spec]:
     """The checked spec of every key, and for a key read only when present that the model neither
     declares nor writes (an OU module's ``is_init``) the spec its kind gives it (``fallback_spec``):
     random inputs and input checks cover every key a module reads."""
@@ -218,7 +217,7 @@ def _spec_dims(spec: T.Spec) -> list[object]:
 
 
 def _refuse_unsized(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[str, ...], T.Spec],
-                    report: object) -> None:
+                    report: Report) -> None:
     """A :class:`CompileError` naming every dim that has no size but sizes a key a module uses:
     checking works with symbolic sizes, building a tensor needs numbers."""
     unsized = _unsized_dims(nodes, key_specs)
@@ -234,10 +233,10 @@ def _refuse_unsized(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[st
                        f"as in `dim {names[0]} = 4`", report)
 
 
-def compile_report(report: object, *, device: str | torch.device = "cpu", seed: int = 0,
+def compile_report(report: Report, *, device: str | torch.device = "cpu", seed: int = 0,
                    dtype: str | torch.dtype = "f32", check_inputs: bool = True,
                    max_params: int | None = DEFAULT_MAX_PARAMS) -> Program:
-    """Build every module declaration of a checked :class:`~rldsl.api.Report`.
+    """Build every module declaration of a checked :class:`~rldsl.lang.report.Report`.
 
     A model with more than ``max_params`` parameters (None: no limit) is refused with
     :class:`~rldsl.compiler.limits.ModelTooLarge` before anything is allocated (they are counted
@@ -256,9 +255,9 @@ def compile_report(report: object, *, device: str | torch.device = "cpu", seed: 
     nodes = {name: node for name, node in report.modules.items() if isinstance(node, ModuleNode)}
     key_specs = _key_specs(report, nodes)
     _refuse_unsized(nodes, key_specs, report)
-    check_parameter_limit(nodes, key_specs, max_params=max_params, dtype=torch_type)
+    check_parameter_limit(nodes, key_specs, report.network_inputs, max_params=max_params, dtype=torch_type)
     check_sample_limit(key_specs, max_params=max_params, dtype=torch_type)
-    builder = Builder(key_specs, resolved, torch_type)
+    builder = Builder(CheckedTypes(key_specs, report.network_inputs), resolved, torch_type)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         modules = {name: builder.module(node) for name, node in nodes.items()}

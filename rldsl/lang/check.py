@@ -22,58 +22,42 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
 from rldsl.lang import ast
-from rldsl.lang.diagnostics import Diagnostic, Severity, has_errors, sort_diagnostics
+from rldsl.lang.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from rldsl.lang.infer import Typing
 from rldsl.lang.ir import ModuleNode
 from rldsl.lang.keyflow import key_flow, unread_outputs
 from rldsl.lang.lower import Lowering
+from rldsl.lang.pysite import python_source
+from rldsl.lang.report import KeyInfo, Report
 from rldsl.lang.resolve import Scope
-from rldsl.lang.types import Spec, spec_text
+from rldsl.lang.source import SourceFile
+from rldsl.lang.types import spec_text
 from rldsl.lang.values import INVALID, Reporter
 
-__all__ = ["CheckResult", "KeyInfo", "check_declarations", "check_program", "check_text", "spec_text"]
+if TYPE_CHECKING:
+    from rldsl.lang.includes import Program
+
+__all__ = ["COMPILE_DTYPES", "CheckResult", "KeyInfo", "Report", "check_declarations", "check_dtype", "check_program",
+           "check_text", "spec_text"]
+
+#: The float dtypes a model can be checked (and compiled) for: its networks' weights have it.
+COMPILE_DTYPES = ("f32", "f64")
+
+#: The older name of :class:`~rldsl.lang.report.Report` (what checking returned before there was one
+#: report type); kept so that code naming it keeps working.
+CheckResult = Report
 
 
-@attrs.frozen(slots=True)
-class KeyInfo:
-    """A key of the model and its spec: declared, provided by an env, or inferred from its writer."""
-
-    path: tuple[str, ...]
-    spec: Spec
-    source: str  # "declared", "env `pendulum`", "written by `policy`", or both
-
-    @property
-    def dotted(self) -> str:
-        return ".".join(self.path)
-
-
-@attrs.frozen(slots=True)
-class CheckResult:
-    """What checking a model found: diagnostics, the keys with their specs, and the IR of each
-    module declaration (by name; values that had errors are left out). ``checked`` is False when
-    syntax errors stopped the check before the semantic passes."""
-
-    diagnostics: tuple[Diagnostic, ...]
-    keys: tuple[KeyInfo, ...] = ()
-    modules: Mapping[str, object] = attrs.field(factory=dict)
-    checked: bool = True
-
-    @property
-    def errors(self) -> int:
-        return sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
-
-    @property
-    def warnings(self) -> int:
-        return len(self.diagnostics) - self.errors
-
-    @property
-    def ok(self) -> bool:
-        """No errors (warnings allowed)."""
-        return self.errors == 0
+def check_dtype(dtype: object) -> str:
+    """``dtype`` when it is a compile dtype (``"f32"``, ``"f64"``); raises ``ValueError`` otherwise."""
+    if dtype not in COMPILE_DTYPES:
+        raise ValueError(f"`{dtype}` is not a compile dtype: use `f32` or `f64`")
+    return dtype
 
 
 @contextlib.contextmanager
@@ -89,14 +73,15 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def check_declarations(declarations: Sequence[ast.Decl], *, dtype: str = "f32") -> CheckResult:
+def check_declarations(declarations: Sequence[ast.Decl], *, dtype: str = "f32") -> Report:
     """Check the declarations of a model (includes already followed) for compiling in ``dtype``
-    (``"f32"`` or ``"f64"``: the dtype of the networks' weights, which their inputs must have)."""
+    (``"f32"`` or ``"f64"``: the dtype of the networks' weights, which their inputs must have).
+    The report has no sources: :func:`check_program` adds those of the files it read."""
     with _gc_paused():
         return _check(declarations, dtype)
 
 
-def _check(declarations: Sequence[ast.Decl], dtype: str = "f32") -> CheckResult:
+def _check(declarations: Sequence[ast.Decl], dtype: str = "f32") -> Report:
     reporter = Reporter()
     scope = Scope(list(declarations), reporter)
     scope.resolve()
@@ -114,7 +99,8 @@ def _check(declarations: Sequence[ast.Decl], dtype: str = "f32") -> CheckResult:
         unread_outputs(scope, modules, reporter)
     keys = _keys(scope, typing)
     valid = {name: node for name, node in lowered.items() if node is not INVALID}
-    return CheckResult(tuple(sort_diagnostics(reporter.diagnostics)), keys, valid)
+    return Report(tuple(sort_diagnostics(reporter.diagnostics)), keys=keys, modules=valid,
+                  network_inputs=typing.network_inputs)
 
 
 def _keys(scope: Scope, typing: Typing) -> tuple[KeyInfo, ...]:
@@ -131,17 +117,34 @@ def _keys(scope: Scope, typing: Typing) -> tuple[KeyInfo, ...]:
     return tuple(out)
 
 
-def check_program(program: object, *, dtype: str = "f32") -> CheckResult:
+def check_program(program: Program, *, dtype: str = "f32") -> Report:
     """Check a loaded :class:`~rldsl.lang.includes.Program` (its parse diagnostics included) for
-    compiling in ``dtype``."""
+    compiling in ``dtype``: the last step of every way of checking a model, whatever its root was
+    (a path, text, standard input, an artifact's members, a model built in Python).
+
+    The report holds the source text of every file the program read and of every other file a
+    diagnostic points into (the Python files of a model built with :mod:`rldsl.build`), so that
+    each diagnostic renders with its source lines."""
     loaded = tuple(program.diagnostics)
     if has_errors(loaded):
-        return CheckResult(tuple(sort_diagnostics(loaded)), checked=False)
+        diagnostics = tuple(sort_diagnostics(loaded))
+        return Report(diagnostics, _sources(program.sources, diagnostics), checked=False)
     result = check_declarations(program.declarations(), dtype=dtype)
-    return attrs.evolve(result, diagnostics=tuple(sort_diagnostics(loaded + result.diagnostics)))
+    diagnostics = tuple(sort_diagnostics(loaded + result.diagnostics))
+    return attrs.evolve(result, diagnostics=diagnostics, sources=_sources(program.sources, diagnostics))
 
 
-def check_text(text: str, name: str = "<input>", *, dtype: str = "f32") -> CheckResult:
+def _sources(read: Mapping[str, SourceFile], diagnostics: Sequence[Diagnostic]) -> dict[str, SourceFile]:
+    """The files read, and the Python file of every span of ``diagnostics`` in none of them."""
+    sources = dict(read)
+    for diagnostic in diagnostics:
+        for span in (diagnostic.span, *(label.span for label in diagnostic.labels)):
+            if span.file not in sources:
+                sources[span.file] = python_source(span.file)
+    return sources
+
+
+def check_text(text: str, name: str = "<input>", *, dtype: str = "f32") -> Report:
     """Parse and check a piece of text (its includes read relative to ``name``'s directory)."""
     from rldsl.lang.includes import load_text
 

@@ -33,12 +33,14 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rldsl.cli_reading import add_reading_arguments, import_envs, load_root, read_limits
-from rldsl.lang.includes import ReadLimits
+from rldsl.cli_reading import add_reading_arguments, check_root, import_envs, read_limits
 from rldsl.lang.ir import KeyRef, ModuleNode, Network
 from rldsl.lang.types import spec_text
+
+if TYPE_CHECKING:
+    from rldsl.lang.report import Report
 
 __all__ = ["FORMATS", "add_graph_parser", "dot_quote", "key_flow_dot", "run_graph"]
 
@@ -73,7 +75,7 @@ def _dotted(path: Path) -> str:
     return ".".join(path)
 
 
-def _module_nodes(report: Any) -> dict[str, ModuleNode]:
+def _module_nodes(report: Report) -> dict[str, ModuleNode]:
     """The declared modules of a report (networks and distributions left out), by name."""
     return {name: node for name, node in report.modules.items() if isinstance(node, ModuleNode)}
 
@@ -94,12 +96,12 @@ def _kind_text(node: ModuleNode) -> str:
     return _network_text(node.network) or node.form.value
 
 
-def _specs(report: Any) -> dict[str, str]:
+def _specs(report: Report) -> dict[str, str]:
     """The spec text of every key of the report, by dotted name."""
     return {key.dotted: spec_text(key.spec) for key in report.keys}
 
 
-def _sources(report: Any) -> dict[str, str]:
+def _sources(report: Report) -> dict[str, str]:
     """Where each key comes from (``declared``, ``env `pendulum```), for input nodes."""
     return {key.dotted: key.source.split(";", 1)[0] for key in report.keys}
 
@@ -154,8 +156,8 @@ def _key_label(dotted: str, specs: Mapping[str, str]) -> str:
     return f"{dotted} : {spec}" if spec else dotted
 
 
-def key_flow_dot(report: Any) -> str:
-    """The key-flow graph of a checked model (a :class:`rldsl.Report` or a ``CheckResult``) as
+def key_flow_dot(report: Report) -> str:
+    """The key-flow graph of a checked model (a :class:`~rldsl.lang.report.Report`) as
     Graphviz DOT text: module boxes, input keys as ellipses, keys as labelled edges from writers
     to readers, and unread outputs as dashed sinks. Sorted, so deterministic."""
     modules = _module_nodes(report)
@@ -223,15 +225,15 @@ def run_graph(args: argparse.Namespace) -> int:
     """Run ``rldsl graph``: check ``args.file``, then write its graph in ``args.format`` to
     ``args.output`` or standard output. Returns the exit status."""
     problem = import_envs(args)
-    result, problem = (None, problem) if problem else _check_file(args.file, read_limits(args))
-    if problem:
+    report, problem = (None, problem) if problem else check_root(args.file, read_limits(args))
+    if report is None:
         return _fail(problem)
-    if result.errors:
-        _print_diagnostics(result)
+    if report.errors:
+        _print_diagnostics(report)
         return EXIT_PROBLEMS
-    if result.diagnostics:  # warnings: shown, but the graph is still drawn
-        _print_diagnostics(result)
-    text = key_flow_dot(result)
+    if report.diagnostics:  # warnings: shown, but the graph is still drawn
+        _print_diagnostics(report)
+    text = key_flow_dot(report)
     if args.format == "dot":
         return _write(args.output, text.encode("utf-8"))
     return _draw(text, args.format, args.output)
@@ -244,34 +246,11 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _check_file(path: str, limits: ReadLimits) -> tuple[Any, str]:
-    """Load and check a model file: ``(result, "")``, or ``(None, why)`` when it cannot be read."""
-    from rldsl.lang.check import check_program
-
-    program, problem = load_root(path, limits)
-    if problem:
-        return None, problem
-    return _Checked(check_program(program), dict(program.sources)), ""
-
-
-class _Checked:
-    """A check result and the source text of every file read, as :func:`run_graph` uses them."""
-
-    def __init__(self, result: Any, sources: Mapping[str, Any]) -> None:
-        self.diagnostics = result.diagnostics
-        self.errors = result.errors
-        self.keys = result.keys
-        self.modules = result.modules
-        self.sources = sources
-
-
-def _print_diagnostics(checked: _Checked) -> None:
+def _print_diagnostics(report: Report) -> None:
     """Render diagnostics as ``rldsl check`` does, on standard error (standard output is the graph)."""
-    from rldsl.lang.render import render_text
-
     isatty = getattr(sys.stderr, "isatty", None)
     color = bool(isatty and isatty()) and "NO_COLOR" not in os.environ
-    print(render_text(checked.diagnostics, checked.sources, color=color), file=sys.stderr)
+    print(report.render(color=color), file=sys.stderr)
 
 
 def _write(output: str | None, data: bytes) -> int:

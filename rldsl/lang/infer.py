@@ -74,6 +74,8 @@ class Typing:
         self._outputs: dict[int, dict[tuple[str, ...], T.Spec]] = {}
         self._frames: list[dict[tuple[str, ...], T.Spec]] = []
         self._network_inputs: dict[int, tuple[list[T.Spec], Span]] = {}
+        #: The input specs every network (pipe or stage) was typed with: its width is the compiler's.
+        self.network_inputs: dict[Network, tuple[T.Spec, ...]] = {}
         self._sites: dict[tuple[str, ...], tuple[Typed, Span]] = {}  # the first write of each key
 
     # -- what kinds call ----------------------------------------------------------------------
@@ -162,6 +164,7 @@ class Typing:
                 use: Span | None = None) -> list[T.Spec] | None:
         """A network's output specs for input specs (stages of a pipe in turn); ``use`` is where the
         network is used (a declared network must get the same inputs everywhere)."""
+        self.network_inputs.setdefault(network, tuple(inputs))
         if network.stages:
             current, names = inputs, labels
             for stage in network.stages:

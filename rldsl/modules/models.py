@@ -51,7 +51,7 @@ class _SharedBias(nn.Module):
         nn.init.zeros_(self.bias)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        """``input + bias``."""
+        """``input + bias``: ``input: [*B, out_features] -> [*B, out_features]`` (one scalar, broadcast)."""
         return input + self.bias
 
 
@@ -63,7 +63,10 @@ class _ExecutableLayer(nn.Module):
         self.func = func
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """``func(*args, **kwargs)``."""
+        """``func(*args, **kwargs)``: one MLP layer, so ``[*B, fan_in] -> [*B, fan_out]`` as ``func`` maps it.
+
+        The shapes are ``func``'s own (an activation keeps them); nothing is checked here.
+        """
         return self.func(*args, **kwargs)
 
     def __repr__(self) -> str:
@@ -180,7 +183,12 @@ class MLP(nn.Sequential):
         return super().__getitem__(idx)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        """Concatenate the inputs on the last dim, run the layers, reshape the output."""
+        """Concatenate the inputs on the last dim, run the layers, reshape the output.
+
+        ``input: [*B, in_features] -> [*B, out_features]``, or ``[*B, *out_features]`` when
+        ``out_features`` is a sequence. Several inputs ``[*B, d_i]`` (same ``*B``, no
+        broadcasting) are concatenated on the last dim, so their ``d_i`` sum to ``in_features``.
+        """
         if not inputs:
             raise TypeError("MLP.forward needs at least one input tensor.")
         x = inputs[0] if len(inputs) == 1 else torch.cat(inputs, -1)

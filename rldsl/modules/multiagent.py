@@ -173,8 +173,13 @@ class MultiAgentMLP(nn.Module):
     # -- forward --------------------------------------------------------------------------------
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        """``[*B, n_agents, n_agent_inputs]`` (several inputs are concatenated on the last dim) to
-        ``[*B, n_agents, n_agent_outputs]``."""
+        """``input: [*B, n_agents, n_agent_inputs] -> [*B, n_agents, n_agent_outputs]``.
+
+        Several inputs are concatenated on the last dim first (their sizes sum to
+        ``n_agent_inputs``). Centralised, each agent's MLP reads the flattened
+        ``[*B, n_agents * n_agent_inputs]``; shared and centralised, the one output
+        ``[*B, n_agent_outputs]`` is expanded over the agent dim (a view).
+        """
         if not inputs:
             raise TypeError("MultiAgentMLP.forward needs at least one input tensor.")
         x = inputs[0] if len(inputs) == 1 else torch.cat(inputs, -1)

@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rldsl.lang.kinds import distributions, exploration, modules, networks, qvalue, tensors
-from rldsl.lang.kinds._base import REQUIRED, ArgType, DistInfo, Family, Kind, Param, Pass
+from rldsl.lang.kinds._base import REQUIRED, ArgType, DistInfo, Family, Kind, Meaning, Param, Pass
 from rldsl.lang.values import suggest
 
-__all__ = ["ArgType", "DistInfo", "Family", "KINDS", "Kind", "Param", "Pass", "RENAMED", "REQUIRED",
+__all__ = ["ArgType", "DistInfo", "Family", "KINDS", "Kind", "Meaning", "Param", "Pass", "RENAMED", "REQUIRED",
            "kinds_markdown", "lookup", "suggest_kind"]
 
 #: Every kind, by family.

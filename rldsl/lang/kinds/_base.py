@@ -12,14 +12,16 @@ from the passes is typed in :mod:`rldsl.lang.kinds._contexts`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
 
 if TYPE_CHECKING:
+    from rldsl.lang.ir import Args
     from rldsl.lang.kinds._contexts import BuildRule, InferRule
 
-__all__ = ["ArgType", "DistInfo", "Family", "Kind", "Param", "Pass", "REQUIRED"]
+__all__ = ["ArgType", "DistInfo", "Family", "Kind", "Meaning", "Param", "Pass", "REQUIRED"]
 
 
 class _Required:
@@ -74,6 +76,16 @@ class Pass(str, enum.Enum):
     LANGUAGE = "language"  # read by the checker only (no runtime argument)
 
 
+class Meaning(str, enum.Enum):
+    """What a parameter means to the compiler beyond its type: the per-kind facts it must not
+    guess from parameter names."""
+
+    INPUTS = "inputs"  # the keys the kind reads (its network's inputs): bounds take the first key's shape
+    INPUT_SIZE = "input size"  # a network's input width: left out, the width the checker typed its input with
+    MASK = "mask"  # a key read as a boolean mask of allowed actions (random inputs allow at least one)
+    LOG_PROBABILITIES = "log-probabilities"  # a key read as log-probabilities over value atoms ([*B, atoms, n])
+
+
 @attrs.frozen(slots=True)
 class Param:
     """One parameter of a kind.
@@ -84,6 +96,9 @@ class Param:
     try, answered with a suggestion. ``fallback_spec`` (a :mod:`rldsl.lang.types` spec) is, for a
     key read only when present (an OU module's ``is_init``), the spec of that key when the model
     neither declares nor writes it: compiled programs draw their random input from it.
+    ``meaning`` tells the compiler what the parameter is (:class:`Meaning`); ``derive``, for a
+    parameter left out, computes the runtime constructor's value from the other arguments (a
+    Q-value module's ``action_space`` from its ``spec``), None meaning "not passed".
     """
 
     name: str
@@ -96,6 +111,8 @@ class Param:
     choices: tuple = ()
     aka: tuple[str, ...] = ()
     fallback_spec: object = None  # KEY parameters read when present: the key's spec when nothing declares it
+    meaning: Meaning | None = None
+    derive: Callable[[Args], object] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def required(self) -> bool:
@@ -145,6 +162,10 @@ class Kind:
     output_range: tuple[float, float] | None = None  # activations: where their outputs lie
     build: BuildRule | None = attrs.field(default=None, eq=False, repr=False)  # called with the lowering context
     infer: InferRule | None = attrs.field(default=None, eq=False, repr=False)  # called with the typing context
+
+    def params_meaning(self, meaning: Meaning) -> tuple[Param, ...]:
+        """The parameters that mean ``meaning`` to the compiler."""
+        return tuple(p for p in self.params if p.meaning is meaning)
 
     def param(self, name: str) -> Param | None:
         """The parameter called ``name`` in the language, or None."""

@@ -167,7 +167,8 @@ def out_shape(value: object) -> tuple:
     return value if isinstance(value, tuple) else (value,)
 
 
-def node(lo: LoweringContext, args: Args, steps: list, children: tuple = (), network: Network | None = None) -> ModuleNode:
+def node(lo: LoweringContext, args: Args, steps: list, children: tuple = (),
+         network: Network | None = None) -> ModuleNode:
     """A module node of ``args.kind`` whose keys are those of ``steps`` run in order."""
     flow = lo.flow(steps, args.span)
     return ModuleNode(Form.KIND, args.kind, args, args.span, flow.reads, flow.writes, children, network,

@@ -15,7 +15,7 @@ import math
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Dist, KeyRef
-from rldsl.lang.kinds._base import ArgType, DistInfo, Family, Kind, Param
+from rldsl.lang.kinds._base import ArgType, DistInfo, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.source import Span
 from rldsl.lang.values import INVALID, suggest
@@ -92,7 +92,8 @@ def parameter_names(kind: Kind) -> list[str]:
     return names + (["mask"] if info.masked else [])
 
 
-def infer(ty: TypingContext, dist: Dist, params: dict[str, tuple[T.Spec, KeyRef]], at: Span) -> tuple[T.Spec, T.Spec] | None:
+def infer(ty: TypingContext, dist: Dist, params: dict[str, tuple[T.Spec, KeyRef]], at: Span) -> tuple[T.Spec,
+          T.Spec] | None:
     """The specs of a sample and of its log-probability, given the specs of the parameters read.
 
     Reports unknown or missing parameters (E0701), parameters of different shapes (E0401),
@@ -133,7 +134,8 @@ def _names(names: list[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
 
-def _main_parameters(ty: TypingContext, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef]], at: Span) -> list[str] | None:
+def _main_parameters(ty: TypingContext, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef]],
+                     at: Span) -> list[str] | None:
     """The float parameters given (``loc`` and ``scale``, or one of ``logits``/``probs``)."""
     info = kind.dist
     assert info is not None
@@ -171,7 +173,8 @@ def _same_shapes(ty: TypingContext, kind: Kind, names: list[str], params: dict[s
     return True
 
 
-def _mask_fits(ty: TypingContext, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef]], logits: T.Spec, at: Span) -> bool:
+def _mask_fits(ty: TypingContext, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef]], logits: T.Spec,
+               at: Span) -> bool:
     if "mask" not in params:
         ty.report("E0701", f"{kind.name} needs a mask of the allowed actions", at, label="no mask",
                   help=f"name the mask key: `{kind.name}(mask=action_mask)`")
@@ -263,7 +266,8 @@ def _distribution(name: str, runtime: str, summary: str, info: DistInfo, params:
 _NO_MODE = ("deterministic", "mean", "random")
 _NO_MEAN = ("deterministic", "mode", "random")
 
-_MASK = Param("mask", A.KEY, None, "the key of the boolean mask of allowed actions (or read an in key named `mask`)")
+_MASK = Param("mask", A.KEY, None, "the key of the boolean mask of allowed actions (or read an in key named `mask`)",
+              meaning=Meaning.MASK)
 _SPARSE = (("indices", "sparse masks are not supported; use a dense `mask`"),
            ("padding_value", "used with sparse masks only"))
 

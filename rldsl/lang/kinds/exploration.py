@@ -13,7 +13,7 @@ import math
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, KeyRef, ModuleNode, Origin, SpecArg, Step, Typed
-from rldsl.lang.kinds._base import ArgType, Family, Kind, Param, Pass
+from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param, Pass
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_finite, implicit, key, node
 from rldsl.lang.source import Span
@@ -150,7 +150,7 @@ EGREEDY = Kind(
         Param("eps_end", A.FLOAT, 0.1, "the final epsilon"),
         _STEPS,
         _ACTION_KEY,
-        Param("action_mask_key", A.KEY, None, "the key of a boolean mask of allowed actions"),
+        Param("action_mask_key", A.KEY, None, "the key of a boolean mask of allowed actions", meaning=Meaning.MASK),
     ),
     reads="`action` (and the mask key)",
     writes="`action`",

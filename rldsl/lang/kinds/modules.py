@@ -16,7 +16,7 @@ import math
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Dist, KeyRef, ModuleNode, Network, Origin, SpecArg, Step, Typed
 from rldsl.lang.kinds import distributions
-from rldsl.lang.kinds._base import ArgType, Family, Kind, Param, Pass
+from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param, Pass
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_positive, implicit, keys, log_prob_ref, node, require_spec_for_safe
 from rldsl.lang.values import INVALID
@@ -84,7 +84,8 @@ SAFE_MODULE = Kind(
     summary="A network with keys and an optional spec: `safe=true` projects its output onto the spec.",
     params=(
         _MODULE,
-        Param("in", A.KEYS, doc="the keys the network reads", target="in_keys", positional=True),
+        Param("in", A.KEYS, doc="the keys the network reads", target="in_keys", positional=True,
+              meaning=Meaning.INPUTS),
         Param("out", A.KEYS, doc="one key per network output", target="out_keys", positional=True),
         _SPEC,
         _SAFE,
@@ -106,7 +107,7 @@ ACTOR = Kind(
     params=(
         _MODULE,
         Param("in", A.KEYS, ("observation",), "the keys the network reads", target="in_keys", positional=True,
-              aka=("in_keys",)),
+              aka=("in_keys",), meaning=Meaning.INPUTS),
         Param("out", A.KEYS, ("action",), "the keys it writes", target="out_keys", positional=True,
               aka=("out_keys",)),
         _SPEC,
@@ -213,7 +214,7 @@ TANH_MODULE = Kind(
     runtime="rldsl.modules.TanhModule",
     summary="Squashes keys into `[low, high]` with tanh: a deterministic policy's bounded action.",
     params=(
-        Param("in", A.KEYS, doc="the keys to squash", target="in_keys", positional=True),
+        Param("in", A.KEYS, doc="the keys to squash", target="in_keys", positional=True, meaning=Meaning.INPUTS),
         Param("out", A.KEYS, None, "where to write them (default: in place)", target="out_keys", positional=True),
         Param("spec", A.SPEC, None, "a bounded spec giving `low` and `high`"),
         Param("low", A.BOUND, None, "the lower bound (default: the spec's, else -1)"),
@@ -405,7 +406,7 @@ SAFE_PROBABILISTIC_MODULE = Kind(
     summary="Builds a distribution from keys and writes a sample (and its log-probability).",
     params=(
         Param("in", A.KEYS, doc="the parameter keys, named after the distribution's parameters (`loc`, `scale`)",
-              target="in_keys", positional=True),
+              target="in_keys", positional=True, meaning=Meaning.INPUTS),
         Param("out", A.KEYS, doc="the key of the sample", target="out_keys", positional=True),
         *_PROBABILISTIC_PARAMS,
     ),
@@ -427,7 +428,7 @@ PROBABILISTIC_ACTOR = Kind(
         Param("module", A.MODULE, doc="writes the distribution's parameters (`: observation -> loc, scale`)",
               positional=True),
         Param("in", A.KEYS, doc="the parameter keys, named after the distribution's parameters", target="in_keys",
-              positional=True, aka=("in_keys",)),
+              positional=True, aka=("in_keys",), meaning=Meaning.INPUTS),
         Param("out", A.KEYS, ("action",), "the key of the sample", target="out_keys", positional=True,
               aka=("out_keys",)),
         *_PROBABILISTIC_PARAMS,
@@ -476,7 +477,7 @@ VALUE_OPERATOR = Kind(
     params=(
         _MODULE,
         Param("in", A.KEYS, ("observation",), "the keys the network reads", target="in_keys", positional=True,
-              aka=("in_keys",)),
+              aka=("in_keys",), meaning=Meaning.INPUTS),
         Param("out", A.KEYS, None, "the value key (default `state_value`, or `state_action_value` when `action` is "
                                    "read)", target="out_keys", positional=True, aka=("out_keys",)),
     ),

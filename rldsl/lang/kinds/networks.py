@@ -15,7 +15,7 @@ import re
 
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Network
-from rldsl.lang.kinds._base import ArgType, Family, Kind, Param
+from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_positive, feature_sum, float_inputs, last_dims, out_shape
 from rldsl.lang.source import Span
@@ -61,7 +61,8 @@ def _activated(args: Args, shape: tuple, dtype: str) -> T.Spec:
     return T.Unbounded(shape, dtype)
 
 
-def _infer_mlp(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
+def _infer_mlp(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+               at: Span) -> list[T.Spec] | None:
     args = net.args
     assert args is not None
     if not inputs:
@@ -94,7 +95,8 @@ MLP = Kind(
     runtime="rldsl.modules.MLP",
     summary="A multi-layer perceptron: linear layers with an activation between them.",
     params=(
-        Param("in_features", A.INT, None, "input size; inferred from the inputs when left out", aka=("in",)),
+        Param("in_features", A.INT, None, "input size; inferred from the inputs when left out", aka=("in",),
+              meaning=Meaning.INPUT_SIZE),
         Param("out_features", A.SIZE, doc="output size, or a tuple for a multi-dim output", aka=("out", "out_size")),
         Param("depth", A.INT, None, "number of hidden layers"),
         Param("num_cells", A.INTS, None, "hidden sizes: a list, or one size with `depth`", aka=("cells", "hidden")),
@@ -135,7 +137,8 @@ def _one_input(ty: TypingContext, owner: str, inputs: list[T.Spec], at: Span) ->
     return True
 
 
-def _infer_linear(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
+def _infer_linear(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                  at: Span) -> list[T.Spec] | None:
     args = net.args
     assert args is not None
     if not _one_input(ty, "Linear", inputs, at) or T.is_unknown(*inputs):
@@ -161,7 +164,8 @@ LINEAR = Kind(
     runtime="torch.nn.Linear",
     summary="A linear layer, `y = x W^T + b`.",
     params=(
-        Param("in_features", A.INT, doc="input size (the last dim of the input)", positional=True),
+        Param("in_features", A.INT, doc="input size (the last dim of the input)", positional=True,
+              meaning=Meaning.INPUT_SIZE),
         Param("out_features", A.INT, doc="output size", positional=True),
         Param("bias", A.BOOL, True, "whether the layer has a bias"),
     ),
@@ -177,7 +181,8 @@ LINEAR = Kind(
 # Activations
 
 
-def _infer_activation(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
+def _infer_activation(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                      at: Span) -> list[T.Spec] | None:
     kind = net.kind
     assert kind is not None
     if not _one_input(ty, kind.name, inputs, at) or T.is_unknown(*inputs):
@@ -248,7 +253,8 @@ def _build_extractor(lo: LoweringContext, args: Args) -> Network:
     return Network(args.kind, args, args.span)
 
 
-def _infer_extractor(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
+def _infer_extractor(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                     at: Span) -> list[T.Spec] | None:
     args = net.args
     assert args is not None
     if not _one_input(ty, "NormalParamExtractor", inputs, at) or T.is_unknown(*inputs):
@@ -297,7 +303,8 @@ def _build_multiagent(lo: LoweringContext, args: Args) -> Network:
     return Network(args.kind, args, args.span)
 
 
-def _infer_multiagent(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str], at: Span) -> list[T.Spec] | None:
+def _infer_multiagent(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                      at: Span) -> list[T.Spec] | None:
     args = net.args
     assert args is not None
     if not inputs or T.is_unknown(*inputs) or not float_inputs(ty, inputs, labels, "MultiAgentMLP", at,
@@ -333,7 +340,8 @@ MULTI_AGENT_MLP = Kind(
     runtime="rldsl.modules.MultiAgentMLP",
     summary="One MLP per agent (or one shared), applied along an agent dim.",
     params=(
-        Param("n_agent_inputs", A.INT, None, "input features per agent; inferred when left out"),
+        Param("n_agent_inputs", A.INT, None, "input features per agent; inferred when left out",
+              meaning=Meaning.INPUT_SIZE),
         Param("n_agent_outputs", A.INT, doc="output features per agent"),
         Param("n_agents", A.INT, doc="number of agents (the second-to-last dim of the input)"),
         Param("centralized", A.BOOL, doc="each agent sees every agent's input"),

@@ -13,9 +13,11 @@ supports them (torchrl 0.14 refuses ``multi_categorical`` and fails on ``binary`
 from __future__ import annotations
 
 
+import attrs
+
 from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Form, KeyRef, ModuleNode, Network, Numbers, Origin, SpecArg, Step, Typed
-from rldsl.lang.kinds._base import ArgType, Family, Kind, Param
+from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import key, keys, node, require_spec_for_safe
 from rldsl.lang.kinds.exploration import check_mask
@@ -36,18 +38,27 @@ ACTION_SPACES = {
 _SPACE_OF = {T.OneHot: "one_hot", T.Categorical: "categorical", T.MultiOneHot: "mult_one_hot",
              T.MultiCategorical: "multi_categorical", T.Binary: "binary"}  # fmt: skip
 
-_ACTION_SPACE = Param("action_space", A.STR, None, "`one_hot`, `categorical`, `mult_one_hot`, `multi_categorical` or "
-                                                  "`binary` (default: from the spec)")
-_SPEC = Param("spec", A.SPEC, None, "the action's spec (discrete)")
-_SAFE = Param("safe", A.BOOL, False, "project the action onto the spec (its dtype included)")
-_MASK = Param("action_mask_key", A.KEY, None, "the key of a boolean mask of allowed actions")
-_VAR_NUMS = Param("var_nums", A.INTS, None, "variable sizes for multi spaces (default: the spec's nvec)")
 
 
 def action_space_of(spec: T.Spec) -> str | None:
     """The canonical action space of a spec (``onehot(4)`` -> ``"one_hot"``), None for one that is not
-    discrete. The compiler passes it to runtime classes that need it when `action_space` is left out."""
+    discrete."""
     return _SPACE_OF.get(type(spec))
+
+
+def _space_of_spec(args: Args) -> str | None:
+    """`action_space` left out is the spec's: the runtime classes (DistributionalQValueModule's
+    constructor, as torchrl's, requires it) get it from the compiler, or nothing without a spec."""
+    spec = args["spec"] if "spec" in args.values else None
+    return action_space_of(spec.spec) if isinstance(spec, SpecArg) else None
+
+
+_ACTION_SPACE = Param("action_space", A.STR, None, "`one_hot`, `categorical`, `mult_one_hot`, `multi_categorical` or "
+                                                  "`binary` (default: from the spec)", derive=_space_of_spec)
+_SPEC = Param("spec", A.SPEC, None, "the action's spec (discrete)")
+_SAFE = Param("safe", A.BOOL, False, "project the action onto the spec (its dtype included)")
+_MASK = Param("action_mask_key", A.KEY, None, "the key of a boolean mask of allowed actions", meaning=Meaning.MASK)
+_VAR_NUMS = Param("var_nums", A.INTS, None, "variable sizes for multi spaces (default: the spec's nvec)")
 
 
 def _check_space(lo: LoweringContext, args: Args) -> None:
@@ -368,8 +379,10 @@ def _log_probabilities(ty: TypingContext, args: Args, ref: KeyRef, at: Span) -> 
     return False
 
 
-_IN = Param("in", A.KEYS, ("observation",), "the keys the value network reads", target="in_keys", aka=("in_keys",))
+_IN = Param("in", A.KEYS, ("observation",), "the keys the value network reads", target="in_keys", aka=("in_keys",),
+            meaning=Meaning.INPUTS)
 _VALUES = Param("action_value_key", A.KEY, "action_value", "the key of the action values")
+_ATOM_LOG_PROBABILITIES = attrs.evolve(_VALUES, meaning=Meaning.LOG_PROBABILITIES)  # [*B, atoms, n]
 
 QVALUE_MODULE = Kind(
     name="QValueModule",
@@ -377,7 +390,7 @@ QVALUE_MODULE = Kind(
     runtime="rldsl.modules.QValueModule",
     summary="The greedy action and its value, from action values.",
     params=(
-        Param("action_space", A.STR, None, _ACTION_SPACE.doc, positional=True),
+        Param("action_space", A.STR, None, _ACTION_SPACE.doc, positional=True, derive=_space_of_spec),
         _VALUES,
         _MASK,
         Param("out", A.KEYS, None, "`[action, action_value, chosen_action_value]` keys", target="out_keys",
@@ -429,9 +442,9 @@ DISTRIBUTIONAL_QVALUE_MODULE = Kind(
     runtime="rldsl.modules.DistributionalQValueModule",
     summary="The greedy action from distributions over value atoms.",
     params=(
-        Param("action_space", A.STR, None, _ACTION_SPACE.doc, positional=True),
+        Param("action_space", A.STR, None, _ACTION_SPACE.doc, positional=True, derive=_space_of_spec),
         Param("support", A.NUMBERS, doc="the value of each atom: `linspace(-10, 10, 51)`", positional=True),
-        _VALUES,
+        _ATOM_LOG_PROBABILITIES,
         _MASK,
         Param("out", A.KEYS, None, "`[action, action_value]` keys", target="out_keys", aka=("out_keys",)),
         _VAR_NUMS,
@@ -457,12 +470,12 @@ DISTRIBUTIONAL_QVALUE_ACTOR = Kind(
               positional=True),
         Param("support", A.NUMBERS, doc="the value of each atom, one per bin", positional=True),
         Param("in", A.KEYS, ("observation",), "the keys the network reads", target="in_keys", positional=True,
-              aka=("in_keys",)),
+              aka=("in_keys",), meaning=Meaning.INPUTS),
         _SPEC,
         _SAFE,
         _VAR_NUMS,
         _ACTION_SPACE,
-        _VALUES,
+        _ATOM_LOG_PROBABILITIES,
         _MASK,
         Param("make_log_softmax", A.BOOL, True, "apply log-softmax over the bins first"),
     ),

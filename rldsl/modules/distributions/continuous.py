@@ -75,6 +75,10 @@ class Delta(D.Distribution):
     on every event element, ``-inf`` elsewhere. By default the last dimension of ``param``
     is the event. ``sample`` returns ``param`` without gradient, ``rsample`` with it.
 
+    Shapes: ``param: [*B, *E]`` (``E`` = ``event_shape``, by default the last dim) ->
+    ``sample((*S,))`` / ``rsample``: ``[*S, *B, *E]`` (``param`` expanded);
+    ``log_prob(value: [*S, *B, *E]) -> [*S, *B]`` (every event element must match).
+
     Args:
         param (torch.Tensor): the location of the mass.
         atol (float, optional): absolute tolerance of ``log_prob``. Defaults to ``1e-6``.
@@ -197,6 +201,10 @@ class IndependentNormal(D.Independent):
     Extra keyword arguments go to :class:`torch.distributions.Normal` (argument validation
     is off unless ``validate_args=True`` is passed).
 
+    Shapes: ``loc, scale: [*B, *E]`` (``E``: the last ``event_dim`` dims; ``scale``
+    broadcasts) -> ``sample((*S,))`` / ``rsample``: ``[*S, *B, *E]``;
+    ``log_prob(value: [*S, *B, *E]) -> [*S, *B]`` (summed over ``E``).
+
     Examples:
         >>> import torch
         >>> from rldsl.modules import IndependentNormal
@@ -293,7 +301,11 @@ class NormalParamWrapper(nn.Module):
         self.extractor = _make_extractor(scale_mapping, scale_lb)
 
     def forward(self, *args: Any, **kwargs: Any) -> tuple[torch.Tensor, ...]:
-        """``(loc, scale, *others)`` from ``operator(*args, **kwargs)``."""
+        """``(loc, scale, *others)`` from ``operator(*args, **kwargs)``.
+
+        ``operator(...): [*B, 2 * d] -> loc: [*B, d], scale: [*B, d]`` (the first and second
+        half of the last dim); further outputs of a tuple-returning operator pass unchanged.
+        """
         out = self.operator(*args, **kwargs)
         first, *others = out if isinstance(out, tuple) else (out,)
         if first.shape[-1] % 2:
@@ -326,6 +338,11 @@ class TanhNormal(D.Distribution):
     ``±(1 - resolution)`` so that ``log_prob`` stays finite at the bounds; values outside
     the box are clamped onto it. :meth:`rsample_and_log_prob` scores the exact pre-tanh
     draw, which stays right when tanh saturates.
+
+    Shapes: ``loc, scale: [*B, *E]`` (``E``: the last ``event_dims`` dims; ``loc``,
+    ``scale`` and tensor bounds broadcast) -> ``sample((*S,))`` / ``rsample``:
+    ``[*S, *B, *E]`` in ``[low, high]``; ``log_prob(value: [*S, *B, *E]) -> [*S, *B]``
+    (summed over ``E``); ``rsample_and_log_prob`` returns both.
 
     ``deterministic_sample`` is the squashed location. There is no closed-form mode, mean
     or entropy: ``mode`` raises ``RuntimeError`` and ``mean`` ``NotImplementedError`` (as in
@@ -573,6 +590,10 @@ class TanhDelta(D.Distribution):
     that point; ``log_prob`` is ``+inf`` there (within ``atol + rtol * |point|`` on every
     event element) and ``-inf`` elsewhere. The last ``event_dims`` dimensions of ``param``
     form the event. ``safe=True`` clamps tanh away from ``±1``.
+
+    Shapes: ``param: [*B, *E]`` (``E``: the last ``event_dims`` dims, broadcast with tensor
+    bounds) -> ``mode`` ``[*B, *E]``, ``sample((*S,))`` / ``rsample``: ``[*S, *B, *E]`` in
+    ``[low, high]``; ``log_prob(value: [*S, *B, *E]) -> [*S, *B]``.
 
     Examples:
         >>> import torch

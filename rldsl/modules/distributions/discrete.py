@@ -78,6 +78,11 @@ class _StraightThrough(torch.autograd.Function):
 
     @staticmethod
     def forward(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+        """``hard: [*S, *B, n]`` (0/1), ``soft: [*B, n]`` -> ``[*S, *B, n]``, ``hard`` in ``soft``'s dtype.
+
+        The result has the broadcast shape of the two; the backward pass sums the gradient
+        back to ``soft``'s shape.
+        """
         return hard.to(soft.dtype).expand(torch.broadcast_shapes(hard.shape, soft.shape)).clone()
 
     @staticmethod
@@ -114,6 +119,9 @@ class OneHotCategorical(D.Categorical):
     gradients with ``grad_method`` (see :class:`ReparamGradientStrategy`);
     ``has_rsample`` stays ``False`` as in torchrl, so probabilistic modules draw with
     ``sample()`` (an integer one-hot without gradient) and ``rsample`` is opt-in.
+
+    Shapes: ``logits`` / ``probs``: ``[*B, n]`` -> ``sample((*S,))``: ``[*S, *B, n]`` one-hot
+    int64 (``rsample``: float), ``mode`` ``[*B, n]``; ``log_prob(value: [*S, *B, n]) -> [*S, *B]``.
 
     Examples:
         >>> import torch
@@ -185,6 +193,10 @@ class MaskedCategorical(D.Categorical):
     (``logits`` has the slots' width) and ``sample``/``mode`` return original action ids;
     a repeated id gets the mass of all its slots. ``log_prob`` is ``neg_inf`` for invalid
     actions and ``entropy()`` counts valid actions only.
+
+    Shapes: ``logits`` / ``probs``: ``[*B, n]`` with ``mask: [*B, n]`` (bool) or
+    ``indices: [*B, k]`` (both broadcast) -> ``sample((*S,))``: ``[*S, *B]`` int64 action
+    ids in ``[0, n)``, ``mode`` ``[*B]``; ``log_prob(value: [*S, *B]) -> [*S, *B]``.
 
     Args:
         logits (torch.Tensor, optional): unnormalised log-probabilities ``[..., n]``.
@@ -387,6 +399,10 @@ class MaskedOneHotCategorical(MaskedCategorical):
     ``indices``); ``log_prob`` reads ``value.argmax(-1)``. ``rsample`` carries gradients
     per ``grad_method`` (see :class:`ReparamGradientStrategy`); ``has_rsample`` stays
     ``False`` as in torchrl. Arguments are positional-or-keyword, as in torchrl.
+
+    Shapes: as :class:`MaskedCategorical`'s, with one-hot values: ``sample((*S,))``:
+    ``[*S, *B, n]`` int64 (``rsample``: float), ``mode`` ``[*B, n]``;
+    ``log_prob(value: [*S, *B, n]) -> [*S, *B]``.
 
     Examples:
         >>> import torch

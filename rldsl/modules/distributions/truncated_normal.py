@@ -75,7 +75,11 @@ def _tail_frame(alpha: torch.Tensor, beta: torch.Tensor):
 
 
 class _TruncatedNormalElementwise(D.Distribution):
-    """Elementwise Normal(loc, scale) restricted to ``[low, high]``; TruncatedNormal's base."""
+    """Elementwise Normal(loc, scale) restricted to ``[low, high]``; TruncatedNormal's base.
+
+    Shapes: ``loc, scale, low, high`` broadcast to ``[*B]`` (no event dims) -> ``sample((*S,))``
+    / ``rsample``: ``[*S, *B]``; ``log_prob(value: [*S, *B]) -> [*S, *B]`` (not summed).
+    """
 
     arg_constraints: dict = {}
     has_rsample = True
@@ -181,6 +185,10 @@ class TruncatedNormal(D.Independent):
     ``deterministic_sample``), ``variance`` and ``entropy()`` are analytic; ``mode`` is
     ``loc`` clamped into the box. Samples are reparameterised (inverse CDF) and always
     inside the box, also for asymmetric bounds and a location far outside them.
+
+    Shapes: ``loc, scale: [*B, d]`` (broadcast with tensor bounds; ``d`` is the event) ->
+    ``sample((*S,))`` / ``rsample``: ``[*S, *B, d]``; ``mean``, ``mode``: ``[*B, d]``;
+    ``log_prob(value: [*S, *B, d]) -> [*S, *B]`` (summed over ``d``).
 
     Examples:
         >>> import torch

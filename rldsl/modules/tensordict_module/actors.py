@@ -70,6 +70,9 @@ class Actor(SafeModule):
     spec of ``"action"`` (when ``"action"`` is an out key) or of the single out key.
     ``safe=True`` projects the output into the spec, so the action written always lies in it.
 
+    Shapes: ``observation: [*B, n_obs] -> action: [*B, d]`` as ``module`` maps them (e.g. an
+    ``MLP(in_features=n_obs, out_features=d)``); projection keeps the shape.
+
     Args:
         module (nn.Module or callable): reads the ``in_keys`` tensors, returns one tensor
             per out key.
@@ -152,6 +155,10 @@ class ProbabilisticActor(SafeProbabilisticTensorDictSequential):
     is the action's. Outside any exploration context the action is the distribution's
     deterministic value (e.g. ``tanh(loc)`` for `TanhNormal`); collectors set ``RANDOM``.
 
+    Shapes (a `TanhNormal` policy): ``observation: [*B, n_obs] -> loc, scale: [*B, d] ->
+    action: [*B, d]``, ``action_log_prob: [*B]`` (the distribution's batch shape; see
+    `SafeProbabilisticModule.forward`). ``num_samples=k`` expands every output to ``[k, *B, ...]``.
+
     Args:
         module (TensorDictModuleBase): writes the distribution parameters (e.g. ``loc``, ``scale``).
         in_keys: the parameter keys the distribution reads (``["loc", "scale"]``, or a dict
@@ -225,6 +232,10 @@ class ValueOperator(LeanForwardMixin, TensorDictModule):
     ``"action"`` is among the keys read, ``["state_value"]`` otherwise. A plain
     `TensorDictModule` (no spec): values are not projected.
 
+    Shapes: ``observation: [*B, n_obs]`` (and ``action: [*B, n_action]``, passed to ``module``
+    in ``in_keys`` order) ``-> state_value: [*B, 1]`` (or ``state_action_value``), as
+    ``module`` maps them; ``[*B, 1]`` for a network with one output.
+
     Args:
         module (nn.Module or callable): reads the ``in_keys`` tensors (in order), returns the value.
         in_keys, out_keys: keys read and written.
@@ -265,6 +276,9 @@ class ActorValueOperator(SafeSequential):
     Calling it runs the three modules in order (trunk, policy, value). The operators it
     hands out reuse the same module objects, so they share parameters with it and with
     each other.
+
+    Shapes (with the example's keys): ``observation: [*B, n_obs] -> hidden: [*B, n_hidden]
+    -> action: [*B, d]`` and ``hidden -> state_value: [*B, 1]``.
 
     Args:
         common_operator (TensorDictModuleBase): the trunk, e.g. ``observation -> hidden``.
@@ -327,6 +341,9 @@ class ActorCriticOperator(ActorValueOperator):
     is refused (use `ActorValueOperator` for that). `get_critic_operator` is the whole
     operator (trunk, policy, critic); there is no value operator.
 
+    Shapes (with the example's keys): ``observation: [*B, n_obs] -> hidden: [*B, n_hidden]
+    -> action: [*B, d]``, then ``hidden, action -> state_action_value: [*B, 1]``.
+
     Args:
         common_operator, policy_operator, value_operator: as in `ActorValueOperator`; the
             value head reads the action (e.g. ``ValueOperator(net, in_keys=["hidden", "action"])``).
@@ -376,6 +393,9 @@ class ActorCriticWrapper(SafeSequential):
 
     Gives the same interface as `ActorValueOperator`, so that code can switch between a
     shared trunk and separate networks.
+
+    Shapes (default keys): ``observation: [*B, n_obs] -> action: [*B, d]`` (the policy) and
+    ``observation -> state_value: [*B, 1]`` (the value network).
 
     Args:
         policy_operator (TensorDictModuleBase): the policy.

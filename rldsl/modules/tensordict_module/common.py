@@ -236,6 +236,11 @@ class LeanForwardMixin:
     """
 
     def forward(self, tensordict: Any = None, *args: Any, tensordict_out: Any = None, **kwargs: Any) -> Any:
+        """Read ``in_keys``, call the wrapped network, write its outputs at ``out_keys``.
+
+        ``in_keys: [*B, *in_i] -> out_keys: [*B, *out_j]``, the shapes the network gives (an
+        ``MLP``: ``[*B, in_features] -> [*B, out_features]``); ``td`` keeps its batch size ``[*B]``.
+        """
         if (
             tensordict_out is None
             and not args
@@ -269,6 +274,10 @@ class LeanForwardMixin:
 
 class SafeModule(SpecOwner, LeanForwardMixin, TensorDictModule):
     """A `TensorDictModule` with a spec for its outputs, projecting into it when ``safe=True``.
+
+    Shapes: ``in_keys: [*B, *in_i] -> out_keys: [*B, *out_j]`` as ``module`` maps them (e.g.
+    ``observation: [*B, n_obs] -> action: [*B, d]``); with ``safe=True`` each output that has
+    a spec is projected into it, keeping its shape.
 
     Args:
         module: the callable (usually an ``nn.Module``) reading `in_keys`, returning `out_keys`.

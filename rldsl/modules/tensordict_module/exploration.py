@@ -302,7 +302,12 @@ class EGreedyModule(SpecOwner, TensorDictModuleBase):
         anneal(self.eps, self.eps_init, self.eps_end, self.annealing_num_steps, frames, type(self).__name__)
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        """Replace the action by a random one with probability ε per batch element (when exploring)."""
+        """Replace the action by a random one with probability ε per batch element (when exploring).
+
+        ``action: [*B, *A] -> action: [*B, *A]``, same dtype (``A``: the spec's shape, ``[n]``
+        one-hot, ``[]`` categorical; ``*B``: the batch dims of the tensordict holding the
+        action, one coin each). ``action_mask`` is laid out as the spec's: ``[*B, n]`` bool.
+        """
         if not exploration_active():
             return tensordict
         spec = self._action_spec
@@ -424,7 +429,10 @@ class AdditiveGaussianModule(SpecOwner, TensorDictModuleBase):
         anneal(self.sigma, self.sigma_init, self.sigma_end, self.annealing_num_steps, frames, type(self).__name__)
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        """Add σ-scaled Gaussian noise to the action and project it into the spec (when exploring)."""
+        """Add σ-scaled Gaussian noise to the action and project it into the spec (when exploring).
+
+        ``action: [*B, d] -> action: [*B, d]`` (noise of the action's shape).
+        """
         if not exploration_active():
             return tensordict
         spec = self._action_spec
@@ -597,7 +605,12 @@ class OrnsteinUhlenbeckProcessModule(SpecOwner, TensorDictModuleBase):
         anneal(self.eps, self.eps_init, self.eps_end, self.annealing_num_steps, frames, type(self).__name__)
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        """Advance the OU process one step and add its value to the action (when exploring)."""
+        """Advance the OU process one step and add its value to the action (when exploring).
+
+        ``action: [*B, d]``, ``is_init: [*B, 1]`` bool ``-> action: [*B, d]``,
+        ``_ou_prev_noise: [*B, d]``, ``_ou_steps: [*B]`` int64 (``*B``: the batch dims of the
+        tensordict holding the action).
+        """
         if not exploration_active():
             return tensordict
         is_init = tensordict.get(self.is_init_key, None)
@@ -697,6 +710,8 @@ class AdditiveGaussianWrapper(_ExplorationWrapper):
 
     The spec defaults to the policy's spec at `action_key`. Without any spec the noise is
     added without projection, which needs ``safe=False`` (``safe=True`` asks for a spec).
+    Shapes: the policy's (e.g. ``observation: [*B, n_obs] -> action: [*B, d]``), then
+    ``action: [*B, d] -> action: [*B, d]`` with noise.
 
     Args:
         policy: the tensordict policy writing `action_key`.
@@ -748,7 +763,9 @@ class OrnsteinUhlenbeckProcessWrapper(_ExplorationWrapper):
     """A policy followed by an `OrnsteinUhlenbeckProcessModule` (torchrl's removed wrapper, working).
 
     The spec defaults to the policy's spec at `action_key`; ``safe=False`` allows none.
-    `key` is the older name of `action_key`.
+    `key` is the older name of `action_key`. Shapes: the policy's (e.g.
+    ``observation: [*B, n_obs] -> action: [*B, d]``), then those of
+    `OrnsteinUhlenbeckProcessModule.forward`.
 
     Args:
         policy: the tensordict policy writing `action_key`.

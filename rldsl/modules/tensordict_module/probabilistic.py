@@ -288,6 +288,13 @@ class SafeProbabilisticModule(SpecOwner, ProbabilisticTensorDictModule):
     def forward(self, tensordict: Any = None, *args: Any, **kwargs: Any) -> Any:
         """Write a value (and its log-probability) from the distribution built from ``tensordict``.
 
+        ``in_keys`` (e.g. ``loc, scale: [*B, d]``) ``-> out_keys[0]: [*B, *E]`` (the event
+        shape: ``[*B, d]`` for the Normal-like distributions, ``[*B, n]`` one-hot, ``[*B]`` an
+        index) and, with ``return_log_prob``, ``<out_key>_log_prob``: the distribution's batch
+        shape, ``[*B]`` when the event dims are summed (rldsl's distributions; a plain
+        ``torch.distributions.Normal`` scores elementwise: ``[*B, d]``). ``num_samples=k``
+        prepends ``k``: the output tensordict is expanded to ``[k, *B]``.
+
         ``module(td)`` and ``module(td, tensordict_out)`` write into a tensordict;
         ``module(loc=..., scale=...)`` (tensors) returns the outputs as tensors.
         """
@@ -543,7 +550,12 @@ class SafeProbabilisticTensorDictSequential(ProbabilisticTensorDictSequential, S
 
     def forward(self, tensordict: Any = None, tensordict_out: Any = None,
                 _requires_sample: bool | None = None, **kwargs: Any) -> Any:
-        """Run the modules; see the class docstring."""
+        """Run the modules; see the class docstring.
+
+        E.g. ``observation: [*B, n_obs] -> loc, scale: [*B, d] -> action: [*B, d]``,
+        ``action_log_prob: [*B]``: each module's outputs in order, the last module's value
+        and log-probability shaped as in `SafeProbabilisticModule.forward`.
+        """
         if tensordict_out is None and not kwargs and isinstance(tensordict, TensorDictBase) and self._lean_call_ok():
             *body, last = self._modules_in_order()
             if isinstance(last, ProbabilisticTensorDictModule):

@@ -439,7 +439,14 @@ class QValueModule(SpecOwner, TensorDictModuleBase):
 
     @dispatch(auto_batch_size=False)
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        """Write the greedy action and its value (see the class docstring)."""
+        """Write the greedy action and its value (see the class docstring).
+
+        ``action_value: [*B, n]`` (and ``action_mask: [*B, n]`` bool) ``-> action``: ``[*B, n]``
+        one-hot (``one_hot``), ``[*B]`` index (``categorical``), ``[*B, n]`` one-hot blocks
+        (``mult_one_hot``), ``[*B, n_vars]`` indices (``multi_categorical``) or ``[*B, n // 2]``
+        bits (``binary``), int64 (then reshaped by ``strict_shape="auto"``, projected by
+        ``safe``); and ``chosen_action_value: [*B, 1]``. ``action_value`` is left as read.
+        """
         values = read_values(tensordict, self.in_keys[0], self._owner)
         return self._write(tensordict, values)
 
@@ -510,6 +517,10 @@ class DistributionalQValueModule(QValueModule):
     the action is chosen from those as in `QValueModule` (mask included). Writes
     ``action`` only (and leaves ``action_value`` as is): ``out_keys = [action, action_value]``.
     The input must be log-softmax values (checked once per input shape/dtype/device).
+
+    Shapes: ``action_value: [*B, atoms, n]`` (and ``action_mask: [*B, n]``) ``-> action``
+    encoded as in `QValueModule.forward` from the expected values ``[*B, n]``: ``[*B, n]``
+    one-hot, ``[*B]`` index, ... No ``chosen_action_value``.
 
     Args:
         action_space: as in `QValueModule` (may be None when `spec` says it).
@@ -602,7 +613,10 @@ class DistributionalDQNnet(TensorDictModuleBase):
 
     @dispatch(auto_batch_size=False)
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        """Replace each input by its log-softmax over the atoms dim (-2)."""
+        """Replace each input by its log-softmax over the atoms dim (-2).
+
+        ``in_keys[i]: [*B, atoms, n] -> out_keys[i]: [*B, atoms, n]`` log-probabilities.
+        """
         for in_key, out_key in zip(self.in_keys, self.out_keys):
             values = tensordict.get(in_key)
             if values.ndim < 2:
@@ -657,6 +671,11 @@ class QValueHook:
         return "_".join(key) if isinstance(key, tuple) else key
 
     def __call__(self, net: nn.Module, observation: Any, values: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Replace the network's output ``values: [*B, n]`` by ``(action, values, chosen_action_value)``.
+
+        ``action`` is encoded as in `QValueModule.forward`, ``chosen_action_value: [*B, 1]``;
+        a `DistributionalQValueHook` maps ``values: [*B, atoms, n] -> (action, values)``.
+        """
         return self.qvalue_model(**{self.action_value_key: values})
 
 
@@ -782,6 +801,9 @@ class QValueActor(SafeSequential):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Run the network and the greedy choice: directly for ``actor(td)``, else as a sequence.
 
+        ``observation: [*B, n_obs] -> action_value: [*B, n] -> action`` (``[*B, n]`` one-hot,
+        ``[*B]`` index, ... as in `QValueModule.forward`), ``chosen_action_value: [*B, 1]``.
+
         Every other call form (tensors as arguments, ``tensordict_out``...) goes to
         `TensorDictSequential.forward`, which also takes tensors (``actor(observation)``).
         """
@@ -814,6 +836,9 @@ class DistributionalQValueActor(QValueActor):
     dim -2) is inserted unless the network already is one or ``make_log_softmax=False``.
     Writes ``action`` and ``action_value`` (the log-probabilities). The action key is
     ``"action"``.
+
+    Shapes: ``observation: [*B, n_obs] -> action_value: [*B, atoms, n]`` (log-probabilities)
+    ``-> action: [*B, n]`` one-hot or ``[*B]`` index (as in `QValueModule.forward`).
 
     Args:
         module: an ``nn.Module`` or a tensordict module writing `action_value_key`.

@@ -34,6 +34,9 @@ class SafeSequential(TensorDictSequential):
     Projection happens only inside the sub-modules that are themselves ``safe``. Specs move
     with the modules (``.to(device)`` reaches every sub-module's spec).
 
+    Shapes: each module's, in order, on one tensordict of batch size ``[*B]``; e.g.
+    ``observation: [*B, n_obs] -> hidden: [*B, n_hidden] -> action: [*B, d]``.
+
     >>> import torch
     >>> from tensordict import TensorDict
     >>> from rldsl.modules.tensordict_module.common import SafeModule

@@ -184,7 +184,11 @@ class TanhModule(SpecOwner, TensorDictModuleBase):
         return self._spec
 
     def forward(self, tensordict: Any = None, *args: Any, **kwargs: Any) -> Any:
-        """Squash each input into its box; tensors as arguments get tensors back."""
+        """Squash each input into its box; tensors as arguments get tensors back.
+
+        ``in_keys[i]: [*B, *S] -> out_keys[i]: [*B, *S]`` in ``[low, high]``, the key's bounds
+        (buffers ``<key>_low``, ``<key>_high``) broadcasting against the value.
+        """
         if isinstance(tensordict, TensorDictBase) and not args and not kwargs:
             return self._squash_all(tensordict)
         inputs = args if tensordict is None else (tensordict, *args)

@@ -82,7 +82,11 @@ class VmapModule(TensorDictModuleBase):
         return dim % ndim
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        """Run ``module`` over ``vmap_dim`` and write its outputs into ``tensordict``."""
+        """Run ``module`` over ``vmap_dim`` and write its outputs into ``tensordict``.
+
+        ``td: [*B]`` -> ``module`` sees each slice ``[*B']`` (``*B`` without ``vmap_dim``) and
+        writes ``out_keys: [*B', ...]``; they come back stacked on ``vmap_dim`` as ``[*B, ...]``.
+        """
         if not isinstance(tensordict, TensorDictBase):
             raise TypeError(
                 f"VmapModule takes a tensordict (its batch size says what to map over), got "

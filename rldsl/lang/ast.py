@@ -14,6 +14,7 @@ with different layout compare equal; read ``node.span`` to locate a node.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterator
 from typing import Union
 
@@ -169,7 +170,7 @@ class Pipe:
 Expr = Union[Number, String, Bool, NoneLit, Ref, Index, UnaryOp, BinOp, Call, ListExpr, TupleExpr, Pipe]
 
 # ---------------------------------------------------------------------------------------------
-# Specs: one node per torchrl spec class
+# Specs: the ways a spec is written (see rldsl.lang.spec_types.SpecForm)
 
 
 @_node
@@ -224,57 +225,26 @@ class BoundedSpec:
 
 
 @_node
-class OneHotSpec:
-    """`onehot(n, dtype=..., shape=[...], mask=...)`: torchrl's OneHot."""
+class CallSpec:
+    """A spec type written as a call, `onehot(4, dtype=i64, shape=[n_agents, 4], mask=[...])`:
+    ``kind`` is the spec type's name, one of the call forms of :mod:`rldsl.lang.spec_types`,
+    and ``size`` its first argument (`n`, or the sizes `nvec`); the options left out are None."""
 
-    n: Expr
+    kind: str
+    size: Expr
     dtype: Dtype | None = None
     shape: Shape | None = None
     mask: Expr | None = None
     span: Span = _span()
 
 
-@_node
-class CategoricalSpec:
-    """`categorical(n, dtype=..., shape=[...], mask=...)`: torchrl's Categorical."""
-
-    n: Expr
-    dtype: Dtype | None = None
-    shape: Shape | None = None
-    mask: Expr | None = None
-    span: Span = _span()
-
-
-@_node
-class BinarySpec:
-    """`binary(n, dtype=..., shape=[...])`: torchrl's Binary."""
-
-    n: Expr
-    dtype: Dtype | None = None
-    shape: Shape | None = None
-    span: Span = _span()
-
-
-@_node
-class MultiOneHotSpec:
-    """`multionehot([3, 2], ...)`: torchrl's MultiOneHot."""
-
-    nvec: Expr
-    dtype: Dtype | None = None
-    shape: Shape | None = None
-    mask: Expr | None = None
-    span: Span = _span()
-
-
-@_node
-class MultiCategoricalSpec:
-    """`multicategorical([3, 2], ...)`: torchrl's MultiCategorical."""
-
-    nvec: Expr
-    dtype: Dtype | None = None
-    shape: Shape | None = None
-    mask: Expr | None = None
-    span: Span = _span()
+# The spec types written as calls, under the names of the nodes they had before CallSpec: each
+# makes a CallSpec, as in ``OneHotSpec(Number(4), span=...)``. New spec types need none.
+OneHotSpec = functools.partial(CallSpec, "onehot")
+CategoricalSpec = functools.partial(CallSpec, "categorical")
+BinarySpec = functools.partial(CallSpec, "binary")
+MultiOneHotSpec = functools.partial(CallSpec, "multionehot")
+MultiCategoricalSpec = functools.partial(CallSpec, "multicategorical")
 
 
 @_node
@@ -303,17 +273,7 @@ class SpecRef:
     span: Span = _span()
 
 
-Spec = Union[
-    UnboundedSpec,
-    BoundedSpec,
-    OneHotSpec,
-    CategoricalSpec,
-    BinarySpec,
-    MultiOneHotSpec,
-    MultiCategoricalSpec,
-    CompositeSpec,
-    SpecRef,
-]
+Spec = Union[UnboundedSpec, BoundedSpec, CallSpec, CompositeSpec, SpecRef]
 
 # ---------------------------------------------------------------------------------------------
 # Declarations

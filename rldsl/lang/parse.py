@@ -1,17 +1,15 @@
 """Parsing: `.rlm` text to an AST, with every syntax error of a file reported in one pass.
 
-The grammar (``grammar/rlm.lark``) is parsed by lark's LALR parser with the contextual lexer.
-Tokens are fed to lark's interactive parser one at a time, so that after a syntax error the
-parser can recover: the broken declaration is dropped (an :class:`~rldsl.lang.ast.ErrorDecl`
-takes its place), input is skipped up to the next declaration keyword at the start of a line,
-and parsing goes on. Each error is translated from lark's terms (terminal names, parser states)
-into a :class:`~rldsl.lang.diagnostics.Diagnostic` in the user's terms.
+Parsing is four steps, each in its own module:
 
-Tokens are fed, and what may come next is asked, through lark's public ``InteractiveParser``
-(``feed_token``, ``choices``, ``accepts``). Recovery needs three things that API does not offer,
-and reads lark's ``ParserState`` and parse table for them: unwinding the parser's stacks to the
-start of the broken declaration, the set of parser states that lie between declarations (from
-the table's ``Shift`` actions), and a trial parse without tree building whose stack can be read.
+1. :mod:`rldsl.lang.grammar` loads the grammar (``grammar/rlm.lark``) and builds lark's LALR
+   parser with the contextual lexer, once per process.
+2. :mod:`rldsl.lang.recovery` feeds the tokens through lark's interactive parser and, after a
+   syntax error, recovers at the next declaration, so that one pass reports every error.
+3. :mod:`rldsl.lang.syntax_errors` explains each error in the user's terms.
+4. This module builds the AST (:mod:`rldsl.lang.ast`) from the parse tree, one declaration at a
+   time, and reports what only shows there (an unknown dtype or spec type, a positional argument
+   after a keyword one, a number out of range, ...).
 
 The parse tree keeps every token (``keep_all_tokens``) and the AST builder takes each node's
 span from its first and last token: the same spans as lark's ``propagate_positions``, at half
@@ -29,762 +27,29 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import hashlib
-import importlib.resources
-import os
 from collections.abc import Callable, Iterable, Iterator
 
-import lark
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-from lark.lexer import LineCounter
-from lark.parsers.lalr_analysis import Shift
-from lark.parsers.lalr_interactive_parser import InteractiveParser
-from lark.parsers.lalr_parser_state import ParseConf, ParserState
+from lark import Token, Tree
 
 from rldsl.errors import RldslError
 from rldsl.lang import ast
 from rldsl.lang.diagnostics import Diagnostic, Label, Suggestion, sort_diagnostics
+from rldsl.lang.grammar import DECLARATION_KEYWORDS, Grammar, build_lark, grammar_text, load_grammar, token_span
+from rldsl.lang.recovery import MAX_NESTING, RecoveringParse
 from rldsl.lang.source import SourceFile, Span
+from rldsl.lang.spec_types import CALL_TYPES, SPEC_TYPES, SpecForm, normalized_name
+from rldsl.lang.types import with_article
 from rldsl.lang.values import NumberLimitError, read_number, suggest
 
-__all__ = ["parse", "parse_source", "grammar_text", "DECLARATION_KEYWORDS", "MAX_NESTING"]
+# grammar_text, build_lark and DECLARATION_KEYWORDS live in rldsl.lang.grammar, MAX_NESTING in
+# rldsl.lang.recovery; they are still exported here, where they were first.
+__all__ = ["parse", "parse_source", "grammar_text", "build_lark", "DECLARATION_KEYWORDS", "MAX_NESTING"]
 
-#: Keywords that start a declaration; reserved everywhere except as keyword-argument names.
-DECLARATION_KEYWORDS = ("include", "dim", "env", "key", "module", "actor", "value", "explore")
-
-#: Deepest bracket nesting accepted; expressions may nest about twice as deep in the tree.
-MAX_NESTING = 100
+#: Deepest tree the builder accepts: expressions may nest about twice as deep as brackets.
 _MAX_TREE_DEPTH = 2 * MAX_NESTING
 
-_DECL_TERMINALS = frozenset("KW_" + word.upper() for word in DECLARATION_KEYWORDS)
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
-_CLOSERS = {close: open_ for open_, close in _OPENERS.items()}
-
-# The order in which literal tokens are listed in "expected ..." messages.
-_LITERAL_ORDER = [":", "=", ",", ")", "]", "}", "->", ">>", "(", "[", "{", "in"]
-
 # ---------------------------------------------------------------------------------------------
-# The grammar and the lark parser, built once per process (and cached on disk by lark)
-
-
-def grammar_text() -> str:
-    """The text of ``rlm.lark``, read from the installed package (checkout or wheel)."""
-    return importlib.resources.files("rldsl.grammar").joinpath("rlm.lark").read_text(encoding="utf-8")
-
-
-class _KeywordsEverywhere:
-    """Post-lexer that makes every contextual-lexer state also match names, `->` and the
-    declaration keywords: `keys` is then one name (never `key` + `s`), `->` never `-` + `>`, and a
-    declaration keyword is recognised wherever it appears, which error recovery relies on."""
-
-    always_accept = ("NAME", "ARROW", *sorted(_DECL_TERMINALS))
-
-    def process(self, stream: Iterable[Token]) -> Iterable[Token]:
-        return stream
-
-
-def _cache_file(text: str) -> str | bool:
-    """Where lark caches the analysed grammar: the user's cache folder, else lark's temp file."""
-    home = os.path.expanduser("~")
-    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(home, ".cache") if home != "~" else "")
-    if not base:
-        return True
-    folder = os.path.join(base, "rldsl")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return True
-    if not os.access(folder, os.W_OK):
-        return True
-    digest = hashlib.sha256(f"{lark.__version__}\n{text}".encode()).hexdigest()[:16]
-    return os.path.join(folder, f"rlm-{digest}.lark-cache")
-
-
-def build_lark(**options: object) -> Lark:
-    """A lark parser for the grammar; ``options`` override the defaults (tests pass strict)."""
-    text = grammar_text()
-    settings: dict[str, object] = {
-        "parser": "lalr",
-        "lexer": "contextual",
-        "keep_all_tokens": True,
-        "maybe_placeholders": True,
-        "postlex": _KeywordsEverywhere(),
-        "cache": _cache_file(text),
-    }
-    settings.update(options)
-    return Lark(text, **settings)
-
-
-class _Grammar:
-    """The lark parser plus what error reporting needs to know about its tables."""
-
-    def __init__(self, parser: Lark) -> None:
-        self.lark = parser
-        state = parser.parse_interactive("").parser_state
-        self.states = state.parse_conf.states
-        # The parse tables without tree building, for trying tokens on scratch copies.
-        self.scratch = ParseConf(state.parse_conf.parse_table, {}, state.parse_conf.start)
-        self.literal = {t.name: t.pattern.value for t in parser.terminals if t.pattern.type == "str"}
-        self.terminal = {value: name for name, value in self.literal.items()}
-        # Tokens the AST builder drops: punctuation and fixed words, all but declaration keywords.
-        self.fixed_words = frozenset(self.literal) - _DECL_TERMINALS
-        # States between declarations (a declaration keyword shifts and the file may end):
-        # recovery unwinds the parser to one of them. In an argument list `key` also shifts,
-        # as a keyword-argument name, but the file cannot end there.
-        self.declaration_starts = frozenset(
-            s
-            for s, actions in self.states.items()
-            if actions.get("KW_KEY", (None,))[0] is Shift and "$END" in actions
-        )
-        self.example_labels: dict[tuple[int, int, str, str], str | None] = {}
-
-    def name(self, literal: str) -> str:
-        """The terminal name lark gave a literal token, e.g. ``COLON`` for ``:``."""
-        return self.terminal[literal]
-
-    @functools.cached_property
-    def example_depth(self) -> int:
-        """The deepest parser stack at which an example of `_EXAMPLES` fails."""
-        depths = [0]
-        for texts in _example_variants().values():
-            for text in texts:
-                try:
-                    self.lark.parse(text)
-                except UnexpectedInput as error:
-                    if isinstance(error.state, ParserState):
-                        depths.append(len(error.state.state_stack))
-        return max(depths)
-
-
-@functools.cache
-def _grammar() -> _Grammar:
-    return _Grammar(build_lark())
-
-
-# ---------------------------------------------------------------------------------------------
-# Turning lark's terms into words
-
-
-_KINDS = {"NAME": "identifier", "NUMBER": "number", "STRING": "string"}
-
-
-def _kind(token: Token) -> str:
-    """What a token is, in words: ``identifier``, ``keyword `key```, ``end of file``, ``)``."""
-    if token.type == "$END":
-        return "end of file"
-    if token.type in _KINDS:
-        return _KINDS[token.type]
-    text = str(token)
-    return f"keyword `{text}`" if text.isalpha() else f"`{_clip(text)}`"
-
-
-def _describe(token: Token) -> str:
-    """A token as the user sees it: ``identifier `num_cells```, ``end of file``, ``)``."""
-    kind = _kind(token)
-    return f"{kind} `{_clip(str(token))}`" if token.type in _KINDS else kind
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _join(items: list[str]) -> str:
-    if len(items) == 1:
-        return items[0]
-    if len(items) == 2:
-        return f"{items[0]} or {items[1]}"
-    return "one of " + ", ".join(items[:-1]) + " or " + items[-1]
-
-
-def _expected_words(expected: Iterable[str], grammar: _Grammar) -> str:
-    """An expected-terminal set in words: ``one of ',', ')' or an operator``."""
-    names = set(expected)
-    name = grammar.name
-    groups: list[str] = []
-    if len(names) > 1:
-        names.discard(name("."))
-    literal_starts = ("(", "[", "-", "+", "true", "false", "none", "inf")
-    expression_starts = {"NAME", "NUMBER", "STRING", *(name(w) for w in literal_starts)}
-    if "NAME" in names:
-        names -= _DECL_TERMINALS  # where a name may come, declaration keywords only name arguments
-    if {"NAME", "NUMBER", name("(")} <= names:
-        names -= expression_starts
-        groups.append("an expression")
-    if _DECL_TERMINALS <= names:
-        names -= _DECL_TERMINALS
-        groups.append("a new declaration")
-    operators = {name(op) for op in ("+", "-", "*", "/", "//", "%")}
-    if operators <= names:
-        names -= operators | {name(">>")}
-        groups.insert(0, "an operator")
-    spec_starts = {name(w) for w in ("onehot", "categorical", "binary", "multionehot", "multicategorical")}
-    if spec_starts <= names:
-        names -= spec_starts | {name("{"), "NAME"}
-        groups.insert(0, "a spec")
-    words = {"NAME": "identifier", "NUMBER": "number", "STRING": "string", "$END": "end of file"}
-    literals = [grammar.literal[n] for n in names if n in grammar.literal]
-    literals.sort(key=lambda v: (_LITERAL_ORDER.index(v) if v in _LITERAL_ORDER else len(_LITERAL_ORDER), v))
-    items = [f"'{v}'" for v in literals]
-    items += [words[n] for n in ("NAME", "NUMBER", "STRING") if n in names]
-    items += groups
-    if "$END" in names:
-        items.append(words["$END"])
-    return _join(items) if items else "something else"
-
-
-_TEMPLATES = {
-    None: "a `.rlm` file is a list of declarations, each starting with `key`, `dim`, `env`, "
-    "`module`, `actor`, `value`, `explore` or `include`",
-    "key": "a key declaration reads `key NAME : SPEC`, as in `key action : f32[1] in [-2.0, 2.0]`",
-    "dim": "a dim declaration reads `dim NAME = SIZE`, as in `dim n_agents = 3`",
-    "env": 'an env declaration reads `env NAME = gym("ENV-ID")`, as in `env pendulum = gym("Pendulum-v1")`',
-    "include": 'an include reads `include "PATH"`, with a path relative to this file',
-    "module": "a module declaration reads `module NAME = NETWORK : INPUTS -> OUTPUTS`, as in "
-    "`module body = MLP(out_features=2) : observation -> hidden`",
-    "actor": "an actor declaration reads `actor NAME = ACTOR(...)`, as in "
-    "`actor policy = ProbabilisticActor(body, in=[loc, scale], out=[action], dist=TanhNormal())`",
-    "value": "a value declaration reads `value NAME = OPERATOR(...)`, as in "
-    "`value critic = ValueOperator(MLP(out_features=1), in=[observation])`",
-    "explore": "an explore declaration reads `explore NAME = MODULE(...)`, as in "
-    "`explore noisy = EGreedyModule(policy, spec=action)`",
-}
-
-# Common mistakes, recognised with lark's `match_examples`: each label lists texts that fail in
-# the parser state the mistake leaves behind. lark prefers an example failing on the same token,
-# then on the same kind of token, then any example failing in the same state, so the general
-# label of a state comes first. Every text is also tried after a first declaration, since lark
-# compares parser stack depths.
-_EXAMPLES: dict[str, list[str]] = {
-    "key-colon": [
-        "key observation f32[3]",
-        "key observation onehot(4)",
-        "key observation { a: f32[1] }",
-        "key observation pendulum.observation",
-    ],
-    "key-equals": ["key observation = f32[3]"],
-    "spec-dtype": ["key observation : [3]"],
-    "decl-equals": ["module body MLP()", "dim n 3", "env e gym('x')"],
-    "decl-colon": ["module body : MLP()", "dim n : 3", "env e : gym('x')"],
-}
-
-# Labels that only fit when the unexpected token is this literal.
-_EXAMPLE_TOKENS = {"key-equals": "=", "spec-dtype": "[", "decl-colon": ":"}
-
-
-def _example_variants() -> dict[str, list[str]]:
-    return {label: texts + ["dim first = 1\n" + t for t in texts] for label, texts in _EXAMPLES.items()}
-
-
-# ---------------------------------------------------------------------------------------------
-# The parse loop: tokens in, parse tree and syntax diagnostics out
-
-
-class _Run:
-    """One parse of one file: feeds tokens, explains errors, recovers, and goes on."""
-
-    def __init__(self, grammar: _Grammar, source: SourceFile) -> None:
-        self.g = grammar
-        self.source = source
-        self.diagnostics: list[Diagnostic] = []
-        self.broken: list[ast.ErrorDecl] = []
-        self.brackets: list[tuple[Token, bool]] = []  # open brackets; True for `in [` bounds
-        self.decl: Token | None = None  # keyword of the declaration being read
-        self.last: Token | None = None  # last token the parser accepted
-        self.prev: Token | None = None  # last token read, accepted or skipped
-        self.recovering = False
-        self.ip: InteractiveParser  # feeds tokens, says what may come next (lark's public API)
-        self.ps: ParserState  # the same parser's state: recovery unwinds its stacks
-
-    # -- driving the parser ----------------------------------------------------------------
-
-    def parse(self) -> Tree:
-        """Parse the whole text; the tree holds the declarations that parsed cleanly."""
-        interactive = self.g.lark.parse_interactive(self.source.text)
-        self.ip = interactive
-        self.ps = interactive.parser_state
-        thread = interactive.lexer_thread
-        tokens = thread.lex(self.ps)
-        while True:
-            try:
-                token = next(tokens)
-            except StopIteration:
-                break
-            except UnexpectedCharacters as exc:
-                self._bad_characters(exc.pos_in_stream, thread.state.line_ctr)
-                tokens = thread.lex(self.ps)
-                continue
-            except UnexpectedToken as exc:  # a valid token the current state cannot use
-                tokens = thread.lex(self.ps)
-                token = exc.token
-            self._step(token)
-        return self._finish()
-
-    def _step(self, token: Token) -> None:
-        if self.recovering:
-            if self._starts_declaration(token):
-                self.recovering = False
-                self._feed(token)
-            self.prev = token
-            return
-        self._feed(token)
-
-    def _feed(self, token: Token) -> None:
-        literal = self.g.literal.get(token.type)
-        if literal in _OPENERS and len(self.brackets) >= MAX_NESTING:
-            self._fail(token, self._too_deep(token))
-            return
-        if self.brackets and self._starts_declaration(token):
-            # A declaration keyword at column 1 starts the next declaration, even though inside
-            # brackets it could be read as a keyword-argument name: the brackets were not closed.
-            expected = {t for t in self.ip.choices() if t.isupper()}
-            self._fail(token, self._explain(token, self._acceptable(expected)))
-            return
-        try:
-            self.ip.feed_token(token)
-        except UnexpectedToken as exc:
-            self._fail(token, self._explain(token, self._acceptable(exc.expected)))
-            return
-        if literal in _OPENERS:
-            self.brackets.append((token, literal == "[" and self.last is not None and self.last.type == "IN"))
-        elif literal in _CLOSERS and self.brackets:
-            self.brackets.pop()
-        if token.type in _DECL_TERMINALS:
-            self.decl = token
-        self.last = self.prev = token
-
-    def _finish(self) -> Tree:
-        end = self._end_token()
-        try:
-            return self.ip.feed_token(end)
-        except UnexpectedToken as exc:
-            self.diagnostics.append(self._explain(end, self._acceptable(exc.expected)))
-            self._discard_declaration()
-            return self.ip.feed_token(end)
-
-    def _end_token(self) -> Token:
-        span = self.source.end_span()
-        return Token("$END", "", span.start, span.line, span.column, span.line, span.column, span.start)
-
-    def _trial(self, name: str) -> ParserState | None:
-        """A scratch copy of the parser after a token of type ``name``, or None if the parser
-        refuses it. The copy builds no trees: lark's reductions may extend the lists of
-        existing tree nodes in place, which must happen only on the real parser. (lark's
-        ``InteractiveParser.accepts()`` makes such copies too, but does not return them: recovery
-        needs the copy's stack, see :meth:`_reduce_finished_declaration`.)"""
-        ps = self.ps
-        trial = ParserState(self.g.scratch, ps.lexer, list(ps.state_stack), list(ps.value_stack))
-        try:
-            trial.feed_token(Token(name, ""), name == "$END")
-        except UnexpectedToken:
-            return None
-        return trial
-
-    def _acceptable(self, expected: Iterable[str]) -> set[str]:
-        """The tokens of ``expected`` that really can come next. An LALR state lists the
-        lookaheads of every context merged into it (after `(x)` it lists `,` even where no `,`
-        can follow); lark's ``accepts()`` tries each on a scratch copy of the parser."""
-        expected = set(expected)
-        return {name for name in self.ip.accepts() if name in expected} or expected
-
-    # -- recovery ----------------------------------------------------------------------------
-
-    def _starts_declaration(self, token: Token) -> bool:
-        """A declaration keyword that begins its line; at column 1 when inside brackets or
-        while skipping a broken declaration, whose continuation lines may well start with a
-        keyword-argument name such as `module=`."""
-        if token.type not in _DECL_TERMINALS:
-            return False
-        if self.prev is not None and token.line <= self.prev.end_line:
-            return False
-        return token.column == 1 or not (self.brackets or self.recovering)
-
-    def _fail(self, token: Token, diagnostic: Diagnostic) -> None:
-        """Report a syntax error at ``token`` and resynchronise on the next declaration."""
-        self.diagnostics.append(diagnostic)
-        resynchronise = self._starts_declaration(token)
-        on_new_line = self.last is not None and token.line > self.last.end_line
-        if not (on_new_line and self._reduce_finished_declaration()):
-            self._discard_declaration()
-        self.brackets.clear()
-        self.decl = None
-        if resynchronise:
-            self._feed(token)
-        else:
-            self.recovering = True
-            self.prev = token
-
-    def _reduce_finished_declaration(self) -> bool:
-        """If the declaration before the error is complete, reduce it so that it is kept: the
-        parser must accept a next declaration and land between declarations (in an argument
-        list `key` is accepted too, as a keyword-argument name, while the declaration goes on)."""
-        trial = self._trial("KW_KEY")
-        if trial is None or trial.state_stack[-2] not in self.g.declaration_starts:
-            return False
-        self.ps.feed_token(Token("KW_KEY", "key"))  # the same steps, now building the tree
-        self.ps.state_stack.pop()
-        self.ps.value_stack.pop()
-        return True
-
-    def _discard_declaration(self) -> None:
-        """Unwind the parser to the start of the current declaration, recording what it was."""
-        ps = self.ps
-        popped = []
-        while ps.state_stack[-1] not in self.g.declaration_starts:
-            ps.state_stack.pop()
-            popped.append(ps.value_stack.pop())
-        if popped:
-            self._record_broken(popped[::-1])
-
-    def _record_broken(self, items: list[Token | Tree]) -> None:
-        first = items[0]
-        keyword = first.children[0] if isinstance(first, Tree) else first  # `role` wraps its token
-        if not isinstance(keyword, Token):
-            return
-        name = None
-        if len(items) > 1 and isinstance(items[1], Token) and items[1].type == "NAME":
-            name = ast.Name(str(items[1]), span=_token_span(self.source.name, items[1]))
-        end = self.last if self.last is not None else keyword
-        span = _token_span(self.source.name, keyword).to(_token_span(self.source.name, end))
-        self.broken.append(ast.ErrorDecl(str(keyword), name, span=span))
-
-    # -- lexical errors ----------------------------------------------------------------------
-
-    def _bad_characters(self, pos: int, line_counter: LineCounter) -> None:
-        """Report text no token matches (a stray character, an unclosed string) and skip it."""
-        text = self.source.text
-        if text[pos] in "\"'":
-            end = text.find("\n", pos)
-            end = len(text) if end < 0 else end
-            span = self.source.span(pos, end)
-            diagnostic = Diagnostic(
-                "E0105",
-                "unterminated string",
-                span,
-                label="this string has no closing quote on its line",
-                help=f"close it with `{text[pos]}` before the end of the line",
-            )
-        else:
-            end = pos + 1
-            while end < len(text) and not _can_start_token(text[end]):
-                end += 1
-            span = self.source.span(pos, end)
-            shown = text[pos:end]
-            diagnostic = Diagnostic(
-                "E0104",
-                f"invalid character{'s' if end - pos > 1 else ''} {_printable(shown)}",
-                span,
-                label="not part of the language",
-                help="names use ASCII letters, digits and `_`; comments start with `#`",
-            )
-        line_counter.feed(text[pos:end])
-        marker = Token("$BAD", text[pos:end], pos, span.line, span.column, span.end_line, span.end_column, end)
-        if self.recovering:
-            self.diagnostics.append(diagnostic)
-            self.prev = marker
-        else:
-            self._fail(marker, diagnostic)
-
-    # -- explaining a syntax error -------------------------------------------------------------
-
-    def _explain(self, token: Token, expected: set[str]) -> Diagnostic:
-        """The diagnostic for an unexpected ``token``: the most specific explanation that fits."""
-        for explain in (
-            self._unclosed,
-            self._mismatched,
-            self._arrow,
-            self._bounds,
-            self._from_examples,
-            self._reserved,
-            self._missing_comma,
-        ):
-            diagnostic = explain(token, expected)
-            if diagnostic is not None:
-                return diagnostic
-        return self._generic(token, expected)
-
-    def _span(self, token: Token) -> Span:
-        return _token_span(self.source.name, token)
-
-    def _after_last(self) -> Span:
-        """The empty span just after the last accepted token (where something is missing)."""
-        if self.last is None:
-            return self.source.span(0, 0)
-        return self._span(self.last).at_end()
-
-    def _where(self, token: Token) -> tuple[Span, tuple[Label, ...]]:
-        """Primary span of an error at ``token``: the token itself, except at the end of the
-        file or at the next declaration, where the missing part goes after the last token."""
-        if token.type == "$END":
-            return self.source.end_span(), ()
-        if self._starts_declaration(token) and self.last is not None:
-            return self._after_last(), (Label(self._span(token), "the next declaration starts here"),)
-        return self._span(token), ()
-
-    def _context_help(self) -> str:
-        return _TEMPLATES[str(self.decl) if self.decl is not None else None]
-
-    def _found(self, token: Token) -> str:
-        if token.type != "$END" and self._starts_declaration(token):
-            return "the next declaration"
-        return _describe(token)
-
-    def _generic(self, token: Token, expected: set[str]) -> Diagnostic:
-        words = _expected_words(expected, self.g)
-        span, labels = self._where(token)
-        if token.type == "$END":
-            return Diagnostic(
-                "E0102",
-                f"unexpected end of file: expected {words}",
-                span,
-                label="the file ends here",
-                help=self._context_help(),
-            )
-        at_next = self._starts_declaration(token)
-        return Diagnostic(
-            "E0101",
-            f"expected {words}, found {self._found(token)}",
-            span,
-            label=f"expected {words}" if at_next else f"unexpected {_kind(token)}",
-            labels=labels,
-            help=self._context_help(),
-        )
-
-    def _unclosed(self, token: Token, expected: set[str]) -> Diagnostic | None:
-        """A bracket still open where the declaration ends: at the end of the file, at the
-        next declaration, or at a `:` on a later line (the keys of a module come after its
-        definition, so its brackets must be closed by then)."""
-        if not self.brackets:
-            return None
-        opener = self.brackets[-1][0]
-        closer = _OPENERS[str(opener)]
-        if token.type == "$END":
-            where, end = "the file ends here", self.source.end_span()
-        elif self._starts_declaration(token):
-            where, end = "the next declaration starts here", self._span(token)
-        elif token.type == self.g.name(":") and token.line > opener.line:
-            where, end = f"expected `{closer}` before this", self._span(token)
-        else:
-            return None
-        return Diagnostic(
-            "E0103",
-            f"unclosed `{opener}`",
-            self._span(opener),
-            label=f"this `{opener}` is never closed",
-            labels=(Label(end, where),),
-            help=f"add the missing `{closer}`",
-            suggestion=Suggestion(self._after_last(), closer),
-        )
-
-    def _mismatched(self, token: Token, expected: set[str]) -> Diagnostic | None:
-        literal = self.g.literal.get(token.type)
-        if literal not in _CLOSERS:
-            return None
-        if not self.brackets:
-            return Diagnostic(
-                "E0113",
-                f"unmatched `{literal}`",
-                self._span(token),
-                label=f"no `{_CLOSERS[literal]}` is open here",
-                help="remove it, or add the opening delimiter it was meant to close",
-            )
-        opener = self.brackets[-1][0]
-        if _OPENERS[str(opener)] == literal:
-            return None
-        return Diagnostic(
-            "E0113",
-            f"mismatched closing delimiter `{literal}`",
-            self._span(token),
-            label=f"this does not close `{opener}`",
-            labels=(Label(self._span(opener), f"`{opener}` is still open"),),
-            help=f"close `{opener}` with `{_OPENERS[str(opener)]}` first",
-        )
-
-    def _arrow(self, token: Token, expected: set[str]) -> Diagnostic | None:
-        arrow = self.g.name("->")
-        if token.type == arrow:
-            return Diagnostic(
-                "E0109",
-                "`->` without input keys",
-                self._span(token),
-                label="`->` needs the keys the module reads before it",
-                help="write the keys after the definition as `: INPUTS -> OUTPUTS`, as in "
-                "`module body = MLP(out_features=2) : observation -> hidden`",
-            )
-        if self.last is not None and self.last.type == arrow:
-            span, labels = self._where(token)
-            return Diagnostic(
-                "E0109",
-                f"`->` without output keys, found {self._found(token)}",
-                span,
-                label="expected the keys the module writes",
-                labels=labels,
-                help="name at least one output key after `->`, as in `: observation -> hidden`",
-            )
-        return None
-
-    def _bounds(self, token: Token, expected: set[str]) -> Diagnostic | None:
-        help_ = (
-            "write bounds as `in [LOW, HIGH]`, as in `f32[2] in [-1.0, 1.0]` "
-            "or per element `f32[2] in [[-1, 0], [1, 2]]`"
-        )
-        if self.last is not None and self.last.type == "IN":
-            return Diagnostic(
-                "E0111",
-                f"bounds are written in brackets, found {self._found(token)}",
-                self._where(token)[0],
-                label="expected `[LOW, HIGH]`",
-                help=help_,
-            )
-        if not self.brackets or not self.brackets[-1][1]:
-            return None
-        literal = self.g.literal.get(token.type)
-        if literal == ",":
-            return Diagnostic(
-                "E0111",
-                "bounds take exactly two values, `[LOW, HIGH]`",
-                self._span(token),
-                label="a third value starts here",
-                labels=(Label(self._span(self.brackets[-1][0]), "bounds start here"),),
-                help=help_,
-            )
-        if literal == "]":
-            return Diagnostic(
-                "E0111",
-                "bounds need a low and a high value, `[LOW, HIGH]`",
-                self._span(token),
-                label="only one value before this",
-                help=help_,
-            )
-        return None
-
-    def _from_examples(self, token: Token, expected: set[str]) -> Diagnostic | None:
-        if token.type == "$END" or self._starts_declaration(token):
-            return None  # something is missing at the end: the generic message says what
-        label = self._match_example(token, expected)
-        if label is None or _EXAMPLE_TOKENS.get(label, str(token)) != str(token):
-            return None
-        span = self._span(token)
-        name = str(self.last)
-        if label == "key-equals":
-            return Diagnostic(
-                "E0107",
-                "a key's spec follows `:`, not `=`",
-                span,
-                label="expected `:`",
-                help=_TEMPLATES["key"],
-                suggestion=Suggestion(span, ":"),
-            )
-        if label == "key-colon":
-            return Diagnostic(
-                "E0107",
-                f"missing `:` between the key `{name}` and its spec",
-                span,
-                label="expected `:` before the spec",
-                help=_TEMPLATES["key"],
-                suggestion=Suggestion(self._after_last(), " :"),
-            )
-        if label == "spec-dtype":
-            return Diagnostic(
-                "E0101",
-                "a tensor spec starts with its dtype",
-                span,
-                label="expected a dtype such as `f32` before the shape",
-                help="write the dtype, then the shape: `f32[3]`, `i64[2]`, `bool[4]`",
-            )
-        keyword = str(self.decl) if self.decl is not None else "declaration"
-        if label == "decl-colon":
-            return Diagnostic(
-                "E0108",
-                f"a `{keyword}` declaration binds its name with `=`, not `:`",
-                span,
-                label="expected `=`",
-                help=self._context_help(),
-                suggestion=Suggestion(span, "="),
-            )
-        return Diagnostic(
-            "E0108",
-            f"missing `=` after `{name}`",
-            span,
-            label="expected `=` before this",
-            help=self._context_help(),
-            suggestion=Suggestion(self._after_last(), " ="),
-        )
-
-    def _match_example(self, token: Token, expected: set[str]) -> str | None:
-        """The label of the example mistake that fails like this error (see `_EXAMPLES`).
-
-        lark's `match_examples` re-parses every example, so its answers are memoised per parser
-        state and token; names, numbers and strings are matched by kind, not by text. Examples
-        fail within the first tokens of a declaration: deeper states cannot match.
-        """
-        ps = self.ps
-        if len(ps.state_stack) > self.g.example_depth:
-            return None
-        text = "" if token.type in _KINDS else str(token)
-        memo_key = (len(ps.state_stack), ps.position, token.type, text)
-        memo = self.g.example_labels
-        if memo_key not in memo:
-            probe = UnexpectedToken(Token(token.type, text), expected, state=ps)
-            memo[memo_key] = probe.match_examples(
-                self.g.lark.parse, _example_variants(), token_type_match_fallback=True, use_accepts=False
-            )
-        return memo[memo_key]
-
-    def _reserved(self, token: Token, expected: set[str]) -> Diagnostic | None:
-        if token.type in _DECL_TERMINALS and "NAME" in expected and not self._starts_declaration(token):
-            word = token
-        elif self.last is not None and self.last.type in _DECL_TERMINALS and expected == {self.g.name("=")}:
-            word = self.last  # `Foo(value)`: a reserved word read as a keyword-argument name
-        else:
-            return None
-        return Diagnostic(
-            "E0117",
-            f"`{word}` is a reserved word and cannot be used as a name",
-            self._span(word),
-            label="reserved word",
-            help="pick another name; the declaration keywords may only name keyword arguments",
-        )
-
-    def _missing_comma(self, token: Token, expected: set[str]) -> Diagnostic | None:
-        starts_item = token.type in ("NAME", "NUMBER", "STRING") or self.g.literal.get(token.type) in (
-            "(", "[", "{", "true", "false", "none", "inf",
-        )
-        if self.g.name(",") not in expected or not starts_item or self._starts_declaration(token):
-            return None
-        return Diagnostic(
-            "E0110",
-            f"missing `,` before {_describe(token)}",
-            self._span(token),
-            label="expected `,` before this",
-            help="separate arguments, list items and dimensions with `,`",
-            suggestion=Suggestion(self._after_last(), ","),
-        )
-
-    def _too_deep(self, token: Token) -> Diagnostic:
-        return Diagnostic(
-            "E0112",
-            f"brackets nested more than {MAX_NESTING} deep",
-            self._span(token),
-            label="too deep",
-            help="flatten the expression, or give its inner parts names",
-        )
-
-
-def _can_start_token(char: str) -> bool:
-    return char.isascii() and (char.isalnum() or char in "_ \t\f\r\n#\"'()[]{}:,=+-*/%>.")
-
-
-def _printable(text: str) -> str:
-    """Characters shown in a message, escaped when they would not print."""
-    shown = text if len(text) <= 20 else text[:20] + "..."
-    if shown.isprintable():
-        return f"`{shown}`"
-    return "`" + shown.encode("unicode_escape").decode("ascii") + "`"
-
-
-def _token_span(file: str, token: Token) -> Span:
-    return Span(file, token.line, token.column, token.end_line, token.end_column, token.start_pos, token.end_pos)
+# Tokens and trees
 
 
 def _between(file: str, first: Token, last: Token) -> Span:
@@ -814,14 +79,15 @@ _ALIASES = {"float32": "f32", "float": "f32", "float64": "f64", "double": "f64",
             "int64": "i64", "int": "i64", "long": "i64", "uint8": "u8", "byte": "u8",
             "boolean": "bool", "bool_": "bool"}  # fmt: skip
 
-_SPEC_KINDS = ("onehot", "categorical", "binary", "multionehot", "multicategorical")
-_SPEC_ALIASES = {"onehotdiscrete": "onehot", "discrete": "categorical", "multibinary": "binary",
-                 "multidiscrete": "multicategorical", "multionehotdiscrete": "multionehot"}  # fmt: skip
+# Spec type names, for `NAME(...)` where NAME is no spec type (rldsl.lang.spec_types): the names
+# of the call forms, other names users try for them, and how the other forms are written.
+_SPEC_KINDS = tuple(spec_type.name for spec_type in CALL_TYPES)
+_SPEC_ALIASES = {normalized_name(alias): spec_type.name for spec_type in CALL_TYPES for alias in spec_type.aliases}
 _SPEC_HELP = {
-    "unbounded": "an unbounded spec is written with its dtype and shape: `f32[3]`",
-    "bounded": "a bounded spec is written `f32[3] in [LOW, HIGH]`",
-    "box": "a box is written `f32[3] in [LOW, HIGH]`",
-    "composite": "a composite spec is written `{ name: SPEC, ... }`",
+    normalized_name(name): f"{with_article(words)} is written {spec_type.written}"
+    for spec_type in SPEC_TYPES
+    if spec_type.form is not SpecForm.CALL
+    for name, words in ((spec_type.name, f"{spec_type.name} spec"), *((a, a) for a in spec_type.aliases))
 }
 
 _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t", "r": "\r"}
@@ -840,7 +106,7 @@ class _Builder:
     name where a rule has one; punctuation and other fixed words are dropped.
     """
 
-    def __init__(self, file: str, diagnostics: list[Diagnostic], grammar: _Grammar) -> None:
+    def __init__(self, file: str, diagnostics: list[Diagnostic], grammar: Grammar) -> None:
         self.file = file
         self.diagnostics = diagnostics
         self.fixed = grammar.fixed_words
@@ -848,10 +114,8 @@ class _Builder:
             "include": self.include, "dim_decl": self.dim_decl, "env_decl": self.env_decl,
             "key_decl": self.key_decl, "module_decl": self.module_decl, "role": self.role,
             "keyflow": self.keyflow, "keys": self.keys, "tensor_spec": self.tensor_spec,
-            "shape": self.shape, "bounds": self.bounds, "onehot_spec": self.onehot_spec,
-            "categorical_spec": self.categorical_spec, "binary_spec": self.binary_spec,
-            "multionehot_spec": self.multionehot_spec,
-            "multicategorical_spec": self.multicategorical_spec,
+            "shape": self.shape, "bounds": self.bounds,
+            **{f"{t.name}_spec": functools.partial(self.call_spec, t.name) for t in CALL_TYPES},
             "dtype_option": self.dtype_option, "shape_option": self.shape_option,
             "mask_option": self.mask_option, "composite_spec": self.composite_spec,
             "field": self.field, "spec_ref": self.spec_ref, "spec_call": self.spec_call,
@@ -927,7 +191,7 @@ class _Builder:
     # -- helpers ---------------------------------------------------------------------------------
 
     def token_span(self, token: Token) -> Span:
-        return _token_span(self.file, token)
+        return token_span(self.file, token)
 
     def name(self, token: Token) -> ast.Name:
         return ast.Name(str(token), span=self.token_span(token))
@@ -1015,20 +279,9 @@ class _Builder:
         self.check_duplicates(((name, s) for name, _, s in a), "option")
         return {name: value for name, value, _ in a}
 
-    def onehot_spec(self, span: Span, a: list) -> ast.OneHotSpec:
-        return ast.OneHotSpec(a[0], **self.options(a[1:]), span=span)  # type: ignore[arg-type]
-
-    def categorical_spec(self, span: Span, a: list) -> ast.CategoricalSpec:
-        return ast.CategoricalSpec(a[0], **self.options(a[1:]), span=span)  # type: ignore[arg-type]
-
-    def binary_spec(self, span: Span, a: list) -> ast.BinarySpec:
-        return ast.BinarySpec(a[0], **self.options(a[1:]), span=span)  # type: ignore[arg-type]
-
-    def multionehot_spec(self, span: Span, a: list) -> ast.MultiOneHotSpec:
-        return ast.MultiOneHotSpec(a[0], **self.options(a[1:]), span=span)  # type: ignore[arg-type]
-
-    def multicategorical_spec(self, span: Span, a: list) -> ast.MultiCategoricalSpec:
-        return ast.MultiCategoricalSpec(a[0], **self.options(a[1:]), span=span)  # type: ignore[arg-type]
+    def call_spec(self, kind: str, span: Span, a: list) -> ast.CallSpec:
+        """A spec type written as a call: the rule `{kind}_spec` of each call form."""
+        return ast.CallSpec(kind, a[0], **self.options(a[1:]), span=span)  # type: ignore[arg-type]
 
     def dtype_option(self, span: Span, a: list) -> tuple[str, ast.Dtype, Span]:
         return "dtype", self.dtype(a[0]), span
@@ -1071,7 +324,7 @@ class _Builder:
                 help=f"write `{_ALIASES.get(text.lower(), text)}[...]`, as in `f32[3]`",
             )
             return None
-        key = text.lower().replace("_", "")
+        key = normalized_name(text)
         guess = key if key in _SPEC_KINDS else _SPEC_ALIASES.get(key)
         if guess is None and key not in _SPEC_HELP:
             guess = suggest(key, _SPEC_KINDS)
@@ -1211,9 +464,9 @@ def _gc_paused() -> Iterator[None]:
 def parse_source(source: SourceFile) -> tuple[ast.Module, list[Diagnostic]]:
     """Parse a :class:`SourceFile`; see :func:`parse`."""
     with _gc_paused():
-        run = _Run(_grammar(), source)
+        run = RecoveringParse(load_grammar(), source)
         tree = run.parse()
-        builder = _Builder(source.name, run.diagnostics, run.g)
+        builder = _Builder(source.name, run.diagnostics, run.grammar)
         declarations = [builder.declaration(child) for child in tree.children]
     declarations += run.broken
     declarations.sort(key=lambda d: d.span.start)

@@ -326,19 +326,16 @@ class _Printer:
             return self.group("{ ", items, " }", col, reserve + len(shape)) + shape
         return self.spec_call(spec, col, reserve)
 
-    def spec_call(self, spec: ast.Spec, col: int, reserve: int) -> str:
-        """`onehot(n, dtype=..., shape=[...], mask=...)` and its siblings."""
-        kind = type(spec).__name__.removesuffix("Spec").lower()
-        first = spec.nvec if isinstance(spec, (ast.MultiOneHotSpec, ast.MultiCategoricalSpec)) else spec.n
-        items = [self.item(first)]  # type: ignore[union-attr]
-        dtype, shape, mask = (getattr(spec, name, None) for name in ("dtype", "shape", "mask"))
-        if dtype is not None:
-            items.append(self.text_item("dtype=" + dtype.name))
-        if shape is not None:
-            items.append(self.text_item("shape=" + self.shape(shape)))
-        if mask is not None:
-            items.append(self.keyword_item("mask", mask))
-        return self.group(kind + "(", items, ")", col, reserve)
+    def spec_call(self, spec: ast.CallSpec, col: int, reserve: int) -> str:
+        """A spec type written as a call: `onehot(n, dtype=..., shape=[...], mask=...)`."""
+        items = [self.item(spec.size)]
+        if spec.dtype is not None:
+            items.append(self.text_item("dtype=" + spec.dtype.name))
+        if spec.shape is not None:
+            items.append(self.text_item("shape=" + self.shape(spec.shape)))
+        if spec.mask is not None:
+            items.append(self.keyword_item("mask", spec.mask))
+        return self.group(spec.kind + "(", items, ")", col, reserve)
 
     def shape(self, shape: ast.Shape) -> str:
         """`[n_agents, 8]`."""

@@ -30,6 +30,7 @@ from rldsl.lang import types as T
 from rldsl.lang.graphs import is_cycle, shortest_cycle, strongly_connected
 from rldsl.lang.kinds import BY_NAME as KIND_NAMES
 from rldsl.lang.source import Span
+from rldsl.lang.spec_types import SPEC_TYPES, SPEC_TYPES_BY_NAME, SpecArg, spec_type_of
 from rldsl.lang.values import (
     INVALID,
     NumberLimitError,
@@ -47,21 +48,46 @@ from rldsl.lang.values import (
 # strongly_connected lives in rldsl.lang.graphs; it is still exported here, where it was first.
 __all__ = ["ATTRIBUTES", "DeclaredKey", "Scope", "Target", "strongly_connected"]
 
-#: Attributes of a spec, and the spec classes that have each.
-ATTRIBUTES = {
-    "shape": None,
-    "ndim": None,
-    "dtype": None,
-    "low": (T.Bounded,),
-    "high": (T.Bounded,),
-    "n": (T.OneHot, T.Categorical, T.Binary),
-    "nvec": (T.MultiOneHot, T.MultiCategorical),
-}
+# The parameters of spec types a model reads as attributes (`action.n`, `action.low`).
+_VALUE_ARGS = (SpecArg.SIZE, SpecArg.SIZES, SpecArg.BOUND)
 
-_SPEC_CLASSES = {ast.OneHotSpec: T.OneHot, ast.CategoricalSpec: T.Categorical, ast.BinarySpec: T.Binary,
-                 ast.MultiOneHotSpec: T.MultiOneHot, ast.MultiCategoricalSpec: T.MultiCategorical}  # fmt: skip
-_CLASS_WORDS = {T.OneHot: "onehot", T.Categorical: "categorical", T.Binary: "binary", T.MultiOneHot: "multionehot",
-                T.MultiCategorical: "multicategorical"}  # fmt: skip
+
+def _spec_attributes() -> dict[str, tuple[type, ...] | None]:
+    """``shape``, ``ndim`` and ``dtype``, which every spec has, then the size and bound parameters
+    of the spec types (rldsl.lang.spec_types), each with the static classes that have it."""
+    attributes: dict[str, tuple[type, ...] | None] = {"shape": None, "ndim": None, "dtype": None}
+    for spec_type in SPEC_TYPES:
+        for param in spec_type.params:
+            if param.type in _VALUE_ARGS:
+                attributes[param.name] = (*(attributes.get(param.name) or ()), spec_type.static)
+    return attributes
+
+
+def _owners_help(name: str) -> str:
+    """Which spec types have the attribute ``name``, for a spec that has not."""
+    owners = [t for t in SPEC_TYPES for p in t.params if p.name == name and p.type in _VALUE_ARGS]
+    words = [t.name for t in owners]
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    if owners[0].param(name).type is SpecArg.BOUND:
+        return f"only {listed} specs have bounds"
+    return f"`{name}` belongs to {listed} specs"
+
+
+#: Attributes of a spec, and the spec classes that have each (None: every spec).
+ATTRIBUTES = _spec_attributes()
+_ATTRIBUTE_HELP = {name: _owners_help(name) for name, owners in ATTRIBUTES.items() if owners is not None}
+_ATTRIBUTE_HELP["dtype"] = "each entry of a composite has its own dtype, as in `obs.position.dtype`"
+
+
+def _has_attribute(spec: T.Spec, name: str) -> bool:
+    """Whether ``spec`` has the attribute ``name`` of :data:`ATTRIBUTES`; a composite has a shape
+    but no dtype (its entries have one each)."""
+    owners = ATTRIBUTES[name]
+    if owners is None:
+        return name != "dtype" or not isinstance(spec, T.Composite)
+    return isinstance(spec, owners)
+
+
 _SORTS = {ast.DimDecl: "dim", ast.EnvDecl: "env", ast.KeyDecl: "key", ast.ModuleDecl: "module"}
 _WORDS = {"dim": "a dim", "env": "an env", "key": "a key", "module": "a module", "kind": "a kind"}
 
@@ -329,13 +355,10 @@ class Scope:
 
     def attribute(self, spec: T.Spec, name: str, ref: ast.Ref) -> object:
         """``shape``, ``ndim``, ``dtype``, ``low``, ``high``, ``n`` or ``nvec`` of a spec."""
-        owners = ATTRIBUTES[name]
-        if owners is not None and not isinstance(spec, owners):
+        if not _has_attribute(spec, name):
             self.report("E0206", f"{T.with_article(T.class_name(spec))} spec has no `{name}`", ref.span,
                         label=f"`{ref.dotted[: -len(name) - 1]}` is {T.spec_text(spec)}",
-                        help={"low": "only bounded specs have bounds", "high": "only bounded specs have bounds",
-                              "n": "`n` belongs to onehot, categorical and binary specs",
-                              "nvec": "`nvec` belongs to multionehot and multicategorical specs"}[name])
+                        help=_ATTRIBUTE_HELP[name])
             return INVALID
         if name == "shape":
             return tuple(spec.shape)
@@ -391,7 +414,7 @@ class Scope:
         if target.sort in ("dim", "attr"):
             return target.value
         name = ref.dotted
-        attribute = {T.Bounded: "low", T.OneHot: "n", T.Categorical: "n", T.Binary: "n"}.get(type(target.value), "ndim")
+        attribute = _number_attribute(target.value)
         hint = {"spec": f"use one of its attributes, such as `{name}.shape[-1]` or `{name}.{attribute}`",
                 "module": "modules are used as arguments of other modules, not as values",
                 "env": f"an env's specs are reached as `{name}.observation`, `{name}.action`, ...",
@@ -519,7 +542,7 @@ class Scope:
         elif isinstance(node, ast.CompositeSpec):
             spec = self._composite(node)
         else:
-            spec = self._discrete_spec(node)
+            spec = self._call_spec(node)
         return self._within_limits(spec, node)
 
     def _within_limits(self, spec: T.Spec | object, node: ast.Spec) -> T.Spec | object:
@@ -593,26 +616,32 @@ class Scope:
             return INVALID
         return T.simplify_bound([float(v) for v in flat])
 
-    def _discrete_spec(self, node: ast.Spec) -> T.Spec | object:
-        cls = _SPEC_CLASSES[type(node)]
-        dtype = node.dtype.name if node.dtype is not None else T.DISCRETE_DEFAULT_DTYPE[cls]
-        if T.is_float_dtype(dtype):
-            self.report("E0506", f"a {_CLASS_WORDS[cls]} spec holds indices; `{dtype}` is a float dtype",
+    def _call_spec(self, node: ast.CallSpec) -> T.Spec | object:
+        """A spec type written as a call, evaluated as its entry in :mod:`rldsl.lang.spec_types`
+        says: the dtype (E0506 for a float dtype where the spec holds indices), the size, the
+        given shape, then the static rule (E0506 when the given shape does not fit), then the mask."""
+        spec_type = SPEC_TYPES_BY_NAME[node.kind]
+        dtype = node.dtype.name if node.dtype is not None else spec_type.dtype
+        if spec_type.param("dtype").type is SpecArg.INDEX_DTYPE and T.is_float_dtype(dtype):
+            self.report("E0506", f"a {spec_type.name} spec holds indices; `{dtype}` is a float dtype",
                         node.dtype.span, label="not an integer dtype",
                         help="use an integer dtype such as `i64`, or `bool`")
             return INVALID
-        if cls in (T.MultiOneHot, T.MultiCategorical):
-            size = self._nvec(node.nvec)
-        else:
-            size = self.dim(node.n)
+        size = self._nvec(node.size) if spec_type.size.type is SpecArg.SIZES else self.dim(node.size)
         if size is INVALID:
             return INVALID
-        given = self.shape(node.shape) if node.shape is not None else None
-        if given is INVALID:
+        shape = self.shape(node.shape) if node.shape is not None else spec_type.default_shape(size)
+        if shape is INVALID:
             return INVALID
-        spec = self._shaped(cls, size, given, dtype, node)
-        if spec is INVALID or getattr(node, "mask", None) is None:
+        spec = spec_type.make(size, shape, dtype)
+        if isinstance(spec, str):
+            return self._bad_shape(node, spec)
+        if node.mask is None:
             return spec
+        if spec_type.mask_shape is None:
+            self.report("E0507", f"{T.with_article(spec_type.name)} spec takes no mask", node.mask.span,
+                        label="no mask here", help="remove `mask=`")
+            return INVALID
         return self._masked(spec, node.mask)
 
     def _nvec(self, expr: ast.Expr) -> tuple | object:
@@ -631,21 +660,6 @@ class Scope:
         if any(self.within_size_limit(expr, v) is INVALID for v in items):
             return INVALID
         return tuple(T.dim_value(v) for v in items)
-
-    def _shaped(self, cls: type, size: object, given: tuple | None, dtype: str, node: ast.Spec) -> T.Spec | object:
-        """A discrete spec with its default or given shape, checked (E0506)."""
-        if cls is T.Categorical:
-            return T.Categorical(size, given if given is not None else (), dtype)
-        if cls is T.MultiCategorical:
-            shape = given if given is not None else (len(size),)
-            if not shape or not T.dims_equal(shape[-1], len(size)):
-                return self._bad_shape(node, f"a multicategorical shape ends with the number of variables, {len(size)}")
-            return T.MultiCategorical(size, shape, dtype)
-        row = sum(size) if cls is T.MultiOneHot else size
-        shape = given if given is not None else (row,)
-        if not shape or not T.dims_equal(shape[-1], row):
-            return self._bad_shape(node, f"the shape must end with {row}, the length of a row")
-        return cls(size, shape, dtype)
 
     def _bad_shape(self, node: ast.Spec, why: str) -> object:
         self.report("E0506", f"invalid shape: {why}", node.shape.span, label="wrong last dim",
@@ -704,6 +718,15 @@ class Scope:
                 continue
             entries.append((name, spec))
         return T.Composite(tuple(entries), shape) if ok else INVALID
+
+
+def _number_attribute(spec: T.Spec) -> str:
+    """An attribute of ``spec`` that holds a number, for a hint: its first size or bound, else `ndim`."""
+    spec_type = spec_type_of(spec)
+    for param in spec_type.params if spec_type is not None else ():
+        if param.type in (SpecArg.SIZE, SpecArg.BOUND):
+            return param.name
+    return "ndim"
 
 
 def _short(text: str) -> str:

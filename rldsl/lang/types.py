@@ -1,14 +1,18 @@
 """Static spec types: what the checker knows about a tensor key before any tensor exists.
 
-Each class mirrors one runtime spec of :mod:`rldsl.specs` (and torchrl's): :class:`Unbounded`,
-:class:`Bounded`, :class:`OneHot`, :class:`Categorical`, :class:`Binary`, :class:`MultiOneHot`,
-:class:`MultiCategorical` and :class:`Composite`, plus :class:`Unknown` for a spec that could
-not be worked out because of an earlier error (every check involving it passes silently, so
-one mistake is reported once). They are immutable and pure Python: no torch.
+Each spec type of the language has a static class mirroring one runtime spec of
+:mod:`rldsl.specs` (and torchrl's): :class:`Unbounded`, :class:`Bounded`, :class:`OneHot`,
+:class:`Categorical`, :class:`Binary`, :class:`MultiOneHot`, :class:`MultiCategorical` and
+:class:`Composite`, defined with the spec type's description in :mod:`rldsl.lang.spec_types` and
+exported here; plus :class:`Unknown` for a spec that could not be worked out because of an
+earlier error (every check involving it passes silently, so one mistake is reported once). They
+are immutable and pure Python: no torch. This module holds what the passes do with them: limits,
+dtypes, bounds, text, and the walk over a composite's entries.
 
 Shapes are tuples of dims; a dim is an ``int`` or a :class:`Sym`, a named dimension such as
 ``n_agents`` (``dim n_agents = 3``: its value is known) or ``batch`` (``dim batch``: any size).
-Dims compare by value when both values are known; a dim of unknown size matches any size.
+Dims compare by value when both values are known; a dim of unknown size matches any size
+(:mod:`rldsl.lang.dims`, whose names are exported here too).
 
 >>> action = Bounded((1,), "f32", -2.0, 2.0)
 >>> spec_text(action), domain(action)
@@ -24,6 +28,37 @@ from collections.abc import Iterator
 from typing import Union
 
 import attrs
+
+from rldsl.lang.dims import ANY_DIM, Dim, Shape, Sym, dim_value, dims_equal, shape_size, shape_text, shapes_equal
+from rldsl.lang.spec_types import (
+    CALL_TYPES,
+    SPEC_TYPES,
+    Binary,
+    Bound,
+    Bounded,
+    Categorical,
+    Composite,
+    MultiCategorical,
+    MultiOneHot,
+    OneHot,
+    SpecArg,
+    SpecForm,
+    SpecType,
+    Unbounded,
+    spec_type_of,
+)
+
+# The static classes and dims are defined in rldsl.lang.spec_types and rldsl.lang.dims; the passes
+# import them from here, with what this module does with them.
+__all__ = [
+    "ANY_DIM", "Binary", "Bound", "Bounded", "Categorical", "Composite", "DISCRETE_DEFAULT_DTYPE", "DTYPES",
+    "Dim", "F32_MAX", "FLOAT_DTYPES", "INDEX_SPECS", "INT_DTYPES", "MAX_DIM_TEXT", "MAX_ELEMENTS", "MAX_INT",
+    "MAX_SIZE", "MultiCategorical", "MultiOneHot", "OneHot", "Shape", "Spec", "Sym", "UNKNOWN", "Unbounded",
+    "Unknown", "bound_pairs", "bound_text", "bounds_of", "box_contains", "box_equal", "class_name",
+    "dim_value", "dims_equal", "domain", "element_count", "is_float_dtype", "is_unknown", "leaves",
+    "mask_shape", "number_text", "shape_size", "shape_text", "shapes_equal", "simplify_bound", "size_problem",
+    "spec_text", "with_article",
+]
 
 # ---------------------------------------------------------------------------------------------
 # Limits
@@ -58,63 +93,7 @@ MAX_DIM_TEXT = 80
 F32_MAX = 3.4028234663852886e38
 
 # ---------------------------------------------------------------------------------------------
-# Dims and shapes
-
-
-@attrs.frozen(slots=True)
-class Sym:
-    """A named dimension: ``text`` is how it is written (``n_agents``, ``2 * n_actions``) and
-    ``value`` its size when known (None: any size)."""
-
-    text: str
-    value: int | None = None
-
-    def __str__(self) -> str:
-        return self.text
-
-
-Dim = Union[int, Sym]
-Shape = tuple  # tuple[Dim, ...]
-
-#: A dim of unknown size, used after an error.
-ANY_DIM = Sym("?", None)
-
-
-def dim_value(dim: Dim) -> int | None:
-    """The size of a dim, or None when it is not known.
-
-    >>> dim_value(3), dim_value(Sym("n", 4)), dim_value(Sym("batch"))
-    (3, 4, None)
-    """
-    return dim if isinstance(dim, int) else dim.value
-
-
-def dims_equal(a: Dim, b: Dim) -> bool:
-    """Whether two dims can be the same size: equal values, or the same name, or an unknown size.
-
-    >>> dims_equal(3, Sym("n", 3)), dims_equal(3, 4), dims_equal(Sym("batch"), 7)
-    (True, False, True)
-    """
-    va, vb = dim_value(a), dim_value(b)
-    if va is not None and vb is not None:
-        return va == vb
-    return True
-
-
-def shapes_equal(a: Shape, b: Shape) -> bool:
-    """Same rank and every pair of dims :func:`dims_equal`."""
-    return len(a) == len(b) and all(dims_equal(x, y) for x, y in zip(a, b))
-
-
-def shape_size(shape: Shape) -> int | None:
-    """The number of elements of a shape, or None when a dim's size is unknown."""
-    total = 1
-    for dim in shape:
-        value = dim_value(dim)
-        if value is None:
-            return None
-        total *= value
-    return total
+# Sizes
 
 
 def element_count(shape: Shape, limit: int = MAX_ELEMENTS) -> int | None:
@@ -135,6 +114,10 @@ def element_count(shape: Shape, limit: int = MAX_ELEMENTS) -> int | None:
     return total
 
 
+# The fields of each static class that hold a size (`n`): dims that size_problem checks too.
+_SIZE_FIELDS = {t.static: tuple(p.name for p in t.params if p.type is SpecArg.SIZE) for t in SPEC_TYPES}
+
+
 def size_problem(spec: Spec) -> tuple[str, str] | None:
     """Why a spec is too large, as ``(code, message)``: a dim above :data:`MAX_SIZE` (E0410) or
     more than :data:`MAX_ELEMENTS` elements over all its leaves (E0411); None when it fits.
@@ -148,7 +131,8 @@ def size_problem(spec: Spec) -> tuple[str, str] | None:
     for _, leaf in leaves(spec):
         if isinstance(leaf, (Composite, Unknown)):
             continue
-        dims = (*leaf.shape, *((leaf.n,) if isinstance(leaf, (OneHot, Categorical, Binary)) else ()))
+        sizes = _SIZE_FIELDS[type(leaf)]
+        dims = (*leaf.shape, *[getattr(leaf, name) for name in sizes]) if sizes else leaf.shape
         for dim in dims:
             value = dim_value(dim)
             if value is not None and value > MAX_SIZE:
@@ -157,11 +141,6 @@ def size_problem(spec: Spec) -> tuple[str, str] | None:
         if total > MAX_ELEMENTS:
             return "E0411", f"the spec has more than {MAX_ELEMENTS} (2**40) elements"
     return None
-
-
-def shape_text(shape: Shape) -> str:
-    """``[n_agents, 8]``."""
-    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,97 +159,6 @@ def is_float_dtype(dtype: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Specs
 
-Bound = Union[float, tuple]  # a scalar bound, or one bound per element (flattened, row-major)
-
-
-@attrs.frozen(slots=True)
-class Unbounded:
-    """Any value of the dtype (torchrl's ``Unbounded``)."""
-
-    shape: Shape
-    dtype: str = "f32"
-
-
-@attrs.frozen(slots=True)
-class Bounded:
-    """Values in the box ``[low, high]``; each bound a number or one number per element."""
-
-    shape: Shape
-    dtype: str
-    low: Bound
-    high: Bound
-
-
-@attrs.frozen(slots=True)
-class OneHot:
-    """One-hot rows of length ``n`` (the last dim of ``shape``); default dtype i64.
-
-    The language's default is i64, not torchrl's bool: every producer of one-hot actions
-    (Q-value modules, one-hot distributions, gymnasium's Discrete) writes int64 rows.
-    """
-
-    n: Dim
-    shape: Shape
-    dtype: str = "i64"
-    mask: tuple | None = None  # allowed entries, flattened like ``shape``
-
-
-@attrs.frozen(slots=True)
-class Categorical:
-    """Indices in ``0 .. n-1`` of shape ``shape`` (default a scalar); default dtype i64."""
-
-    n: Dim
-    shape: Shape = ()
-    dtype: str = "i64"
-    mask: tuple | None = None  # allowed entries, flattened like ``(*shape, n)``
-
-
-@attrs.frozen(slots=True)
-class Binary:
-    """Vectors of ``n`` bits (the last dim of ``shape``); default dtype i8."""
-
-    n: Dim
-    shape: Shape
-    dtype: str = "i8"
-
-
-@attrs.frozen(slots=True)
-class MultiOneHot:
-    """Several one-hot blocks side by side, of sizes ``nvec``; default dtype i64 (as `OneHot`)."""
-
-    nvec: tuple
-    shape: Shape
-    dtype: str = "i64"
-    mask: tuple | None = None
-
-
-@attrs.frozen(slots=True)
-class MultiCategorical:
-    """One index per variable, variable ``i`` in ``0 .. nvec[i]-1``; default dtype i64."""
-
-    nvec: tuple
-    shape: Shape
-    dtype: str = "i64"
-    mask: tuple | None = None
-
-
-@attrs.frozen(slots=True)
-class Composite:
-    """Named entries (nested keys); every entry's shape starts with the batch ``shape``."""
-
-    entries: tuple  # tuple[tuple[str, Spec], ...]
-    shape: Shape = ()
-
-    def get(self, name: str) -> Spec | None:
-        for key, spec in self.entries:
-            if key == name:
-                return spec
-        return None
-
-    def names(self) -> list[str]:
-        return [key for key, _ in self.entries]
-
-
 @attrs.frozen(slots=True)
 class Unknown:
     """A spec that could not be worked out (an error was reported already): it matches anything."""
@@ -287,10 +175,9 @@ class Unknown:
 Spec = Union[Unbounded, Bounded, OneHot, Categorical, Binary, MultiOneHot, MultiCategorical, Composite, Unknown]
 UNKNOWN = Unknown()
 
-#: Default dtype of each discrete spec class.
-DISCRETE_DEFAULT_DTYPE = {OneHot: "i64", Categorical: "i64", Binary: "i8", MultiOneHot: "i64",
-                          MultiCategorical: "i64"}  # fmt: skip
-INDEX_SPECS = (OneHot, Categorical, Binary, MultiOneHot, MultiCategorical)
+#: Default dtype of each discrete spec class (the spec types written as calls).
+DISCRETE_DEFAULT_DTYPE = {spec_type.static: spec_type.dtype for spec_type in CALL_TYPES}
+INDEX_SPECS = tuple(spec_type.static for spec_type in CALL_TYPES)
 
 
 def is_unknown(*specs: object) -> bool:
@@ -312,10 +199,10 @@ def domain(spec: Spec) -> str:
 
 def class_name(spec: Spec) -> str:
     """The spec's class in words, as a user writes it: ``bounded f32``, ``onehot``, ..."""
-    if isinstance(spec, (Unbounded, Bounded)):
-        return f"{'bounded' if isinstance(spec, Bounded) else 'unbounded'} {spec.dtype}"
-    return {OneHot: "onehot", Categorical: "categorical", Binary: "binary", MultiOneHot: "multionehot",
-            MultiCategorical: "multicategorical", Composite: "composite", Unknown: "unknown"}[type(spec)]  # fmt: skip
+    if isinstance(spec, Unknown):
+        return "unknown"
+    spec_type = _spec_type(spec)
+    return f"{spec_type.name} {spec.dtype}" if spec_type.form is SpecForm.TENSOR else spec_type.name
 
 
 def with_article(word: str) -> str:
@@ -325,13 +212,10 @@ def with_article(word: str) -> str:
 
 def mask_shape(spec: Spec) -> Shape | None:
     """The shape a mask of ``spec`` has (as in :mod:`rldsl.specs`), or None if it takes none."""
-    if isinstance(spec, (OneHot, MultiOneHot)):
-        return spec.shape
-    if isinstance(spec, Categorical):
-        return (*spec.shape, spec.n)
-    if isinstance(spec, MultiCategorical):
-        return (*spec.shape[:-1], sum(spec.nvec))
-    return None
+    spec_type = spec_type_of(spec)
+    if spec_type is None or spec_type.mask_shape is None:
+        return None
+    return spec_type.mask_shape(spec)
 
 
 def bounds_of(spec: Bounded) -> tuple[list[float], list[float]] | None:
@@ -427,16 +311,19 @@ def bound_text(bound: Bound) -> str:
     return number_text(bound)
 
 
-def _options(spec: Spec, default_shape: Shape) -> str:
-    parts = []
-    if spec.dtype != DISCRETE_DEFAULT_DTYPE[type(spec)]:
-        parts.append(f"dtype={spec.dtype}")
-    if tuple(spec.shape) != tuple(default_shape):
-        parts.append(f"shape={shape_text(spec.shape)}")
+def _call_text(spec: Spec, spec_type: SpecType) -> str:
+    """A spec written as a call: its size, then the options (`dtype`, `shape` and `mask`, those
+    of every call form) that differ from the spec type's defaults."""
+    size = getattr(spec, spec_type.size.name)
+    text = str(size) if spec_type.size.type is SpecArg.SIZE else "[" + ", ".join(map(str, size)) + "]"
+    if spec.dtype != spec_type.dtype:
+        text += f", dtype={spec.dtype}"
+    if tuple(spec.shape) != tuple(spec_type.default_shape(size)):
+        text += f", shape={shape_text(spec.shape)}"
     mask = getattr(spec, "mask", None)
     if mask is not None:
-        parts.append("mask=[" + ", ".join("true" if m else "false" for m in mask) + "]")
-    return "".join(", " + p for p in parts)
+        text += ", mask=[" + ", ".join("true" if m else "false" for m in mask) + "]"
+    return f"{spec_type.name}({text})"
 
 
 def spec_text(spec: Spec) -> str:
@@ -449,21 +336,21 @@ def spec_text(spec: Spec) -> str:
         return f"{spec.dtype}{shape_text(spec.shape)}"
     if isinstance(spec, Bounded):
         return f"{spec.dtype}{shape_text(spec.shape)} in [{bound_text(spec.low)}, {bound_text(spec.high)}]"
-    if isinstance(spec, OneHot):
-        return f"onehot({spec.n}{_options(spec, (spec.n,))})"
-    if isinstance(spec, Categorical):
-        return f"categorical({spec.n}{_options(spec, ())})"
-    if isinstance(spec, Binary):
-        return f"binary({spec.n}{_options(spec, (spec.n,))})"
-    if isinstance(spec, MultiOneHot):
-        return f"multionehot([{', '.join(map(str, spec.nvec))}]{_options(spec, (sum(spec.nvec),))})"
-    if isinstance(spec, MultiCategorical):
-        return f"multicategorical([{', '.join(map(str, spec.nvec))}]{_options(spec, (len(spec.nvec),))})"
+    spec_type = spec_type_of(spec)
+    if spec_type is not None and spec_type.form is SpecForm.CALL:
+        return _call_text(spec, spec_type)
     if isinstance(spec, Composite):
         inner = ", ".join(f"{name}: {spec_text(entry)}" for name, entry in spec.entries)
         body = "{ " + inner + " }" if inner else "{}"
         return body + (shape_text(spec.shape) if spec.shape else "")
     return "?"
+
+
+def _spec_type(spec: Spec) -> SpecType:
+    spec_type = spec_type_of(spec)
+    if spec_type is None:
+        raise TypeError(f"{type(spec).__name__} is not a static spec")
+    return spec_type
 
 
 def leaves(spec: Spec, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Spec]]:

@@ -7,9 +7,10 @@ import importlib
 
 import pytest
 
-MODULES = ["rldsl.lang.types", "rldsl.lang.values", "rldsl.lang.envs", "rldsl.lang.ir", "rldsl.lang.resolve",
-           "rldsl.lang.graphs", "rldsl.lang.codes", "rldsl.lang.kinds", "rldsl.lang.bind", "rldsl.lang.lower",
-           "rldsl.lang.infer", "rldsl.lang.keyflow", "rldsl.lang.check", "rldsl.api", "rldsl.cli", "rldsl"]
+MODULES = ["rldsl.lang.types", "rldsl.lang.dims", "rldsl.lang.spec_types", "rldsl.lang.values", "rldsl.lang.envs",
+           "rldsl.lang.ir", "rldsl.lang.resolve", "rldsl.lang.graphs", "rldsl.lang.codes", "rldsl.lang.kinds",
+           "rldsl.lang.bind", "rldsl.lang.lower", "rldsl.lang.infer", "rldsl.lang.keyflow", "rldsl.lang.check",
+           "rldsl.api", "rldsl.cli", "rldsl"]
 
 
 @pytest.mark.parametrize("name", MODULES)

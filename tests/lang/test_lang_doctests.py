@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["ast", "diagnostics", "includes", "parse", "render", "source", "envs", "__init__", "rldsl.files"]
+MODULES = ["ast", "diagnostics", "includes", "parse", "grammar", "recovery", "syntax_errors", "render", "source", "envs",
+           "__init__", "rldsl.files"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -11,7 +11,8 @@ from rldsl.lang import ast as A
 from rldsl.lang.check import check_program
 from rldsl.lang.includes import load_program
 from rldsl.lang.diagnostics import Diagnostic
-from rldsl.lang.parse import _EXAMPLES, DECLARATION_KEYWORDS, build_lark, parse
+from rldsl.lang.parse import DECLARATION_KEYWORDS, build_lark, parse
+from rldsl.lang.syntax_errors import _EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 ERROR_EXAMPLES = sorted((ROOT / "examples" / "errors").glob("*.rlm"))

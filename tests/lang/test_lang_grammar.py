@@ -9,7 +9,7 @@ import pytest
 from lark import Lark
 from lark.lexer import Lexer
 
-from rldsl.lang import parse as parse_module
+from rldsl.lang import grammar as grammar_module
 from rldsl.lang.parse import build_lark, grammar_text
 
 
@@ -42,7 +42,7 @@ def test_grammar_ships_inside_the_package() -> None:
 
 def test_cache_goes_to_the_user_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    target = parse_module._cache_file(grammar_text())
+    target = grammar_module._cache_file(grammar_text())
     assert isinstance(target, str) and Path(target).parent == tmp_path / "rldsl"
     build_lark(cache=target)
     assert Path(target).exists()
@@ -54,7 +54,7 @@ def test_cache_falls_back_when_the_folder_is_read_only(tmp_path: Path, monkeypat
     tmp_path.chmod(0o500)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     try:
-        assert parse_module._cache_file(grammar_text()) is True
+        assert grammar_module._cache_file(grammar_text()) is True
     finally:
         tmp_path.chmod(0o700)
 
@@ -63,7 +63,7 @@ def test_cache_falls_back_when_the_folder_cannot_be_made(tmp_path: Path, monkeyp
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    assert parse_module._cache_file(grammar_text()) is True
+    assert grammar_module._cache_file(grammar_text()) is True
 
 
 def test_parses_from_a_read_only_copy_with_nowhere_to_cache(tmp_path: Path) -> None:

@@ -238,14 +238,18 @@ class Builder:
             self._keep.append(net)
         return found
 
-    def _input_width(self, net: Network) -> int:
-        """The size of a network's input's last dim, as the checker typed it (its inputs
-        concatenated on their last dim)."""
+    def _input_size(self, net: Network) -> int:
+        """The size of the input dim a network's INPUT_SIZE parameter stands for (``Kind.input_dim``),
+        as the checker typed it: the last dim sums over inputs concatenated on it (an MLP's), any
+        other dim is the first input's (a ConvNet's channels)."""
         specs = self.network_inputs.get(net)
         if specs is None:
             raise CompileError(f"{net.span}: this network was not typed by the checker, so its input size is "
                                "unknown; compile a report from `rldsl.check` (or `rldsl.lang.check`)")
-        return sum(concrete(spec.shape[-1]) for spec in specs)
+        assert net.kind is not None
+        if net.kind.input_dim == -1:
+            return sum(concrete(spec.shape[-1]) for spec in specs)
+        return concrete(specs[0].shape[net.kind.input_dim])
 
     def _same_float_dtype(self, inputs: tuple[KeyRef, ...], specs: list[T.Spec]) -> None:
         """A network's weights are in the compile dtype (which stands in for f32): a float input of
@@ -271,7 +275,7 @@ class Builder:
         for param in net.kind.params:
             value = net.args[param.name]
             if param.meaning is Meaning.INPUT_SIZE and value is None:
-                value = self._input_width(net)
+                value = self._input_size(net)
             if param.target is None or param.passed is not Pass.ARG:
                 continue
             if value is None and not net.args.given(param.name):

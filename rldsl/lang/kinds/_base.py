@@ -81,7 +81,7 @@ class Meaning(str, enum.Enum):
     guess from parameter names."""
 
     INPUTS = "inputs"  # the keys the kind reads (its network's inputs): bounds take the first key's shape
-    INPUT_SIZE = "input size"  # a network's input width: left out, the width the checker typed its input with
+    INPUT_SIZE = "input size"  # left out, the size of the input's dim ``Kind.input_dim`` as the checker typed it
     MASK = "mask"  # a key read as a boolean mask of allowed actions (random inputs allow at least one)
     LOG_PROBABILITIES = "log-probabilities"  # a key read as log-probabilities over value atoms ([*B, atoms, n])
 
@@ -160,6 +160,7 @@ class Kind:
     omitted: tuple[tuple[str, str], ...] = ()  # constructor arguments the language leaves out, and why
     dist: DistInfo | None = None
     output_range: tuple[float, float] | None = None  # activations: where their outputs lie
+    input_dim: int = -1  # networks: the input dim an INPUT_SIZE parameter sizes (-1 features, -3 image channels)
     build: BuildRule | None = attrs.field(default=None, eq=False, repr=False)  # called with the lowering context
     infer: InferRule | None = attrs.field(default=None, eq=False, repr=False)  # called with the typing context
 

@@ -58,7 +58,7 @@ __all__ = ["BuildError", "Expr", "MAX_DEPTH", "Model", "ref"]
 
 #: Parameter types whose string arguments name something (a key, a module, a class).
 _NAMING = frozenset({ArgType.KEY, ArgType.KEYS, ArgType.SPEC, ArgType.NETWORK, ArgType.MODULE,
-                     ArgType.NET_OR_MODULE, ArgType.DIST, ArgType.ACTIVATION})
+                     ArgType.NET_OR_MODULE, ArgType.DIST, ArgType.ACTIVATION, ArgType.LAYER})
 
 #: The deepest expression the builder makes, each call, operator, index, list, tuple and pipe
 #: being one level (and the deepest nesting of composites in a runtime spec). Printed, a level

@@ -148,7 +148,7 @@ class Builder:
             if isinstance(value, Network):
                 return self.network(value, self._network_inputs(node))
             return self.module(value)
-        if type_ is ArgType.ACTIVATION:
+        if type_ in (ArgType.ACTIVATION, ArgType.LAYER):
             return runtime_class(value)
         if type_ is ArgType.NUMBERS:
             return self.numbers(value)

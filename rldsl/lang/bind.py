@@ -185,7 +185,7 @@ def default(param: Param, at: Span) -> object:
     if param.type is A.DIST:
         kind = BY_NAME[value]
         return Dist(kind, defaults(kind, at), at)
-    if param.type is A.ACTIVATION:
+    if param.type in (A.ACTIVATION, A.LAYER):
         return BY_NAME[value]
     return value
 

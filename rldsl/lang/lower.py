@@ -41,7 +41,7 @@ from rldsl.lang.kinds import BY_NAME, ArgType, Family, Kind, Param, lookup
 from rldsl.lang.resolve import Scope, Target
 from rldsl.lang.source import Span
 from rldsl.lang.types import Sym
-from rldsl.lang.values import INVALID, Reporter, describe, did_you_mean, is_dim, is_number
+from rldsl.lang.values import INVALID, Reporter, describe, did_you_mean, is_dim, is_number, suggest
 
 __all__ = ["Lowering"]
 
@@ -279,6 +279,8 @@ class Lowering:
             return self._dist(kind, param, expr)
         if kind_type is A.ACTIVATION:
             return self._activation(kind, param, expr)
+        if kind_type is A.LAYER:
+            return self._layer(kind, param, expr)
         if kind_type is A.NUMBERS:
             return self._numbers(kind, param, expr)
         if kind_type in (A.STR, A.CHOICE) and isinstance(expr, ast.Ref) and len(expr.path) == 1 \
@@ -468,6 +470,27 @@ class Lowering:
                             help=help_,
                             suggestion=Suggestion(ref.span, guess) if guess else None)
                 return INVALID
+        return self._wrong(kind, param, expr, _expr_words(expr))
+
+    def _layer(self, kind: Kind, param: Param, expr: ast.Expr) -> object:
+        """A layer class: a network kind named alone, one of ``param.choices`` (E0606 for another)."""
+        ref = expr.func if isinstance(expr, ast.Call) else expr
+        if isinstance(expr, ast.Call) and (expr.args or expr.kwargs):
+            self.report("E0604", f"`{param.name}` takes a class, not a configured layer", expr.span,
+                        label="arguments given", help=f"write the class alone, as in `{param.name}={expr.func.dotted}`")
+            return INVALID
+        if isinstance(ref, ast.Ref) and len(ref.path) == 1 and ref.path[0] not in self.scope.sort:
+            name = ref.path[0]
+            if name in param.choices:
+                return lookup(name)
+            from rldsl.lang.diagnostics import Suggestion
+
+            names = ", ".join(f"`{choice}`" for choice in param.choices)
+            guess = suggest(name, param.choices)
+            self.report("E0606", f"`{param.name}` of {kind.name} is one of {names}, not `{name}`", ref.span,
+                        label="not a layer class this kind builds with", help=f"use one of {names}",
+                        suggestion=Suggestion(ref.span, guess) if guess else None)
+            return INVALID
         return self._wrong(kind, param, expr, _expr_words(expr))
 
     def _numbers(self, kind: Kind, param: Param, expr: ast.Expr) -> object:

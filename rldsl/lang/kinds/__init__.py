@@ -104,7 +104,7 @@ def _default_text(param: Param) -> str:
         return f"`{number_text(value)}`"
     if isinstance(value, tuple):
         return "`[" + ", ".join(str(v) for v in value) + "]`"
-    if param.type in (ArgType.KEY, ArgType.DIST, ArgType.ACTIVATION):
+    if param.type in (ArgType.KEY, ArgType.DIST, ArgType.ACTIVATION, ArgType.LAYER):
         return f"`{value}`"
     return f'`"{value}"`'
 

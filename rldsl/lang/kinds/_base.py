@@ -64,6 +64,7 @@ class ArgType(str, enum.Enum):
     NET_OR_MODULE = "a network or a module"
     DIST = "a distribution"
     ACTIVATION = "an activation class"
+    LAYER = "a layer class"  # a network kind given as a class (`layer_class=NoisyLinear`), one of ``Param.choices``
 
 
 class Pass(str, enum.Enum):

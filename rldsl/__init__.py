@@ -7,6 +7,8 @@ when they are imported themselves. ``rldsl.check``, ``rldsl.compile`` and ``rlds
 are loaded on first use; ``rldsl.compile`` and ``rldsl.load`` import torch when called.
 ``rldsl.Report`` (:mod:`rldsl.lang.report`) is what every check returns.
 ``rldsl.RldslError`` (:mod:`rldsl.errors`) is the base of every exception class rldsl defines.
+``rldsl.register_kind`` and ``rldsl.unregister_kind`` (:mod:`rldsl.registry`) make a class of
+your own a kind that models can call by name.
 
 >>> import rldsl
 >>> rldsl.__version__
@@ -23,10 +25,12 @@ from rldsl.errors import RldslError
 
 __version__ = "0.1.0"
 
-__all__ = ["Model", "Program", "Report", "RldslError", "__version__", "check", "compile", "load", "to_source"]
+__all__ = ["Model", "Program", "Report", "RldslError", "__version__", "check", "compile", "load", "register_kind",
+           "to_source", "unregister_kind"]
 
 _LAZY = {"check": "rldsl.api", "Report": "rldsl.lang.report", "compile": "rldsl.api", "load": "rldsl.api",
-         "to_source": "rldsl.api", "Program": "rldsl.compiler", "Model": "rldsl.build"}
+         "to_source": "rldsl.api", "Program": "rldsl.compiler", "Model": "rldsl.build",
+         "register_kind": "rldsl.registry", "unregister_kind": "rldsl.registry"}
 
 
 def __getattr__(name: str) -> Any:

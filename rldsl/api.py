@@ -23,6 +23,7 @@ from rldsl.lang.includes import MAX_FILE_BYTES, ReadLimits, load_program, load_t
 from rldsl.lang.render import render_text
 from rldsl.lang.report import Report
 from rldsl.lang.source import SourceFile
+from rldsl.registry import import_kind_modules
 
 __all__ = ["Report", "check", "compile", "load", "report_of", "to_source"]
 
@@ -37,7 +38,7 @@ def _looks_like_path(source: str) -> bool:
 
 def check(source: str | os.PathLike[str] | object, *, name: str | None = None,
           include_roots: Sequence[str | os.PathLike[str]] = (), max_file_bytes: int = MAX_FILE_BYTES,
-          env_modules: Sequence[str] = (), dtype: str = "f32") -> Report:
+          env_modules: Sequence[str] = (), kind_modules: Sequence[str] = (), dtype: str = "f32") -> Report:
     """Check a model given as a path (``os.PathLike``, or a one-line string ending in ``.rlm``
     or naming an existing file), as text, or as a :class:`rldsl.build.Model`. Includes are
     followed (relative to the file, or to the current directory for text and models; ``name``
@@ -46,20 +47,23 @@ def check(source: str | os.PathLike[str] | object, *, name: str | None = None,
 
     Checking never imports code named by the model: ``gym("...")`` ids are looked up in
     gymnasium's registry. Envs of your own are registered by importing the modules that register
-    them, named here by you: ``env_modules=["mypkg.envs"]``.
+    them, named here by you: ``env_modules=["mypkg.envs"]``. Kinds of your own
+    (``rldsl.register_kind``) likewise: ``kind_modules=["mypkg.kinds"]`` imports the modules that
+    register them; a kind name in the model is only ever looked up.
 
     ``dtype`` is the float dtype the model is meant to be compiled in (``"f32"`` or ``"f64"``, as
     ``rldsl.compile(dtype=...)``): networks' weights have it, so a float input of another dtype is
     an error (E0515).
 
     Raises ``OSError`` when a path cannot be opened (or is a device, a FIFO, or over the size
-    limit), ``ImportError`` when an ``env_modules`` entry cannot be imported and ``ValueError`` for
-    another ``dtype``; every problem inside a model is a diagnostic.
+    limit), ``ImportError`` when an ``env_modules`` or ``kind_modules`` entry cannot be imported and
+    ``ValueError`` for another ``dtype``; every problem inside a model is a diagnostic.
     """
     from rldsl.build import Model
 
     check_dtype(dtype)
     import_env_modules(env_modules)
+    import_kind_modules(kind_modules)
     if isinstance(source, Model):
         return source.check(dtype=dtype)
     limits = ReadLimits(max_file_bytes=max_file_bytes, include_roots=tuple(include_roots))
@@ -81,7 +85,7 @@ def compile(source: str | os.PathLike[str] | object, *, name: str | None = None,
     ``"f64"``). With ``check_inputs`` (the default) a module called with a tensordict whose keys,
     shapes or dtypes differ from the checked specs raises ``rldsl.compiler.InputMismatch`` naming
     the key, the expected spec and the value given. torch is imported here, not before.
-    ``include_roots``, ``max_file_bytes`` and ``env_modules`` are passed to :func:`check`.
+    ``include_roots``, ``max_file_bytes``, ``env_modules`` and ``kind_modules`` are passed to :func:`check`.
     A model of more than ``max_params`` parameters (default 2**31, 8 GiB as f32; None: no limit)
     is refused before anything is allocated (:mod:`rldsl.compiler.limits`).
 
@@ -103,7 +107,7 @@ def compile(source: str | os.PathLike[str] | object, *, name: str | None = None,
 
 
 def load(path: str | os.PathLike[str], *, device: str | None = None, env_modules: Sequence[str] = (),
-         max_params: int = 2**31, max_bytes: int | None = None) -> object:
+         kind_modules: Sequence[str] = (), max_params: int = 2**31, max_bytes: int | None = None) -> object:
     """Load a model artifact written by ``rldsl compile FILE -o OUT.rlmz``: a
     :class:`rldsl.compiler.Program` rebuilt from the stored source and compile options, on
     ``device`` (default: the device it was saved from), holding the saved weights. The weights are
@@ -114,11 +118,13 @@ def load(path: str | os.PathLike[str], *, device: str | None = None, env_modules
     the limits it is read within: ``max_params`` parameters (default 2**31, checked before the
     model is built), ``max_bytes`` of file (default: enough for ``max_params`` f64 weights). Its ``gym("...")``
     ids are looked up in gymnasium's registry, never imported: register envs of your own with
-    ``env_modules`` (modules you name, imported first).
+    ``env_modules`` (modules you name, imported first), and kinds of your own with
+    ``kind_modules`` (the modules that call ``rldsl.register_kind``).
     """
     from rldsl.compiler.artifact import load_artifact
 
     import_env_modules(env_modules)
+    import_kind_modules(kind_modules)
     return load_artifact(path, device=device, max_params=max_params, max_bytes=max_bytes)
 
 

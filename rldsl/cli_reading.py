@@ -3,9 +3,10 @@ file within them.
 
 ``check``, ``compile`` and ``graph`` read the file named on the command line, and the files it
 includes inside that file's folder or an ``--include-root``, each at most ``--max-file-bytes``;
-``--import-envs MODULE`` imports a module of the user's that registers gymnasium envs (a model
-file can never ask for an import). ``inspect`` takes ``--import-envs`` only: an artifact's
-includes are its own members.
+``--import-envs MODULE`` imports a module of the user's that registers gymnasium envs, and
+``--import-kinds MODULE`` one that registers kinds of the user's own (``rldsl.register_kind``): a
+model file can never ask for an import. ``inspect`` takes these two only: an artifact's includes
+are its own members.
 """
 
 from __future__ import annotations
@@ -24,14 +25,18 @@ __all__ = ["add_env_arguments", "add_reading_arguments", "add_size_argument", "c
 
 
 def add_env_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--import-envs MODULE`` (repeatable)."""
+    """``--import-envs MODULE`` and ``--import-kinds MODULE`` (repeatable)."""
     parser.add_argument("--import-envs", action="append", default=[], metavar="MODULE",
                         help="import MODULE first, so that the gymnasium envs it registers can be named by id "
                              "(repeatable; a model file never makes rldsl import anything)")
+    parser.add_argument("--import-kinds", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first, so that the kinds it registers with rldsl.register_kind can be "
+                             "called by name (repeatable; a model file never makes rldsl import anything)")
 
 
 def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--include-root DIR`` (repeatable), ``--max-file-bytes N`` and ``--import-envs MODULE``."""
+    """``--include-root DIR`` (repeatable), ``--max-file-bytes N``, ``--import-envs MODULE`` and
+    ``--import-kinds MODULE``."""
     parser.add_argument("--include-root", action="append", default=[], metavar="DIR",
                         help="also allow includes from DIR (by default only the root file's folder and below; "
                              "repeatable)")
@@ -61,14 +66,19 @@ def read_limits(args: argparse.Namespace) -> ReadLimits:
 
 
 def import_envs(args: argparse.Namespace) -> str:
-    """Import the ``--import-envs`` modules: ``""``, or why one could not be imported."""
+    """Import the ``--import-envs`` and ``--import-kinds`` modules: ``""``, or why one could not be
+    imported."""
     from rldsl.lang.envs import import_env_modules
+    from rldsl.registry import import_kind_modules
 
-    for name in args.import_envs:
-        try:
-            import_env_modules([name])
-        except Exception as error:  # the user's own module: any failure is theirs to read, not a crash
-            return f"cannot import env module `{name}` (--import-envs): {type(error).__name__}: {error}"
+    for what, option, names, importer in (("env", "--import-envs", args.import_envs, import_env_modules),
+                                          ("kind", "--import-kinds", getattr(args, "import_kinds", ()),
+                                           import_kind_modules)):
+        for name in names:
+            try:
+                importer([name])
+            except Exception as error:  # the user's own module: any failure is theirs to read, not a crash
+                return f"cannot import {what} module `{name}` ({option}): {type(error).__name__}: {error}"
     return ""
 
 

@@ -23,6 +23,7 @@ import attrs
 import torch
 from tensordict.nn import TensorDictModule, TensorDictSequential
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.specs import concrete, shape_of, to_spec
@@ -37,13 +38,34 @@ _DTYPE_NAME = {torch.float32: "f32", torch.float64: "f64"}
 
 
 def runtime_class(kind: Kind) -> Any:
-    """The runtime class (or function) a kind names by dotted path."""
+    """The runtime class (or function) of a kind: the class object a kind registered from Python
+    carries (``rldsl.register_kind``; its ``runtime`` is only a name and is never imported), else
+    the class rldsl's own kind names by dotted path, inside rldsl, torch or tensordict."""
+    carried = getattr(kind, "runtime_object", None)
+    if carried is not None:
+        return carried
     module, _, name = kind.runtime.rpartition(".")
     try:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError) as error:
         raise CompileError(f"`{kind.name}` is checked but cannot be built yet: its runtime class `{kind.runtime}` "
                            "is not in this version of rldsl") from error
+
+
+def with_hooks(parts: list[Any]) -> nn.Module:
+    """Networks run in order, as one module; a part that is a forward hook rather than a module
+    (a QValueHook) is registered on the parts before it, as torchrl registers it on a network
+    (``net.register_forward_hook(hook)``), or on an identity when nothing precedes it. One module
+    alone is itself, so a hooked network keeps its parameter names."""
+    modules: list[nn.Module] = []
+    for part in parts:
+        if isinstance(part, nn.Module):
+            modules.append(part)
+            continue
+        target = modules[0] if len(modules) == 1 else nn.Sequential(*modules) if modules else nn.Identity()
+        target.register_forward_hook(part)
+        modules = [target]
+    return modules[0] if len(modules) == 1 else nn.Sequential(*modules)
 
 
 def tensordict_key(ref: object) -> object:
@@ -233,7 +255,7 @@ class Builder:
         found = self._built.get(id(net))
         if found is None:
             self._same_float_dtype(inputs, [self.key_specs[ref.path] for ref in inputs])
-            found = self._network(net)
+            found = with_hooks([self._network(net)])
             self._built[id(net)] = found
             self._keep.append(net)
         return found
@@ -268,7 +290,7 @@ class Builder:
     def _network(self, net: Network) -> nn.Module:
         """The module of a network: a kind's runtime class, or the stages of a pipe in order."""
         if net.kind is None:
-            return nn.Sequential(*(self._network(stage) for stage in net.stages))
+            return with_hooks([self._network(stage) for stage in net.stages])
         assert net.args is not None
         kwargs: dict[str, Any] = {}
         positional = []
@@ -285,4 +307,30 @@ class Builder:
                 positional.append(converted)
             else:
                 kwargs[param.target] = converted
-        return runtime_class(net.kind)(*positional, **kwargs)
+        return self._sized(runtime_class(net.kind)(*positional, **kwargs), net)
+
+    def _sized(self, module: Any, net: Network) -> Any:
+        """``module`` with every parameter sized. A runtime class without an input-size argument
+        (torchrl's ``DdpgMlpActor``: its first layer is ``nn.LazyLinear``) sizes its lazy layers on
+        its first call, so it is called once here, without gradients and in eval mode, on zeros of
+        the input shapes the checker typed (a batch of one): its parameters can then be counted on
+        ``meta``, drawn under the compile seed, saved and moved like any other."""
+        if not isinstance(module, nn.Module):  # a forward hook (QValueHook) has no parameters
+            return module
+        tensors = (*module.parameters(), *module.buffers())
+        if not any(is_lazy(t) for t in tensors):
+            return module
+        specs = self.network_inputs.get(net)
+        if specs is None:
+            raise CompileError(f"{net.span}: this network sizes itself on its first call, but it was not typed by "
+                               "the checker; compile a report from `rldsl.check` (or `rldsl.lang.check`)")
+        device = next(t.device for t in tensors if is_lazy(t))
+        inputs = [torch.zeros((1, *shape_of(spec.shape)), device=device) for spec in specs]
+        training = module.training
+        module.train(False)
+        try:
+            with torch.no_grad():
+                module(*inputs)
+        finally:
+            module.train(training)
+        return module

@@ -403,6 +403,130 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "entries of a composite). A larger spec could never be allocated; check the dims of the "
         "shape.",
     ),
+    CodeInfo(
+        "E0420",
+        "convolution leaves an empty image",
+        "Each layer of a `ConvNet` (or `Conv3dNet`) maps a spatial size `s` to `(s + 2 * padding - "
+        "kernel) // stride + 1`, which must stay at least 1: a kernel larger than the padded image "
+        "it gets leaves nothing. The image shrinks layer by layer (Atari's 84 goes 84 -> 20 -> 9 "
+        "-> 7 through kernels 8, 4, 3 and strides 4, 2, 1), so a large stride early can starve a "
+        "later layer. Use smaller kernels or strides, or pad (`paddings=1`).",
+    ),
+    CodeInfo(
+        "E0421",
+        "conv layer lists disagree",
+        "A conv network has one entry per layer in each list argument (`num_cells`, "
+        "`kernel_sizes`, `strides`, `paddings`), and `depth`, when given, is that number of "
+        "layers; a single value is used for every layer. Lists of different lengths, a list that "
+        "is not `depth` long, or single values everywhere without `depth`, leave the number of "
+        "layers undecided. Left out, `num_cells` is `[32, 32, 32]` (three layers).",
+    ),
+    CodeInfo(
+        "E0422",
+        "input is not an image",
+        "A conv network reads images `[*B, C, H, W]` (`Conv3dNet`: `[*B, C, D, H, W]`): the spec "
+        "of its input needs the channels and spatial dims, as `f32[3, 84, 84]`; flat features go "
+        "to an MLP. `SquashDims(n)` flattens the last `n` dims, so its input needs at least `n`.",
+    ),
+    CodeInfo(
+        "E0423",
+        "squeezed dim is not 1",
+        "`SqueezeLayer`, `Squeeze2dLayer` and `squeeze_output=true` remove trailing dims of size 1 "
+        "(the 1x1 image left by a pooling aggregator). A dim of another size, or one the spec does "
+        "not have, cannot be removed; after `SquashDims` the output is already flat.",
+    ),
+    CodeInfo(
+        "E0425",
+        "value head does not fit the advantages",
+        "A dueling Q-network (`DuelingMlpDQNet`, `DuelingCnnDQNet`) returns `value + advantage - "
+        "mean(advantage)`: the value head's output is added to every advantage, so its width "
+        "`out_features_value` is 1 (one state value, the usual dueling head) or the number of "
+        "advantages (the last dim of `out_features`). Any other width cannot be added (torchrl "
+        "builds the network and fails at its first call).",
+    ),
+    CodeInfo(
+        "E0430",
+        "agent dim does not match `n_agents`",
+        "A multi-agent module reads its input with one entry per agent on its agent dim, which "
+        "must be `n_agents` long: a mixer's agents' values are `[*B, n_agents, 1]` (the agent dim "
+        "second to last), a `MultiAgentConvNet`'s images `[*B, n_agents, C, H, W]` (the agent dim "
+        "fourth from the end). Make `n_agents` the size of that dim, or read the key that has one "
+        "entry per agent.",
+    ),
+    CodeInfo(
+        "E0431",
+        "agent values are not `[*B, n_agents, 1]`",
+        "A mixer (`QMixer`, `VDNMixer`) reads one number per agent, the value of the action it "
+        "chose, in a trailing dim of size 1: `[*B, n_agents, 1]`, as a Q-value module writes "
+        "`chosen_action_value` for each agent. Read the chosen action values (not all action "
+        "values), or declare the key with its trailing 1, as `f32[n_agents, 1]`.",
+    ),
+    CodeInfo(
+        "E0432",
+        "state does not match `state_shape`",
+        "A `QMixer` reads the global state as `[*B, *state_shape]`: the state key's trailing dims "
+        "must be `state_shape` (its hypernetworks read the state flattened to the product of "
+        "`state_shape`). Make `state_shape` the shape of the state key without batch dims.",
+    ),
+    CodeInfo(
+        "E0433",
+        "mixer inputs have different batch dims",
+        "A `QMixer` computes one joint value per sample from the agents' values `[*B, n_agents, "
+        "1]` and the global state `[*B, *state_shape]`: the dims before them (`*B`) must be the "
+        "same in both. A state with one entry per agent is not a global state; read one state per "
+        "sample, or give `state_shape` every dim of the state.",
+    ),
+    CodeInfo(
+        "E0434",
+        "multi-agent images are not `[*B, n_agents, C, H, W]`",
+        "A `MultiAgentConvNet` reads one image per agent: a float tensor `[*B, n_agents, C, H, "
+        "W]`, the agent dim fourth from the end. Declare the key with its agents, channels, "
+        "height and width, as `f32[n_agents, 3, 84, 84]`; flat per-agent features go to a "
+        "`MultiAgentMLP`.",
+    ),
+    CodeInfo(
+        "E0435",
+        "input has the wrong number of dims",
+        "Some layers read tensors of a fixed number of dims (after the batch dims): `BatchRenorm1d` "
+        "normalises feature vectors `[num_features]` (at run time `[batch, num_features]`, the "
+        "features on dim 1, as in torchrl), `LSTMNet` reads one step `[features]` or a sequence "
+        "`[time, features]`. Declare the key with that shape, or flatten it with a network first.",
+    ),
+    CodeInfo(
+        "E0436",
+        "dropout mask key already written",
+        "A `ConsistentDropoutModule` keeps its mask under `mask_key` (by default `<out>_dropout_mask`) "
+        "and reads it back when the key is present, so that an update replays the masks of its "
+        "rollout. Another module writing the same key would hand it its own value as a mask: two "
+        "dropout modules on one key (with the default mask name), or a network output named like "
+        "the mask. Give each dropout module a mask key of its own with `mask_key=...`.",
+    ),
+    CodeInfo(
+        "E0440",
+        "a vmapped module draws random numbers",
+        "`VmapModule` maps its module with `torch.vmap`, whose default `randomness=\"error\"` fails at "
+        "the first random draw inside the mapped module: exploration noise (`EGreedyModule`, "
+        "`AdditiveGaussianModule`, `OrnsteinUhlenbeckProcessModule`), a distribution sampled by "
+        "default (`default_interaction_type=\"random\"`) or dropout in a network. Pass "
+        "`randomness=\"different\"` (each slice draws its own numbers) or `\"same\"`, or `mock=true` (a "
+        "loop over the slices).",
+    ),
+    CodeInfo(
+        "E0441",
+        "a registered kind refuses its inputs",
+        "A kind registered from Python (`rldsl.register_kind`) checks its inputs and arguments with "
+        "the type rule given to it, and that rule refused them (it raised "
+        "`rldsl.registry.KindRuleError`). The message is the rule's own; see what the kind accepts in "
+        "the code that registers it.",
+    ),
+    CodeInfo(
+        "E0442",
+        "a registered kind's type rule failed",
+        "The type rule given to `rldsl.register_kind` (`shape=`) raised an exception other than "
+        "`KindRuleError`, or returned something that is not output shapes: a tuple of positive sizes "
+        "(or names of the inputs' dims of unknown size) for one output, a list of them for several. "
+        "This is a bug in the rule, not in the model; the message says what it did.",
+    ),
     # -- E05xx: specs and dtypes ------------------------------------------------------------
     CodeInfo(
         "E0501",
@@ -555,6 +679,24 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "`ProbabilisticActor` and the joined operators take modules, and the stages of `a >> b` are "
         "either all networks or all modules. Give a network keys (`: inputs -> outputs`) to make it "
         "a module.",
+    ),
+    CodeInfo(
+        "E0608",
+        "shared bias with a noisy layer",
+        "`MLP(single_bias_last_layer=true)` replaces the output layer's bias by one shared scalar, "
+        "and a noisy layer class (`layer_class=NoisyLinear`) cannot give its bias away: its bias is "
+        "noisy, `bias_mu + bias_sigma * bias_epsilon`, as its weights are (torchrl refuses the "
+        "pair with a ValueError). Drop `single_bias_last_layer=true`, or use `layer_class=Linear`.",
+    ),
+    CodeInfo(
+        "E0609",
+        "invalid noise scale",
+        "`std_init` of a noisy layer (`NoisyLinear`) is the initial standard deviation of its "
+        "factorised Gaussian noise, before division by the square root of the layer's fan-in (fan-out "
+        "for the bias): a finite number of at least 0 (`0.5`, the paper's, by default; `0` starts "
+        "without noise and lets training grow it). The noise is used only under the `random` "
+        "exploration type (or in training mode with `use_exploration_type=false`) and is redrawn "
+        "only by `rldsl.modules.reset_noise`.",
     ),
     # -- E07xx: distributions and exploration -----------------------------------------------
     CodeInfo(

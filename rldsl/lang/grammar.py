@@ -5,13 +5,12 @@ checkout links the folder, a wheel copies it), so :func:`grammar_text` reads it 
 either. :func:`build_lark` makes lark's LALR parser with the contextual lexer; lark caches the
 analysed grammar on disk (:func:`_cache_file`), in the user's cache folder when it can.
 :func:`load_grammar` returns the one :class:`Grammar` of the process: the parser plus what error
-recovery and error messages need to know about its terminals and tables.
+recovery and error messages need to know about its terminals and declarations.
 
-One use of lark's internals lives here (lark's public ``InteractiveParser`` API offers no way
-to ask it): :attr:`Grammar.declaration_starts`, the parser states that lie between declarations,
-found from the ``Shift`` actions of the parse table. :attr:`Grammar.scratch`, the parse tables
-without tree building, is read from lark's ``ParseConf`` for the trial parses of
-:mod:`rldsl.lang.recovery`.
+Only lark's public API is used: :meth:`Grammar.opens_declaration`, which error recovery asks
+after each declaration keyword, compares the parser's ``InteractiveParser.choices()`` with the
+choices after a keyword that starts a declaration, found once by feeding each keyword to a
+fresh interactive parser (see :mod:`rldsl.lang.recovery`).
 
 >>> grammar = load_grammar()
 >>> grammar.literal[grammar.name(":")]
@@ -25,11 +24,10 @@ import hashlib
 import importlib.resources
 import os
 from collections.abc import Iterable
+from typing import Any, Protocol
 
 import lark
 from lark import Lark, Token
-from lark.parsers.lalr_analysis import Shift
-from lark.parsers.lalr_parser_state import ParseConf
 
 from rldsl.lang.source import Span
 
@@ -39,6 +37,7 @@ __all__ = [
     "DECLARATION_TERMINALS",
     "OPENERS",
     "Grammar",
+    "Interactive",
     "build_lark",
     "grammar_text",
     "load_grammar",
@@ -104,27 +103,55 @@ def build_lark(**options: object) -> Lark:
     return Lark(text, **settings)
 
 
+class Interactive(Protocol):
+    """What rldsl uses of the interactive parser ``Lark.parse_interactive`` returns: lark's public
+    ``InteractiveParser`` API (lark's top-level package does not export the class itself)."""
+
+    parser_state: Any  # lark's state of the parse: only handed back to lark (its lexer, match_examples)
+    lexer_thread: Any  # the lexer, reading the text
+
+    def feed_token(self, token: Token) -> Any:
+        """Advance the parser by one token; raise ``UnexpectedToken`` if it cannot take it."""
+        ...
+
+    def copy(self, deepcopy_values: bool = True) -> Interactive:
+        """A parser that goes on from here on stacks of its own (without ``deepcopy_values``,
+        sharing the tree nodes built so far)."""
+        ...
+
+    def choices(self) -> dict[str, Any]:
+        """The parser's actions in its current state, by token type."""
+        ...
+
+    def accepts(self) -> set[str]:
+        """The token types that can really come next (tried on copies that build no tree)."""
+        ...
+
+
 class Grammar:
-    """The lark parser plus what error reporting needs to know about its terminals and tables."""
+    """The lark parser plus what error reporting needs to know about its terminals and declarations."""
 
     def __init__(self, parser: Lark) -> None:
         self.lark = parser
-        state = parser.parse_interactive("").parser_state
-        self.states = state.parse_conf.states
-        # The parse tables without tree building, for trying tokens on scratch copies.
-        self.scratch = ParseConf(state.parse_conf.parse_table, {}, state.parse_conf.start)
         self.literal = {t.name: t.pattern.value for t in parser.terminals if t.pattern.type == "str"}
         self.terminal = {value: name for name, value in self.literal.items()}
         # Tokens the AST builder drops: punctuation and fixed words, all but declaration keywords.
         self.fixed_words = frozenset(self.literal) - DECLARATION_TERMINALS
-        # States between declarations (a declaration keyword shifts and the file may end):
-        # recovery unwinds the parser to one of them. In an argument list `key` also shifts,
-        # as a keyword-argument name, but the file cannot end there.
-        self.declaration_starts = frozenset(
-            s
-            for s, actions in self.states.items()
-            if actions.get("KW_KEY", (None,))[0] is Shift and "$END" in actions
-        )
+        # What the parser may read next once a declaration keyword has started a declaration,
+        # at the start of the file or after another declaration alike. In an argument list a
+        # declaration keyword is a keyword-argument name, and `=` comes next instead.
+        self._openings: list[dict[str, Any]] = []
+        untouched = parser.parse_interactive("")
+        for terminal in sorted(DECLARATION_TERMINALS):
+            interactive = untouched.copy(deepcopy_values=False)
+            interactive.feed_token(Token(terminal, terminal[3:].lower()))
+            self._openings.append(interactive.choices())
+
+    def opens_declaration(self, choices: dict[str, Any]) -> bool:
+        """Whether ``choices`` (an interactive parser's ``choices()``, asked right after it
+        accepted a declaration keyword) are those of a declaration just started, rather than
+        of a keyword-argument name."""
+        return choices in self._openings
 
     def name(self, literal: str) -> str:
         """The terminal name lark gave a literal token, e.g. ``COLON`` for ``:``."""

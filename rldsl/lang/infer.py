@@ -167,7 +167,10 @@ class Typing:
         self.network_inputs.setdefault(network, tuple(inputs))
         if network.stages:
             current, names = inputs, labels
-            for stage in network.stages:
+            for index, stage in enumerate(network.stages):
+                if index and len(current) != 1:
+                    self._tuple_between_stages(network.stages[index - 1], stage, len(current))
+                    return None
                 result = self.network(stage, current, names, stage.span)
                 if result is None:
                     return None
@@ -180,6 +183,15 @@ class Typing:
         if current is not None and network.name is not None:
             self._same_inputs(network, inputs, use or at)
         return current
+
+    def _tuple_between_stages(self, before: Network, stage: Network, count: int) -> None:
+        """E0407: a pipe passes one value from stage to stage, so a stage returning several tensors
+        (a NormalParamExtractor's `loc, scale`) must end the pipe, where keys name them."""
+        word = before.kind.name if before.kind is not None else "the previous stage"
+        self.report("E0407", f"a stage of a pipe reads one tensor, but {word} returns {count}", stage.span,
+                    label="reads the previous stage's output", labels=((before.span, f"returns {count} tensors"),),
+                    help=f"end the pipe with {word} and name its outputs with keys (`-> loc, scale`), then feed the "
+                         "key you need to the next network")
 
     def _same_inputs(self, network: Network, inputs: list[T.Spec], at: Span) -> None:
         """A declared network has one set of weights: every use must feed it the same input sizes."""

@@ -7,8 +7,9 @@ torchrl.modules class without an rldsl kind (so that `LSTMModule` is not "correc
 when one is really close. The torchrl names are kept as a list; which of them rldsl lacks is
 worked out from the registered kinds, so the list of missing kinds shrinks as kinds are added.
 
->>> unknown_kind_help("LSTMModule")
-('rldsl has no `LSTMModule` yet (it is a torchrl.modules class); the kinds are listed in docs/language.md', None)
+>>> unknown_kind_help("LSTMModule")[0]  # doctest: +NORMALIZE_WHITESPACE
+'rldsl has no `LSTMModule` yet (it is a torchrl.modules class); the kinds are listed in docs/language.md;
+ a class of your own is made a kind from Python with `rldsl.register_kind` (then `--import-kinds MODULE`)'
 >>> unknown_kind_help("ProbablisticActor")
 ('did you mean `ProbabilisticActor`?', 'ProbabilisticActor')
 """
@@ -20,7 +21,7 @@ import functools
 from rldsl.lang.kinds import BY_NAME, KINDS, RENAMED, Family
 from rldsl.lang.values import did_you_mean
 
-__all__ = ["TORCHRL_MODULES", "missing_kinds", "unknown_kind_help"]
+__all__ = ["OWN_KIND", "TORCHRL_MODULES", "missing_kinds", "unknown_kind_help"]
 
 #: The classes of torchrl.modules (its API reference), whether or not rldsl has a kind for them.
 TORCHRL_MODULES: tuple[str, ...] = (
@@ -40,18 +41,25 @@ TORCHRL_MODULES: tuple[str, ...] = (
 
 @functools.cache
 def missing_kinds() -> frozenset[str]:
-    """The torchrl.modules classes rldsl has no kind for (and no other spelling of)."""
-    return frozenset(TORCHRL_MODULES) - frozenset(BY_NAME) - frozenset(RENAMED)
+    """The torchrl.modules classes rldsl has no kind of its own for (and no other spelling of);
+    one registered from Python (``rldsl.register_kind``) is found by name before this is asked."""
+    return frozenset(TORCHRL_MODULES) - frozenset(kind.name for kind in KINDS) - frozenset(RENAMED)
+
+
+#: How a kind rldsl lacks is added: registered from Python, never imported by a model.
+OWN_KIND = ("a class of your own is made a kind from Python with `rldsl.register_kind` "
+            "(then `--import-kinds MODULE`)")
 
 
 def unknown_kind_help(name: str, family: Family | None = None,
-                      fallback: str = "the kinds are listed in docs/language.md") -> tuple[str, str | None]:
+                      fallback: str = f"the kinds are listed in docs/language.md; {OWN_KIND}"
+                      ) -> tuple[str, str | None]:
     """The help line for an unknown kind ``name`` (looked for among the kinds of ``family``, or
     all kinds; ``fallback`` when nothing better can be said), and the kind it suggests, if any."""
     if name in RENAMED:
         return RENAMED[name], None
-    if name in missing_kinds():
-        return f"rldsl has no `{name}` yet (it is a torchrl.modules class); the kinds are listed in docs/language.md", \
-            None
-    names = [kind.name for kind in KINDS if family is None or kind.family is family]
+    if name in missing_kinds() and name not in BY_NAME:
+        return f"rldsl has no `{name}` yet (it is a torchrl.modules class); the kinds are listed in docs/language.md" \
+               f"; {OWN_KIND}", None
+    names = [kind.name for kind in BY_NAME.values() if family is None or kind.family is family]
     return did_you_mean(name, names, fallback)

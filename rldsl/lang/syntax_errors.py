@@ -8,11 +8,12 @@ comma), else a generic "expected ..., found ..." with the shape of the declarati
 
 The explanations read where the parse stands through :class:`ParsePosition`, which the parse
 loop of :mod:`rldsl.lang.recovery` offers: the open brackets, the declaration keyword, the last
-token accepted and the parser's state.
+token accepted and the interactive parser.
 
 Common mistakes are recognised with lark's ``UnexpectedInput.match_examples``, which compares
-the state the parser failed in (lark's ``ParserState``, read for its stack depth and position)
-with the states the texts of :data:`_EXAMPLES` fail in.
+the state the parser failed in (the interactive parser's ``parser_state``, handed to lark as it
+is) with the states the texts of :data:`_EXAMPLES` fail in, with ``==``: the same stack depth and
+position.
 
 >>> from rldsl.lang.grammar import load_grammar
 >>> grammar = load_grammar()
@@ -26,14 +27,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from lark import Token
 from lark.exceptions import UnexpectedInput, UnexpectedToken
-from lark.parsers.lalr_parser_state import ParserState
 
 from rldsl.lang.diagnostics import Diagnostic, Label, Suggestion
-from rldsl.lang.grammar import CLOSERS, DECLARATION_TERMINALS, OPENERS, Grammar, token_span
+from rldsl.lang.grammar import CLOSERS, DECLARATION_TERMINALS, OPENERS, Grammar, Interactive, token_span
 from rldsl.lang.source import SourceFile, Span
 from rldsl.lang.spec_types import CALL_TYPES
 
@@ -48,7 +48,7 @@ class ParsePosition(Protocol):
     brackets: list[tuple[Token, bool]]  # the open brackets, innermost last; True for the `[` of bounds
     decl: Token | None  # the keyword of the declaration being read
     last: Token | None  # the last token the parser accepted
-    parser_state: ParserState  # lark's state of the parser (its stack depth and position)
+    interactive: Interactive  # the parser (its state is handed to lark's match_examples)
 
     def starts_declaration(self, token: Token) -> bool:
         """Whether ``token`` is a declaration keyword that starts the next declaration."""
@@ -180,32 +180,36 @@ class _ExampleMatcher:
 
     def __init__(self, grammar: Grammar) -> None:
         self.grammar = grammar
-        self.labels: dict[tuple[int, int, str, str], str | None] = {}
+        self.labels: dict[tuple[int, str, str], str | None] = {}
 
     @functools.cached_property
-    def depth(self) -> int:
-        """The deepest parser stack at which an example of `_EXAMPLES` fails."""
-        depths = [0]
+    def failures(self) -> list[Any]:
+        """The parser states the texts of `_EXAMPLES` fail in, one of each kind: lark's
+        ``match_examples`` compares states with ``==`` (the same stack depth and position)."""
+        failures: list[Any] = []
         for texts in _example_variants().values():
             for text in texts:
                 try:
                     self.grammar.lark.parse(text)
                 except UnexpectedInput as error:
-                    if isinstance(error.state, ParserState):
-                        depths.append(len(error.state.state_stack))
-        return max(depths)
+                    if error.state is not None and error.state not in failures:
+                        failures.append(error.state)
+        return failures
 
-    def match(self, state: ParserState, token: Token, expected: set[str]) -> str | None:
-        """The label of the example mistake that fails like this error (see `_EXAMPLES`).
+    def match(self, state: Any, token: Token, expected: set[str]) -> str | None:
+        """The label of the example mistake that fails like this error (see `_EXAMPLES`), where
+        ``state`` is the failing interactive parser's ``parser_state``.
 
-        lark's `match_examples` re-parses every example, so its answers are memoised per parser
-        state and token; names, numbers and strings are matched by kind, not by text. Examples
-        fail within the first tokens of a declaration: deeper states cannot match.
+        lark's `match_examples` re-parses every example, so its answers are memoised per kind of
+        failure (:attr:`failures`) and token; names, numbers and strings are matched by kind, not
+        by text. A state no example fails in cannot match (examples fail within the first
+        tokens of a declaration, so most states are not among them).
         """
-        if len(state.state_stack) > self.depth:
+        kind = next((index for index, failure in enumerate(self.failures) if failure == state), None)
+        if kind is None:
             return None
         text = "" if token.type in _KINDS else str(token)
-        memo_key = (len(state.state_stack), state.position, token.type, text)
+        memo_key = (kind, token.type, text)
         memo = self.labels
         if memo_key not in memo:
             probe = UnexpectedToken(Token(token.type, text), expected, state=state)
@@ -401,7 +405,7 @@ def _bounds(at: ParsePosition, token: Token, expected: set[str]) -> Diagnostic |
 def _from_examples(at: ParsePosition, token: Token, expected: set[str]) -> Diagnostic | None:
     if token.type == "$END" or at.starts_declaration(token):
         return None  # something is missing at the end: the generic message says what
-    label = _matcher(at.grammar).match(at.parser_state, token, expected)
+    label = _matcher(at.grammar).match(at.interactive.parser_state, token, expected)
     if label is None or _EXAMPLE_TOKENS.get(label, str(token)) != str(token):
         return None
     span = _span(at, token)

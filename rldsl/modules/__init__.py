@@ -3,6 +3,14 @@
 Importing this package imports torch (``import rldsl`` alone does not).
 """
 
+from rldsl.modules.algorithms import (
+    DdpgCnnActor,
+    DdpgCnnQNet,
+    DdpgMlpActor,
+    DdpgMlpQNet,
+    DuelingCnnDQNet,
+    DuelingMlpDQNet,
+)
 from rldsl.modules.distributions import (
     Delta,
     IndependentNormal,
@@ -15,9 +23,15 @@ from rldsl.modules.distributions import (
     TanhNormal,
     TruncatedNormal,
 )
+from rldsl.modules.batchrenorm import BatchRenorm1d
+from rldsl.modules.conv import Conv2dNet, Conv3dNet, ConvNet, SquashDims, Squeeze2dLayer, SqueezeLayer
+from rldsl.modules.dropout import ConsistentDropout
 from rldsl.modules.exploration_type import ExplorationType, exploration_type, set_exploration_type
+from rldsl.modules.lstm_net import LSTMNet
 from rldsl.modules.models import MLP
-from rldsl.modules.multiagent import MultiAgentMLP
+from rldsl.modules.mixers import Mixer, QMixer, VDNMixer
+from rldsl.modules.multiagent import MultiAgentConvNet, MultiAgentMLP, MultiAgentNetBase
+from rldsl.modules.noisy import NoisyLazyLinear, NoisyLinear, reset_noise
 from rldsl.modules.tensordict_module import (
     Actor,
     ActorCriticOperator,
@@ -25,6 +39,7 @@ from rldsl.modules.tensordict_module import (
     ActorValueOperator,
     AdditiveGaussianModule,
     AdditiveGaussianWrapper,
+    ConsistentDropoutModule,
     DistributionalDQNnet,
     DistributionalQValueActor,
     DistributionalQValueHook,
@@ -53,23 +68,42 @@ __all__ = [
     "ActorValueOperator",
     "AdditiveGaussianModule",
     "AdditiveGaussianWrapper",
+    "BatchRenorm1d",
+    "ConsistentDropout",
+    "ConsistentDropoutModule",
+    "Conv2dNet",
+    "Conv3dNet",
+    "ConvNet",
+    "DdpgCnnActor",
+    "DdpgCnnQNet",
+    "DdpgMlpActor",
+    "DdpgMlpQNet",
     "Delta",
     "DistributionalDQNnet",
     "DistributionalQValueActor",
     "DistributionalQValueHook",
     "DistributionalQValueModule",
+    "DuelingCnnDQNet",
+    "DuelingMlpDQNet",
     "EGreedyModule",
     "ExplorationType",
     "IndependentNormal",
+    "LSTMNet",
     "MLP",
     "MaskedCategorical",
     "MaskedOneHotCategorical",
+    "Mixer",
+    "MultiAgentConvNet",
     "MultiAgentMLP",
+    "MultiAgentNetBase",
+    "NoisyLazyLinear",
+    "NoisyLinear",
     "NormalParamWrapper",
     "OneHotCategorical",
     "OrnsteinUhlenbeckProcessModule",
     "OrnsteinUhlenbeckProcessWrapper",
     "ProbabilisticActor",
+    "QMixer",
     "QValueActor",
     "QValueHook",
     "QValueModule",
@@ -78,15 +112,20 @@ __all__ = [
     "SafeProbabilisticModule",
     "SafeProbabilisticTensorDictSequential",
     "SafeSequential",
+    "SquashDims",
+    "Squeeze2dLayer",
+    "SqueezeLayer",
     "TanhDelta",
     "TanhModule",
     "TanhNormal",
     "TruncatedNormal",
+    "VDNMixer",
     "ValueOperator",
     "VmapModule",
     "biased_softplus",
     "exploration_type",
     "inv_softplus",
     "mappings",
+    "reset_noise",
     "set_exploration_type",
 ]

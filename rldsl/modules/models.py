@@ -17,13 +17,14 @@ import torch
 from torch import nn
 
 from rldsl._checks import require_int, require_positive
+from rldsl.modules.noisy import NoisyLazyLinear, NoisyLinear
 from rldsl.modules.utils import ArgumentError, LazyLayerError, check_flag, create_on_device
 
 __all__ = ["MLP", "LazyMapping", "register_lazy_layer"]
 
 #: Lazy (``in_features``-inferring) variant of each layer class, used for the first layer
 #: of an :class:`MLP` built without ``in_features``. Extend it with :func:`register_lazy_layer`.
-LazyMapping: dict[Any, Any] = {nn.Linear: nn.LazyLinear}
+LazyMapping: dict[Any, Any] = {nn.Linear: nn.LazyLinear, NoisyLinear: NoisyLazyLinear}
 
 _DEFAULT_NUM_CELLS = 32
 
@@ -80,7 +81,8 @@ class MLP(nn.Sequential):
     activation``, then an output layer of ``out_features`` units (a tuple reshapes the
     output to ``[..., *out_features]``). Without ``depth`` and ``num_cells`` the MLP is a
     single layer; ``depth`` alone gives 32 cells per hidden layer; a list ``num_cells``
-    sets the depth. Without ``in_features`` the first layer is lazy (``nn.LazyLinear``).
+    sets the depth. Without ``in_features`` the first layer is lazy (``nn.LazyLinear``, or
+    ``NoisyLazyLinear`` for ``layer_class=NoisyLinear``).
     The submodule indices, and so the ``state_dict`` keys, are torchrl's.
 
     Args:

@@ -56,8 +56,8 @@ BAD = [
     ("True", KEYS),
     ("False", KEYS),
     ("Softmax", KINDS),
-    ("LSTMNet", KINDS),
-    ("ConvNet", KINDS),
+    ("ObsEncoder", KINDS),
+    ("RSSMPrior", KINDS),
     ("obs", KEYS),
     ("x", ["y", "z"]),
     ("Foo", KINDS),
@@ -116,7 +116,7 @@ def test_a_suggestion_is_always_within_the_edit_budget(word: str, candidates: li
 def test_missing_kinds_are_derived_from_the_registry() -> None:
     for name in TORCHRL_MODULES:
         assert (name in missing_kinds()) == (name not in BY_NAME and name not in RENAMED), name
-    assert {"LSTMModule", "DTActor", "ConvNet", "NoisyLinear"} <= missing_kinds()
+    assert {"LSTMModule", "DTActor", "ObsEncoder", "RSSMPrior"} <= missing_kinds()
     assert not missing_kinds() & set(BY_NAME)
     assert len(set(TORCHRL_MODULES)) == len(TORCHRL_MODULES)
 
@@ -134,7 +134,7 @@ def test_kind_hints_docstring_examples() -> None:
     assert result.attempted > 0 and result.failed == 0
 
 
-@pytest.mark.parametrize("name", ["LSTMModule", "DTActor", "DecisionTransformer", "NoisyLinear"])
+@pytest.mark.parametrize("name", ["LSTMModule", "DTActor", "DecisionTransformer", "MPPIPlanner"])
 def test_a_torchrl_kind_rldsl_lacks_is_said_to_be_missing(name: str) -> None:
     found = check_text(f"key observation : f32[3]\nmodule p = {name}(x=1) : observation -> hidden\n", "s.rlm")
     (d,) = found.diagnostics

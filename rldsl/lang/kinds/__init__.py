@@ -20,21 +20,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rldsl.lang.kinds import distributions, exploration, modules, networks, qvalue, tensors
+from rldsl.lang.kinds import (
+    algorithms,
+    conv,
+    distributions,
+    exploration,
+    layers,
+    modules,
+    multiagent,
+    networks,
+    noisy,
+    qvalue,
+    tensors,
+    wrappers,
+)
 from rldsl.lang.kinds._base import REQUIRED, ArgType, DistInfo, Family, Kind, Meaning, Param, Pass
 from rldsl.lang.values import suggest
 
-__all__ = ["ArgType", "DistInfo", "Family", "KINDS", "Kind", "Meaning", "Param", "Pass", "RENAMED", "REQUIRED",
-           "kinds_markdown", "lookup", "suggest_kind"]
+__all__ = ["ArgType", "DistInfo", "Family", "KINDS", "Kind", "Meaning", "Param", "Pass", "REGISTERED", "RENAMED",
+           "REQUIRED", "add_registered", "kinds_markdown", "lookup", "remove_registered", "suggest_kind"]
 
 #: Every kind, by family.
 KINDS: tuple[Kind, ...] = (
     *networks.KINDS,
+    *multiagent.KINDS,
+    *conv.KINDS,
+    *noisy.KINDS,
+    *layers.KINDS,
     *tensors.KINDS,
     *distributions.KINDS,
     *modules.KINDS,
     *exploration.KINDS,
     *qvalue.KINDS,
+    *wrappers.KINDS,
+    *algorithms.KINDS,
 )
 
 
@@ -50,8 +69,29 @@ def _index(kinds: tuple[Kind, ...]) -> dict[str, Kind]:
     return index
 
 
-#: Kinds by name.
-BY_NAME: Mapping[str, Kind] = _index(KINDS)
+#: Kinds by name: rldsl's own, and those registered from Python for this process (:data:`REGISTERED`).
+BY_NAME: dict[str, Kind] = _index(KINDS)
+
+#: Kinds registered from Python by ``rldsl.register_kind`` (:mod:`rldsl.registry`), by name. They
+#: are in :data:`BY_NAME` too; :data:`KINDS` (and the generated reference) holds rldsl's own only.
+REGISTERED: dict[str, Kind] = {}
+
+
+def add_registered(kind: Kind, replace: bool = False) -> None:
+    """Make a kind registered from Python known by name (for this process). A name rldsl's own
+    kinds use is refused, and so is one registered already unless ``replace``."""
+    if kind.name in BY_NAME and not (replace and kind.name in REGISTERED):
+        owner = "registered already" if kind.name in REGISTERED else "one of rldsl's kinds"
+        raise ValueError(f"`{kind.name}` is {owner}")
+    BY_NAME[kind.name] = kind
+    REGISTERED[kind.name] = kind
+
+
+def remove_registered(name: str) -> Kind:
+    """Forget a kind registered from Python (rldsl's own kinds cannot be removed); KeyError if none."""
+    kind = REGISTERED.pop(name)
+    del BY_NAME[name]
+    return kind
 
 #: torchrl and tensordict names that are written differently in rldsl, with what to write.
 RENAMED: Mapping[str, str] = {
@@ -65,7 +105,10 @@ RENAMED: Mapping[str, str] = {
     "AdditiveGaussianWrapper": "use `AdditiveGaussianModule(policy, spec=...)`",
     "OrnsteinUhlenbeckProcessWrapper": "use `OrnsteinUhlenbeckProcessModule(policy, spec=...)`",
     "LazyLinear": "use `Linear(in_features, out_features)` or `MLP(out_features=...)`: the checker knows input sizes",
+    "NoisyLazyLinear": "use `NoisyLinear(out_features=...)` or `MLP(..., layer_class=NoisyLinear)`: the checker "
+                       "knows input sizes",
     "Sequential": "chain networks with `>>`, as in `MLP(...) >> Tanh()`",
+    "Conv2dNet": "write `ConvNet`: torchrl's `Conv2dNet` is another name for it",
 }
 
 
@@ -75,8 +118,9 @@ def lookup(name: str) -> Kind | None:
 
 
 def suggest_kind(name: str, family: Family | None = None) -> str | None:
-    """The kind name closest to ``name`` (optionally within one family), or None."""
-    names = [k.name for k in KINDS if family is None or k.family is family]
+    """The kind name closest to ``name`` (optionally within one family), or None; kinds registered
+    from Python count too."""
+    names = [k.name for k in BY_NAME.values() if family is None or k.family is family]
     return suggest(name, names)
 
 

@@ -30,11 +30,32 @@ def _build_mlp(lo: LoweringContext, args: Args) -> Network:
     check_positive(lo, args, "out_features", "in_features", "num_cells")
     check_positive(lo, args, "depth", allow_zero=True)
     _depth_and_cells(lo, args)
+    _noisy_single_bias(lo, args)
     dropout = args["dropout"]
     if args.ok("dropout") and dropout is not None and not 0 <= dropout < 1:
         lo.report("E0606", f"`dropout` is a probability in [0, 1), got {dropout}", args.span_of("dropout"),
                   label="not a probability", help="use a value such as `dropout=0.1`")
     return Network(args.kind, args, args.span)
+
+
+#: Layer classes whose bias is noisy, so that an MLP cannot replace it by one shared bias.
+_NOISY_LAYERS = frozenset({"NoisyLinear"})
+
+
+def _noisy_single_bias(lo: LoweringContext, args: Args) -> None:
+    """E0608 for `single_bias_last_layer=true` with a noisy `layer_class`: the MLP would replace the
+    output layer's bias by one shared scalar, which a noisy layer (its bias is noisy) refuses, as
+    the runtime MLP does with a ValueError."""
+    if not args.ok("layer_class", "single_bias_last_layer") or args["single_bias_last_layer"] is not True:
+        return
+    layer = args["layer_class"]
+    name = layer.name if isinstance(layer, Kind) else layer
+    if name in _NOISY_LAYERS:
+        lo.report("E0608", f"`single_bias_last_layer=true` cannot be used with `layer_class={name}`",
+                  args.span_of("single_bias_last_layer"), label="a shared bias for a noisy output layer",
+                  labels=((args.span_of("layer_class"), "its bias is noisy"),),
+                  help="drop `single_bias_last_layer=true` (the noisy layer keeps its own bias), or use "
+                       "`layer_class=Linear`")
 
 
 def _depth_and_cells(lo: LoweringContext, args: Args) -> None:
@@ -105,7 +126,8 @@ MLP = Kind(
         Param("bias_last_layer", A.BOOL, True, "whether the last layer has a bias"),
         Param("single_bias_last_layer", A.BOOL, False, "one shared bias for the last layer"),
         Param("activate_last_layer", A.BOOL, False, "apply the activation after the last layer too"),
-        Param("layer_class", A.LAYER, "Linear", "the class of every linear layer", choices=("Linear",)),
+        Param("layer_class", A.LAYER, "Linear", "the class of every linear layer",
+              choices=("Linear", "NoisyLinear")),
     ),
     reads="any number of tensors, concatenated on the last dim",
     writes="one tensor",

@@ -366,10 +366,9 @@ def _log_probabilities(ty: TypingContext, args: Args, ref: KeyRef, at: Span) -> 
     found = ty.written(ref.path) if ty.declared(ref.path) is None else None
     if found is None or found.origin is not Origin.NETWORK:
         return True
-    spec = found.spec
-    if isinstance(spec, T.Bounded) and all(h <= 0 for h in (spec.high if isinstance(spec.high, tuple)
-                                                            else (spec.high,))):
+    if _never_positive(found.spec) or _never_positive(ty.read(ref)):  # the latest write (a log-softmax) counts
         return True
+    spec = found.spec
     actor = "make_log_softmax" in args.values
     ty.report("E0710", f"{args.kind.name} reads log-probabilities over the atoms (never positive), but "
                        f"`{ref.dotted}` is written by {found.by} as {T.spec_text(spec)}, which may be positive",
@@ -377,6 +376,12 @@ def _log_probabilities(ty: TypingContext, args: Args, ref: KeyRef, at: Span) -> 
               help="keep `make_log_softmax=true`, which normalises the network's output" if actor else
               "use DistributionalQValueActor(network, support=...): it applies a log-softmax over the atoms first")
     return False
+
+
+def _never_positive(spec: T.Spec) -> bool:
+    """Whether every value of ``spec`` is at most 0 (a bounded spec with non-positive upper bounds)."""
+    return isinstance(spec, T.Bounded) and all(h <= 0 for h in (spec.high if isinstance(spec.high, tuple)
+                                                                  else (spec.high,)))
 
 
 _IN = Param("in", A.KEYS, ("observation",), "the keys the value network reads", target="in_keys", aka=("in_keys",),

@@ -9,6 +9,7 @@ from rldsl.modules.tensordict_module.actors import (
     ValueOperator,
 )
 from rldsl.modules.tensordict_module.common import SafeModule
+from rldsl.modules.tensordict_module.consistent_dropout import ConsistentDropoutModule
 from rldsl.modules.tensordict_module.exploration import (
     AdditiveGaussianModule,
     AdditiveGaussianWrapper,
@@ -40,6 +41,7 @@ __all__ = [
     "ActorValueOperator",
     "AdditiveGaussianModule",
     "AdditiveGaussianWrapper",
+    "ConsistentDropoutModule",
     "DistributionalDQNnet",
     "DistributionalQValueActor",
     "DistributionalQValueHook",

@@ -632,6 +632,8 @@ class DistributionalDQNnet(TensorDictModuleBase):
 class QValueHook:
     """A forward hook turning a Q network's output into ``(action, action_values, chosen_action_value)``.
 
+    Shapes: ``values: [*B, n] -> (action, values, chosen_action_value: [*B, 1])``.
+
     Register it with ``net.register_forward_hook(QValueHook("one_hot"))``; an `Actor` with the
     three out keys then writes all three. A hook sees only the network's output, so it takes
     no action mask (use `QValueModule` with `action_mask_key`).
@@ -681,6 +683,8 @@ class QValueHook:
 
 class DistributionalQValueHook(QValueHook):
     """A forward hook turning value distributions into ``(action, action_values)``.
+
+    Shapes: ``log_p: [*B, atoms, n] -> (action, log_p)``.
 
     The network must output log-probabilities ``[*B, atoms, actions]`` over `support`.
 

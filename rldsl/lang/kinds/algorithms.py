@@ -1,0 +1,494 @@
+"""Algorithm-specific kinds: dueling DQN heads, DDPG actors and critics, the distributional
+log-softmax.
+
+``DuelingMlpDQNet`` and ``DuelingCnnDQNet`` map an observation (a vector, or an image ``[*B, C, H,
+W]``) to Q-values ``value + advantage - mean(advantage)``. ``DdpgMlpActor`` maps an observation to
+an action, ``DdpgMlpQNet`` an observation and an action to one value; ``DdpgCnnActor`` maps an
+image to an action and the image's embedding (two outputs, as ``NormalParamExtractor`` has two),
+``DdpgCnnQNet`` an image and an action to one value. Their inner networks have torchrl's sizes:
+torchrl changes them through dictionaries of keyword arguments (``mlp_net_kwargs``, ...), which
+the language has no literal for, so they are left out (``omitted``). The runtime classes size
+their first layers on the first call (they are lazy: no input-size argument).
+
+``DistributionalDQNnet`` is a module: it reads raw values ``[*B, atoms, n]`` and writes their
+log-softmax over the atoms, which a ``DistributionalQValueModule`` reads.
+
+Pixel sizes follow each convolution's rule ``out = (size + 2 * padding - kernel) // stride + 1``,
+as for a ``ConvNet``: an image too small for the fixed kernels is E0420, an input that is not an
+image E0422 (the ``ConvNet`` codes).
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+
+from rldsl.lang import types as T
+from rldsl.lang.ir import Args, ModuleNode, Network, Origin, Step, Typed
+from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
+from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
+from rldsl.lang.kinds._rules import check_positive, float_inputs, keys, last_dims, node, out_shape
+from rldsl.lang.source import Span
+from rldsl.lang.values import INVALID
+
+A = ArgType
+
+_DEVICE = ("device", "chosen when compiling")
+_NO_DICTS = "no dict literals in the language: torchrl's default sizes are used"
+
+# ---------------------------------------------------------------------------------------------
+# Shared checks
+
+
+def _counted(ty: TypingContext, owner: str, inputs: list[T.Spec], at: Span, count: int, names: str) -> bool:
+    """E0407 unless the network is given ``count`` tensors (``names`` says which, for the help).
+    True when there are as many and their specs are known."""
+    if len(inputs) != count:
+        ty.report("E0407", f"{owner} reads {names}, but is given {len(inputs)} tensor{'s' if len(inputs) != 1 else ''}",
+                  at, label=f"{len(inputs)} input{'s' if len(inputs) != 1 else ''}",
+                  help=f"give it {count} key{'s' if count != 1 else ''}: {names}")
+        return False
+    return not T.is_unknown(*inputs)
+
+
+def _inputs(ty: TypingContext, owner: str, inputs: list[T.Spec], labels: list[str], at: Span, count: int,
+            names: str) -> bool:
+    """:func:`_counted`, then the float checks (E0503, E0504, E0515). True when the inputs can be typed."""
+    return _counted(ty, owner, inputs, at, count, names) and float_inputs(ty, inputs, labels, owner, at,
+                                                                         weighted=True)
+
+
+def _vector(ty: TypingContext, owner: str, spec: T.Spec, label: str, at: Span) -> tuple | None:
+    """The batch dims of a vector input ``[*B, d]`` (E0401 for a scalar)."""
+    return last_dims(ty, [spec], [label], owner, at)
+
+
+def _same_batch(ty: TypingContext, owner: str, first: tuple, second: tuple, labels: list[str],
+                shapes: tuple[tuple, tuple], at: Span) -> bool:
+    """E0401 unless the batch dims of two inputs (an observation and an action) are the same:
+    the network concatenates their features."""
+    if T.shapes_equal(first, second):
+        return True
+    ty.report("E0401", f"{owner} joins {labels[0]} and {labels[1]} on their last dim, but {labels[0]} has shape "
+                       f"{T.shape_text(shapes[0])} and {labels[1]} {T.shape_text(shapes[1])}", at,
+              label="the batch dims differ",
+              help="give both keys the same dims before their features, such as `f32[n_agents, 8]` and "
+                   "`f32[n_agents, 2]`")
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Dueling DQN
+
+
+def _value_width_fits(lo: LoweringContext, args: Args) -> None:
+    """E0425 unless the value head's width is 1 or the advantages' last dim: the value is added to
+    every advantage (torchrl fails at the first call otherwise)."""
+    if not args.ok("out_features", "out_features_value"):
+        return
+    width = args["out_features_value"]
+    last = out_shape(args["out_features"])[-1]
+    if T.dim_value(width) == 1 or T.dims_equal(width, last):
+        return
+    lo.report("E0425", f"the value head's width `out_features_value={width}` does not fit the {last} advantages",
+              args.span_of("out_features_value"), label=f"neither 1 nor {last}",
+              help=f"use `out_features_value=1` (one state value, the usual dueling head) or `{last}`")
+
+
+def _build_dueling(lo: LoweringContext, args: Args) -> Network:
+    """Positive sizes (E0606) and a value head that fits the advantages (E0425)."""
+    check_positive(lo, args, "out_features", "out_features_value")
+    _value_width_fits(lo, args)
+    return Network(args.kind, args, args.span)
+
+
+def _q_values(args: Args, lead: tuple, dtype: str) -> list[T.Spec] | None:
+    """The dueling output ``f[*B, *out_features]``."""
+    if not args.ok("out_features", "out_features_value"):
+        return None
+    return [T.Unbounded((*lead, *out_shape(args["out_features"])), dtype)]
+
+
+def _infer_dueling_mlp(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                       at: Span) -> list[T.Spec] | None:
+    args = net.args
+    assert args is not None
+    if not _inputs(ty, "DuelingMlpDQNet", inputs, labels, at, 1, "one observation vector"):
+        return None
+    lead = _vector(ty, "DuelingMlpDQNet", inputs[0], labels[0], at)
+    return None if lead is None else _q_values(args, lead, inputs[0].dtype)
+
+
+_OUT_FEATURES = Param("out_features", A.SIZE, doc="advantages per sample (the number of actions); a tuple reshapes "
+                                                  "them", positional=True, aka=("out", "n_actions"))
+_OUT_FEATURES_VALUE = Param("out_features_value", A.INT, 1, "the value head's width: 1, or the advantages' last dim")
+
+DUELING_MLP_DQNET = Kind(
+    name="DuelingMlpDQNet",
+    family=Family.NETWORK,
+    runtime="rldsl.modules.DuelingMlpDQNet",
+    summary="A dueling Q-network on vectors: a feature MLP ([256, 256] -> 256, ELU), then advantage and value "
+            "heads (512 cells, ELU) combined as `value + advantage - mean(advantage)`.",
+    params=(_OUT_FEATURES, _OUT_FEATURES_VALUE),
+    reads="one tensor",
+    writes="one tensor",
+    rule="`f[*B, d]` gives `f[*B, *out_features]`; `out_features_value` is 1 or the last dim of `out_features`",
+    omitted=(("mlp_kwargs_feature", _NO_DICTS), ("mlp_kwargs_output", _NO_DICTS), _DEVICE),
+    build=_build_dueling,
+    infer=_infer_dueling_mlp,
+)
+
+# ---------------------------------------------------------------------------------------------
+# DDPG on vectors
+
+
+def _build_network(lo: LoweringContext, args: Args) -> Network:
+    """A network without arguments to check."""
+    return Network(args.kind, args, args.span)
+
+
+def _build_actor(lo: LoweringContext, args: Args) -> Network:
+    """A positive action size (E0606)."""
+    check_positive(lo, args, "action_dim")
+    return Network(args.kind, args, args.span)
+
+
+def _infer_mlp_actor(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                     at: Span) -> list[T.Spec] | None:
+    args = net.args
+    assert args is not None
+    if not _inputs(ty, "DdpgMlpActor", inputs, labels, at, 1, "one observation vector"):
+        return None
+    lead = _vector(ty, "DdpgMlpActor", inputs[0], labels[0], at)
+    if lead is None or not args.ok("action_dim"):
+        return None
+    return [T.Unbounded((*lead, args["action_dim"]), inputs[0].dtype)]
+
+
+def _infer_mlp_qnet(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                    at: Span) -> list[T.Spec] | None:
+    owner = "DdpgMlpQNet"
+    if not _inputs(ty, owner, inputs, labels, at, 2, "an observation and an action, in that order"):
+        return None
+    observation = _vector(ty, owner, inputs[0], labels[0], at)
+    action = _vector(ty, owner, inputs[1], labels[1], at)
+    if observation is None or action is None:
+        return None
+    if not _same_batch(ty, owner, observation, action, labels, (inputs[0].shape, inputs[1].shape), at):
+        return None
+    return [T.Unbounded((*observation, 1), inputs[0].dtype)]
+
+
+_ACTION_DIM = Param("action_dim", A.INT, doc="the action's size", positional=True)
+
+DDPG_MLP_ACTOR = Kind(
+    name="DdpgMlpActor",
+    family=Family.NETWORK,
+    runtime="rldsl.modules.DdpgMlpActor",
+    summary="DDPG's actor on vectors: an MLP ([400, 300], ELU) to the action, its last layer drawn from "
+            "U(-3e-3, 3e-3).",
+    params=(_ACTION_DIM,),
+    reads="one tensor (the observation)",
+    writes="one tensor (the action)",
+    rule="`f[*B, d]` gives `f[*B, action_dim]` (unbounded: squash it with a TanhModule for a bounded action)",
+    omitted=(("mlp_net_kwargs", _NO_DICTS), _DEVICE),
+    build=_build_actor,
+    infer=_infer_mlp_actor,
+)
+
+DDPG_MLP_QNET = Kind(
+    name="DdpgMlpQNet",
+    family=Family.NETWORK,
+    runtime="rldsl.modules.DdpgMlpQNet",
+    summary="DDPG's critic on vectors: the observation through a 400-cell layer, joined by the action, then 300 "
+            "cells to one value (ELU; last layer drawn from U(-3e-3, 3e-3)).",
+    params=(),
+    reads="two tensors: the observation, then the action",
+    writes="one tensor (the state-action value)",
+    rule="`f[*B, d]` and `f[*B, a]` give `f[*B, 1]`",
+    omitted=(("mlp_net_kwargs_net1", _NO_DICTS), ("mlp_net_kwargs_net2", _NO_DICTS), _DEVICE),
+    build=_build_network,
+    infer=_infer_mlp_qnet,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Pixel networks: the ConvNet trunk
+
+
+#: ``(kernel, stride, padding)`` of each convolution: the dueling CNN's (Atari DQN), DDPG's.
+_DUELING_LAYERS = ((8, 4, 0), (4, 2, 0), (3, 1, 0))
+_DDPG_LAYERS = ((8, 4, 0), (4, 2, 0), (3, 1, 1))
+_SPATIAL = ("height", "width")
+
+
+def _conv_size(size: int, layer: tuple[int, int, int]) -> int:
+    """A spatial size after one convolution: ``(size + 2 * padding - kernel) // stride + 1``."""
+    kernel, stride, padding = layer
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _size_chain(size: int, layers: tuple) -> list[int]:
+    """A spatial size before each convolution of ``layers`` and after the last, stopping at the
+    first size below 1 (an empty image)."""
+    chain = [size]
+    for layer in layers:
+        chain.append(_conv_size(chain[-1], layer))
+        if chain[-1] < 1:
+            break
+    return chain
+
+
+def _smallest_image(layers: tuple) -> int:
+    """The smallest spatial size that every convolution of ``layers`` leaves at least 1 wide."""
+    size = 1
+    while _size_chain(size, layers)[-1] < 1:
+        size += 1
+    return size
+
+
+def _image(ty: TypingContext, owner: str, spec: T.Spec, label: str, at: Span) -> T.Spec | None:
+    """The float image ``[*B, C, H, W]`` a pixel network reads, or None after E0503/E0422."""
+    if not isinstance(spec, T.Composite) and not T.is_float_dtype(spec.dtype):
+        ty.report("E0503", f"{owner} reads float images, but {label} is {spec.dtype}", at,
+                  label=f"{label} is {T.spec_text(spec)}",
+                  help=f"declare the key the model reads as floats (`{T.spec_text(T.Unbounded(spec.shape, 'f32'))}`) "
+                       f"and convert the {spec.dtype} pixels with a transform before the model (torchrl's "
+                       "`ToTensorImage` scales u8 to [0, 1])")
+        return None
+    if not float_inputs(ty, [spec], [label], owner, at, weighted=True):
+        return None
+    if len(spec.shape) < 3:
+        ty.report("E0422", f"{owner} reads images `[*B, C, H, W]`, but {label} has {len(spec.shape)} "
+                           f"dim{'s' if len(spec.shape) != 1 else ''}", at, label=f"{label} is {T.spec_text(spec)}",
+                  help="declare the image with its channels first, as `f32[3, 84, 84]`; flat features go to an MLP")
+        return None
+    return spec
+
+
+def _trunk_sizes(ty: TypingContext, owner: str, image: T.Spec, label: str, layers: tuple,
+                 at: Span) -> tuple | None:
+    """The height and width after the convolutions ``layers``, or None after E0420 (an image too
+    small for the kernels, which the language cannot change: the help gives the smallest size)."""
+    out = []
+    for axis, size in enumerate(image.shape[-2:]):
+        value = T.dim_value(size)
+        if value is None:
+            out.append(T.Sym(_symbolic_size(str(size), layers), None))
+            continue
+        chain = _size_chain(value, layers)
+        if chain[-1] < 1:
+            kernels = ", ".join(str(k) for k, _, _ in layers)
+            strides = ", ".join(str(s) for _, s, _ in layers)
+            ty.report("E0420", f"{owner}'s convolutions (kernels {kernels}, strides {strides}) make the "
+                               f"{_SPATIAL[axis]} {chain[-1]}: the image is too small", at,
+                      label=f"the {_SPATIAL[axis]} of {label} goes {' -> '.join(str(c) for c in chain)}",
+                      help=f"feed images of at least {_smallest_image(layers)} pixels on each side (Atari frames "
+                           "are 84 x 84), resized by a transform before the model")
+            return None
+        out.append(chain[-1])
+    return tuple(out)
+
+
+def _symbolic_size(text: str, layers: tuple) -> str:
+    """The text of a spatial size of unknown value after ``layers``: each layer's rule written out
+    (a layer that keeps the size, such as a padded 3x3 kernel with stride 1, adds nothing), cut to
+    ``T.MAX_DIM_TEXT`` characters as other computed dims are."""
+    for kernel, stride, padding in layers:
+        change = 2 * padding - kernel
+        if stride == 1:
+            if change + 1:
+                text = f"{text} + {change + 1}" if change + 1 > 0 else f"{text} - {-(change + 1)}"
+            continue
+        inner = text if not change else f"{text} + {change}" if change > 0 else f"{text} - {-change}"
+        text = f"({inner}) // {stride} + 1"
+    return _capped(text)
+
+
+def _capped(text: str) -> str:
+    """A computed dim's text, cut past ``T.MAX_DIM_TEXT`` characters (as the checker's own are)."""
+    return text if len(text) <= T.MAX_DIM_TEXT else text[: T.MAX_DIM_TEXT - 5] + " ...)"
+
+
+def _flat(channels: int, sizes: tuple) -> T.Dim:
+    """``channels * height * width``: an int when the sizes are known, else a symbolic dim."""
+    values = [T.dim_value(s) for s in sizes]
+    if all(v is not None for v in values):
+        return channels * math.prod(values)  # type: ignore[arg-type]
+    return T.Sym(_capped(" * ".join([str(channels), *(f"({s})" for s in sizes)])), None)
+
+
+def _hidden(ty: TypingContext, owner: str, image: T.Spec, label: str, layers: tuple, channels: int,
+            pooled: bool, at: Span) -> T.Dim | None:
+    """The trunk's features: ``channels`` after average pooling, else the flattened feature maps."""
+    sizes = _trunk_sizes(ty, owner, image, label, layers, at)
+    if sizes is None:
+        return None
+    return channels if pooled else _flat(channels, sizes)
+
+
+def _infer_dueling_cnn(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                       at: Span) -> list[T.Spec] | None:
+    args = net.args
+    assert args is not None
+    owner = "DuelingCnnDQNet"
+    if not _counted(ty, owner, inputs, at, 1, "one image"):
+        return None
+    image = _image(ty, owner, inputs[0], labels[0], at)
+    if image is None or _hidden(ty, owner, image, labels[0], _DUELING_LAYERS, 64, False, at) is None:
+        return None
+    return _q_values(args, image.shape[:-3], image.dtype)
+
+
+def _infer_cnn_actor(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                     at: Span) -> list[T.Spec] | None:
+    args = net.args
+    assert args is not None
+    owner = "DdpgCnnActor"
+    if not _counted(ty, owner, inputs, at, 1, "one image"):
+        return None
+    image = _image(ty, owner, inputs[0], labels[0], at)
+    if image is None or not args.ok("action_dim", "use_avg_pooling"):
+        return None
+    hidden = _hidden(ty, owner, image, labels[0], _DDPG_LAYERS, 64, args["use_avg_pooling"] is True, at)
+    if hidden is None:
+        return None
+    lead = image.shape[:-3]
+    return [T.Unbounded((*lead, args["action_dim"]), image.dtype), T.Unbounded((*lead, hidden), image.dtype)]
+
+
+def _infer_cnn_qnet(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                    at: Span) -> list[T.Spec] | None:
+    args = net.args
+    assert args is not None
+    owner = "DdpgCnnQNet"
+    if not _counted(ty, owner, inputs, at, 2, "an image and an action, in that order"):
+        return None
+    image = _image(ty, owner, inputs[0], labels[0], at)
+    if image is None or not float_inputs(ty, inputs, labels, owner, at, weighted=True):
+        return None
+    action = _vector(ty, owner, inputs[1], labels[1], at)
+    if action is None or not args.ok("use_avg_pooling"):
+        return None
+    lead = image.shape[:-3]
+    if not _same_batch(ty, owner, lead, action, labels, (image.shape, inputs[1].shape), at):
+        return None
+    if _hidden(ty, owner, image, labels[0], _DDPG_LAYERS, 128, args["use_avg_pooling"] is True, at) is None:
+        return None
+    return [T.Unbounded((*lead, 1), image.dtype)]
+
+
+DUELING_CNN_DQNET = Kind(
+    name="DuelingCnnDQNet",
+    family=Family.NETWORK,
+    runtime="rldsl.modules.DuelingCnnDQNet",
+    summary="A dueling Q-network on pixels: a ConvNet (32, 64, 64 channels; kernels 8, 4, 3; strides 4, 2, 1; ELU), "
+            "then advantage and value heads (512 cells, ELU) combined as `value + advantage - mean(advantage)`.",
+    params=(attrs.evolve(_OUT_FEATURES, type=A.INT, doc="advantages per sample (the number of actions)"),
+            _OUT_FEATURES_VALUE),
+    reads="one float image `[*B, C, H, W]`",
+    writes="one tensor",
+    rule="`f[*B, C, H, W]` gives `f[*B, out_features]`; H and W are at least 36 (the kernels' reach); "
+         "`out_features_value` is 1 or `out_features`",
+    omitted=(("cnn_kwargs", _NO_DICTS), ("mlp_kwargs", _NO_DICTS), _DEVICE),
+    build=_build_dueling,
+    infer=_infer_dueling_cnn,
+)
+
+_AVG_POOLING = "average each feature map to one value (else flatten them)"
+
+DDPG_CNN_ACTOR = Kind(
+    name="DdpgCnnActor",
+    family=Family.NETWORK,
+    runtime="rldsl.modules.DdpgCnnActor",
+    summary="DDPG's actor on pixels: a ConvNet embedding (32, 64, 64 channels; kernels 8, 4, 3; strides 4, 2, 1; "
+            "paddings 0, 0, 1; ELU), then an MLP (2 x 200, ELU) to the action; returns the action and the embedding.",
+    params=(_ACTION_DIM, Param("use_avg_pooling", A.BOOL, False, _AVG_POOLING)),
+    reads="one float image `[*B, C, H, W]`",
+    writes="two tensors: the action and the image's embedding (`hidden`)",
+    rule="`f[*B, C, H, W]` gives `action: f[*B, action_dim]` and `hidden: f[*B, 64 * H' * W']` (`f[*B, 64]` with "
+         "`use_avg_pooling=true`), H' and W' after the convolutions; H and W are at least 20",
+    omitted=(("conv_net_kwargs", _NO_DICTS), ("mlp_net_kwargs", _NO_DICTS), _DEVICE),
+    build=_build_actor,
+    infer=_infer_cnn_actor,
+)
+
+DDPG_CNN_QNET = Kind(
+    name="DdpgCnnQNet",
+    family=Family.NETWORK,
+    runtime="rldsl.modules.DdpgCnnQNet",
+    summary="DDPG's critic on pixels: a ConvNet (32, 64, 128 channels; kernels 8, 4, 3; strides 4, 2, 1; paddings "
+            "0, 0, 1; ELU; averaged per channel), joined by the action, then an MLP (2 x 200, ELU) to one value.",
+    params=(Param("use_avg_pooling", A.BOOL, True, _AVG_POOLING),),
+    reads="two tensors: the image `[*B, C, H, W]`, then the action `[*B, a]`",
+    writes="one tensor (the state-action value)",
+    rule="`f[*B, C, H, W]` and `f[*B, a]` give `f[*B, 1]`; H and W are at least 20",
+    omitted=(("conv_net_kwargs", _NO_DICTS), ("mlp_net_kwargs", _NO_DICTS), _DEVICE),
+    build=_build_network,
+    infer=_infer_cnn_qnet,
+)
+
+# ---------------------------------------------------------------------------------------------
+# DistributionalDQNnet (a module)
+
+
+def _build_log_softmax(lo: LoweringContext, args: Args) -> ModuleNode | object:
+    inputs, outputs = keys(args, "in"), keys(args, "out")
+    if not args.ok("in", "out"):
+        return INVALID
+    if not inputs:
+        lo.report("E0606", "DistributionalDQNnet needs at least one key to read", args.span_of("in"),
+                  label="no keys", help="leave `in` out to normalise `action_value`, or list the keys of raw values")
+        return INVALID
+    if len(outputs) != len(inputs):
+        lo.report("E0305", f"DistributionalDQNnet writes one key per key it reads: {len(inputs)} in, "
+                           f"{len(outputs)} out", args.span_of("out"), label=f"{len(outputs)} key"
+                                                                              f"{'s' if len(outputs) != 1 else ''}",
+                  help="list as many `out` keys as `in` keys (the same keys normalise in place)")
+        return INVALID
+    lo.unique(outputs, "DistributionalDQNnet")
+    return node(lo, args, [Step(inputs, outputs)])
+
+
+def _infer_log_softmax(ty: TypingContext, module: ModuleNode) -> None:
+    args = module.args
+    assert args is not None
+    for source, target in zip(keys(args, "in"), keys(args, "out")):
+        value = ty.read(source)
+        if T.is_unknown(value):
+            continue
+        if isinstance(value, T.Composite) or not T.is_float_dtype(value.dtype):
+            ty.report("E0503", f"DistributionalDQNnet normalises float values, but `{source.dotted}` is "
+                               f"{T.spec_text(value)}", source.span, label="not float values",
+                      help="feed it the output of a value network, `[bins, actions]` per sample")
+            continue
+        if len(value.shape) < 2:
+            ty.report("E0404", f"DistributionalDQNnet reads `[bins, actions]` values per sample, but `{source.dotted}` "
+                               f"is {T.spec_text(value)}", source.span, label="needs two dims: bins and actions",
+                      help="make the network output both, as in `MLP(out_features=(bins, actions))`")
+            continue
+        log_probabilities = T.Bounded(value.shape, value.dtype, float("-inf"), 0.0)
+        ty.write(module, target, Typed(log_probabilities, Origin.NETWORK, ty.by(module)))
+
+
+DISTRIBUTIONAL_DQNNET = Kind(
+    name="DistributionalDQNnet",
+    family=Family.MODULE,
+    runtime="rldsl.modules.DistributionalDQNnet",
+    summary="The log-softmax over the atoms (dim -2) of distributional action values, in place by default: what a "
+            "DistributionalQValueModule reads.",
+    params=(
+        Param("in", A.KEYS, ("action_value",), "the keys of raw values `[*B, bins, n]`", target="in_keys",
+              aka=("in_keys",), meaning=Meaning.INPUTS),
+        Param("out", A.KEYS, ("action_value",), "where the log-probabilities go, one key per `in` key",
+              target="out_keys", aka=("out_keys",)),
+    ),
+    reads="`action_value` (the `in` keys)",
+    writes="`action_value` (the `out` keys)",
+    rule="each `f[*B, bins, n]` input gives `f[*B, bins, n] in [-inf, 0]`: log-probabilities over the bins",
+    build=_build_log_softmax,
+    infer=_infer_log_softmax,
+)
+
+KINDS = (DUELING_MLP_DQNET, DUELING_CNN_DQNET, DDPG_MLP_ACTOR, DDPG_MLP_QNET, DDPG_CNN_ACTOR, DDPG_CNN_QNET,
+         DISTRIBUTIONAL_DQNNET)

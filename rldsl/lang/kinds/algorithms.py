@@ -29,6 +29,7 @@ from rldsl.lang.ir import Args, ModuleNode, Network, Origin, Step, Typed
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_positive, float_inputs, keys, last_dims, node, out_shape
+from rldsl.lang.kinds.conv import conv_output_size
 from rldsl.lang.source import Span
 from rldsl.lang.values import INVALID
 
@@ -223,9 +224,8 @@ _SPATIAL = ("height", "width")
 
 
 def _conv_size(size: int, layer: tuple[int, int, int]) -> int:
-    """A spatial size after one convolution: ``(size + 2 * padding - kernel) // stride + 1``."""
-    kernel, stride, padding = layer
-    return (size + 2 * padding - kernel) // stride + 1
+    """A spatial size after one convolution of ``(kernel, stride, padding)``."""
+    return conv_output_size(size, *layer)
 
 
 def _size_chain(size: int, layers: tuple) -> list[int]:

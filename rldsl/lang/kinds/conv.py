@@ -49,7 +49,8 @@ class _LayerOrNone(Param):
 # Lowering: the per-layer lists
 
 
-def _build_conv(lo: LoweringContext, args: Args) -> Network:
+def build_conv(lo: LoweringContext, args: Args) -> Network:
+    """A conv network's node: sizes positive, per-layer lists of one length (shared with MultiAgentConvNet)."""
     check_positive(lo, args, "in_features", "num_cells", "kernel_sizes", "strides", "depth")
     check_positive(lo, args, "paddings", allow_zero=True)
     _check_layer_lists(lo, args)
@@ -109,7 +110,7 @@ def _layers(count: int) -> str:
     return f"{count} layer{'s' if count != 1 else ''}"
 
 
-def _per_layer(args: Args) -> list[tuple] | None:
+def per_layer(args: Args) -> list[tuple] | None:
     """``(channels, kernel, stride, padding)`` per layer, or None when the arguments are invalid."""
     if not args.ok("depth", *_LAYER_ARGS):
         return None
@@ -160,19 +161,19 @@ def _infer_conv(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: l
                   args.span_of("in_features"), label=f"the input has {channels} channels (dim {kind.input_dim})",
                   help="drop `in_features`: the checker knows the input channels")
         return None
-    layers = _per_layer(args)
+    layers = per_layer(args)
     if layers is None or not args.ok("aggregator_class", "squeeze_output"):
         return None
     history = [sizes]  # the spatial sizes before each layer
     for index, (cells, _, _, _) in enumerate(layers):
-        sizes = _layer_sizes(ty, args, kind, layers[index], index, history, labels[0])
+        sizes = layer_sizes(ty, args, kind, layers[index], index, history, labels[0])
         if sizes is None:
             return None
         history.append(sizes)
         channels = cells
     shape: tuple = (*lead, channels, *sizes)
     if args["aggregator_class"] is not None:
-        shape = (*lead, _product((channels, *sizes)))
+        shape = (*lead, product((channels, *sizes)))
     if args["squeeze_output"]:
         shape = _squeezed(ty, args, kind.name, shape, tuple(range(-spatial, 0)))
         if shape is None:
@@ -211,7 +212,7 @@ def _image_input(ty: TypingContext, owner: str, inputs: list[T.Spec], labels: li
     return spec
 
 
-def _layer_sizes(ty: TypingContext, args: Args, kind: Kind, layer: tuple, index: int, history: list[tuple],
+def layer_sizes(ty: TypingContext, args: Args, kind: Kind, layer: tuple, index: int, history: list[tuple],
                  label: str) -> tuple | None:
     """The spatial sizes after layer ``index`` (``history``: the sizes before each layer so far), or
     None after E0420 (a size would be <= 0)."""
@@ -225,7 +226,7 @@ def _layer_sizes(ty: TypingContext, args: Args, kind: Kind, layer: tuple, index:
         s, k, st, p = values
         if k < 1 or st < 1 or p < 0:
             return None  # refused when lowering (E0606)
-        result = (s + 2 * p - k) // st + 1
+        result = conv_output_size(s, k, st, p)
         if result <= 0:
             chain = [T.dim_value(sizes[axis]) for sizes in history]
             _report_empty_layer(ty, args, kind, layer, index, axis, chain, label)
@@ -258,7 +259,12 @@ def _report_empty_layer(ty: TypingContext, args: Args, kind: Kind, layer: tuple,
                    f"strides before layer {index + 1}, or pad (`paddings=...`)")
 
 
-def _product(dims: tuple) -> T.Dim:
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """A spatial size after one convolution, as torch computes it: ``(size + 2 * padding - kernel) // stride + 1``."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def product(dims: tuple) -> T.Dim:
     """The product of dims: an int when all are known, else a symbolic dim."""
     values = [T.dim_value(d) for d in dims]
     if all(v is not None for v in values):
@@ -328,7 +334,7 @@ def _infer_squash(ty: TypingContext, net: Network, inputs: list[T.Spec], labels:
                        "are not the model's to flatten")
         return None
     lead, flat = spec.shape[:len(spec.shape) - count], spec.shape[len(spec.shape) - count:]
-    return [T.Unbounded((*lead, _product(flat)), spec.dtype)]
+    return [T.Unbounded((*lead, product(flat)), spec.dtype)]
 
 
 def _build_squeeze(lo: LoweringContext, args: Args) -> Network:
@@ -411,7 +417,7 @@ def _conv_kind(name: str, spatial: int) -> Kind:
                  ("aggregator_kwargs", "no dict literals; SquashDims flattens the whole image"),
                  ("device", "chosen when compiling")),
         input_dim=-(spatial + 1),
-        build=_build_conv,
+        build=build_conv,
         infer=_infer_conv,
     )
 

@@ -22,7 +22,7 @@ from rldsl.lang.ir import Args, Network
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_positive, float_inputs
-from rldsl.lang.kinds.conv import _build_conv, _layer_sizes, _per_layer, _product
+from rldsl.lang.kinds.conv import build_conv, layer_sizes, per_layer, product
 from rldsl.lang.source import Span
 
 A = ArgType
@@ -209,7 +209,7 @@ VDN_MIXER = Kind(
 
 def _build_multiagent_conv(lo: LoweringContext, args: Args) -> Network:
     check_positive(lo, args, "n_agents")
-    return _build_conv(lo, args)
+    return build_conv(lo, args)
 
 
 def _agent_images(ty: TypingContext, args: Args, inputs: list[T.Spec], labels: list[str], at: Span) -> T.Spec | None:
@@ -254,17 +254,17 @@ def _infer_multiagent_conv(ty: TypingContext, net: Network, inputs: list[T.Spec]
                   args.span_of("in_features"), label=f"the input has {channels} channels per agent (dim -3)",
                   help="drop `in_features`: the checker knows the channels per agent")
         return None
-    layers = _per_layer(args)
+    layers = per_layer(args)
     if layers is None:
         return None
     history = [sizes]
     for index, layer in enumerate(layers):
-        step = _layer_sizes(ty, args, kind, layer, index, history, labels[0])
+        step = layer_sizes(ty, args, kind, layer, index, history, labels[0])
         if step is None:
             return None
         history.append(step)
         channels = layer[0]
-    return [T.Unbounded((*lead, _product((channels, *history[-1]))), spec.dtype)]
+    return [T.Unbounded((*lead, product((channels, *history[-1]))), spec.dtype)]
 
 
 MULTI_AGENT_CONV_NET = Kind(

@@ -452,8 +452,10 @@ def _same_tensor(a: T.Spec, b: T.Spec) -> bool:
 def _shape_help(spec: T.Spec, goal: T.Spec) -> str:
     if spec.shape and goal.shape and len(spec.shape) == len(goal.shape) and isinstance(goal, (T.Unbounded, T.Bounded)):
         size = goal.shape[-1]
-        return f"make the network output {size} feature{'s' if T.dim_value(size) != 1 else ''} (`out_features={size}`)"
-    return f"make the output shape {T.shape_text(goal.shape)}"
+        features = f"{size} feature{'s' if T.dim_value(size) != 1 else ''}"
+        return (f"make the network output {features} (`out_features={size}` for an MLP), or declare the key "
+                f"with the shape it gets, {T.shape_text(spec.shape)}")
+    return f"make the output shape {T.shape_text(goal.shape)}, or declare the key with shape {T.shape_text(spec.shape)}"
 
 
 def _sort_help(spec: T.Spec, goal: T.Spec) -> str:

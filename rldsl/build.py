@@ -35,7 +35,7 @@ import math
 import numbers
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -43,7 +43,7 @@ import attrs
 from rldsl.errors import RldslError
 from rldsl.lang import ast
 from rldsl.lang.kind_hints import unknown_kind_help
-from rldsl.lang.kinds import ArgType, lookup
+from rldsl.lang.kinds import ArgType, Kind, Param, lookup
 from rldsl.lang.parse import parse
 from rldsl.lang.printer import expr_source, to_source
 from rldsl.lang.pysite import Site, call_site
@@ -230,12 +230,51 @@ def _expression(value: object, site: Site, naming: bool, enclosing: tuple[int, .
         nodes = tuple(item.node for item in items)
         node = ast.ListExpr(nodes, span=span) if isinstance(value, list) else ast.TupleExpr(nodes, span=span)
         return _composed(node, items, site)
+    if isinstance(value, Mapping):
+        return _dict_node(value, site, None, enclosing)
     if hasattr(value, "tolist"):  # a numpy or torch value
         if len(enclosing) >= MAX_DEPTH:
             raise _too_deep(site)
         return _expression(_listed(value, site), site, naming, (*enclosing, id(value)))
     raise BuildError(f"{_where(site)}: a {type(value).__name__} has no `.rlm` form: give a number, a string, "
                      "a list, or something made by rldsl.build")
+
+
+def _dict_node(value: Mapping, site: Site, inner: Kind | None, enclosing: tuple[int, ...] = ()) -> Expr:
+    """A dict of an inner class's arguments as ``dict(name=value, ...)``: its keys are argument
+    names, and a string entry names something where ``inner``'s parameter of that name does.
+
+    >>> from rldsl.build import DuelingCnnDQNet
+    >>> DuelingCnnDQNet(6, cnn_kwargs={"num_cells": [16, 32], "activation_class": "ReLU"})
+    Expr(DuelingCnnDQNet(6, cnn_kwargs=dict(num_cells=[16, 32], activation_class=ReLU)))
+    """
+    if id(value) in enclosing:
+        raise BuildError(f"{_where(site)}: a dict that contains itself has no `.rlm` form")
+    if len(enclosing) >= MAX_DEPTH:
+        raise _too_deep(site)
+    keywords, values = [], []
+    for python_name, item in value.items():
+        if not isinstance(python_name, str):
+            raise BuildError(f"{_where(site)}: a dict of keyword arguments is keyed by argument names, not by "
+                             f"a {type(python_name).__name__}")
+        name = _keyword_name(python_name, site)
+        item_site = site.kwarg(python_name)
+        param = inner.param(name) if inner is not None else None
+        built = _expression(item, item_site, param is not None and param.type in _NAMING, (*enclosing, id(value)))
+        keywords.append(ast.Keyword(ast.Name(name, span=item_site.span), built.node, span=item_site.span))
+        values.append(built)
+    call = ast.Call(ast.Ref(("dict",), span=site.span), (), tuple(keywords), span=site.span)
+    return _composed(call, values, site)
+
+
+def _inner_kind(param: Param, kwargs: Mapping[str, object]) -> Kind | None:
+    """The kind a KWARGS parameter's dict configures: its ``of``, or the class its sibling names."""
+    if param.of is None or not param.of.startswith("@"):
+        return lookup(param.of) if param.of else None
+    chosen = kwargs.get(param.of[1:])
+    if isinstance(chosen, Expr) and isinstance(chosen.node, ast.Ref):
+        return lookup(chosen.node.dotted)
+    return lookup(chosen) if isinstance(chosen, str) else None
 
 
 def _listed(value: Any, site: Site) -> object:
@@ -297,7 +336,10 @@ class Expr:
             name = _keyword_name(python_name, site)
             value_site = site.kwarg(python_name)
             param = kind.param(name) if kind is not None else None
-            built = _node(value, value_site, param is not None and param.type in _NAMING)
+            if param is not None and param.type is ArgType.KWARGS and isinstance(value, Mapping):
+                built = _dict_node(value, value_site, _inner_kind(param, kwargs))
+            else:
+                built = _node(value, value_site, param is not None and param.type in _NAMING)
             keywords.append(ast.Keyword(ast.Name(name, span=value_site.span), built.node, span=value_site.span))
             values.append(built)
         func = ast.Ref(self.node.path, span=site.func().span)

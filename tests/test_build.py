@@ -195,8 +195,12 @@ def test_names_that_are_not_names(name: object) -> None:
 def test_values_without_a_rlm_form() -> None:
     with pytest.raises(BuildError, match="NaN"):
         MLP(out_features=float("nan"))
-    with pytest.raises(BuildError, match="dict has no `.rlm` form"):
-        MLP(out_features={"a": 1})
+    with pytest.raises(BuildError, match="keyed by argument names, not by a int"):
+        MLP(out_features={1: 1})
+    looped: dict = {}
+    looped["x"] = looped
+    with pytest.raises(BuildError, match="dict that contains itself"):
+        MLP(out_features=looped)
     with pytest.raises(BuildError, match="not a key or name"):
         ValueOperator(MLP(out_features=1), in_=["not a key"])
     with pytest.raises(BuildError, match="reads and writes at least one key"):

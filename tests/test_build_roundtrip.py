@@ -129,8 +129,21 @@ def value_for(param: Param, depth: int) -> st.SearchStrategy[object]:
         ArgType.DIST: lambda: st.one_of(st.sampled_from([k.name for k in DISTRIBUTIONS]),
                                         st.sampled_from(DISTRIBUTIONS).flatmap(lambda k: kind_calls(k, depth + 1))),
         ArgType.ACTIVATION: lambda: st.sampled_from(ACTIVATIONS),
+        ArgType.KWARGS: lambda: inner_kwargs(param, depth),
     }
     return by_type[param.type]()
+
+
+@st.composite
+def inner_kwargs(draw: st.DrawFn, param: Param, depth: int) -> dict[str, object]:
+    """A dict of an inner class's arguments: a few of its kind's parameters (any kind's for a
+    dict whose class a sibling argument chooses), now and then one the owner sets itself."""
+    from rldsl.lang.kinds import lookup
+
+    inner = lookup(param.of) if param.of and not param.of.startswith("@") else draw(st.sampled_from(
+        [k for k in KINDS if k.family is Family.NETWORK and k.name in ("MLP", "ConvNet", "Linear")]))
+    names = draw(st.lists(st.sampled_from([p.name for p in inner.params]), max_size=2, unique=True))
+    return {name: draw(value_for(inner.param(name), depth + 1)) for name in names}
 
 
 @st.composite

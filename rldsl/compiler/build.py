@@ -28,7 +28,7 @@ from torch.nn.parameter import is_lazy
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.specs import concrete, shape_of, to_spec
 from rldsl.lang import types as T
-from rldsl.lang.ir import Dist, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg
+from rldsl.lang.ir import Dist, Form, KeyRef, Kwargs, ModuleNode, Network, Numbers, SpecArg
 from rldsl.lang.kinds import ArgType, Kind, Meaning, Pass
 
 __all__ = ["Builder", "CheckedTypes", "runtime_class"]
@@ -147,7 +147,7 @@ class Builder:
                 if derived is not None and param.target is not None:
                     kwargs[param.target] = derived
                 continue
-            if param.target is None or (arg.value is None and not arg.given):
+            if param.target is None or (arg.value is None or param.type is ArgType.KWARGS) and not arg.given:
                 continue
             kwargs[param.target] = self._value(param.type, arg.value, node)
         built = runtime_class(kind)(*positional, **kwargs)
@@ -174,6 +174,8 @@ class Builder:
             return runtime_class(value)
         if type_ is ArgType.NUMBERS:
             return self.numbers(value)
+        if type_ is ArgType.KWARGS:
+            return self._kwargs(value, node)
         if type_ is ArgType.BOUND:
             return self._bound(value, self._value_shape(node)) if isinstance(value, tuple) else float(value)
         if type_ in (ArgType.SIZE, ArgType.INTS):
@@ -181,6 +183,13 @@ class Builder:
         if type_ is ArgType.INT:
             return concrete(value)
         return value
+
+    def _kwargs(self, kwargs: Kwargs, node: ModuleNode) -> dict[str, object]:
+        """An inner class's keyword arguments as a dict: the entries the text gives and the owner's
+        defaults the checker typed with (``Kwargs.defaults``), each converted by its type."""
+        inner = kwargs.args
+        return {param.target: self._value(param.type, inner[param.name], node) for param in kwargs.kind.params
+                if param.target is not None and (inner.given(param.name) or param.name in kwargs.defaults)}
 
     def _in_compile_dtype(self, spec: object) -> object:
         """A runtime spec given to a module, its f32 made the compile dtype (as the keys' are), so
@@ -313,7 +322,8 @@ class Builder:
         """``module`` with every parameter sized. A runtime class without an input-size argument
         (torchrl's ``DdpgMlpActor``: its first layer is ``nn.LazyLinear``) sizes its lazy layers on
         its first call, so it is called once here, without gradients and in eval mode, on zeros of
-        the input shapes the checker typed (a batch of one): its parameters can then be counted on
+        the input shapes the checker typed (a batch of two: a batch norm without running statistics
+        needs more than one value per channel): its parameters can then be counted on
         ``meta``, drawn under the compile seed, saved and moved like any other."""
         if not isinstance(module, nn.Module):  # a forward hook (QValueHook) has no parameters
             return module
@@ -325,7 +335,7 @@ class Builder:
             raise CompileError(f"{net.span}: this network sizes itself on its first call, but it was not typed by "
                                "the checker; compile a report from `rldsl.check` (or `rldsl.lang.check`)")
         device = next(t.device for t in tensors if is_lazy(t))
-        inputs = [torch.zeros((1, *shape_of(spec.shape)), device=device) for spec in specs]
+        inputs = [torch.zeros((2, *shape_of(spec.shape)), device=device) for spec in specs]
         training = module.training
         module.train(False)
         try:

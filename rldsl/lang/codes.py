@@ -527,6 +527,34 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "(or names of the inputs' dims of unknown size) for one output, a list of them for several. "
         "This is a bug in the rule, not in the model; the message says what it did.",
     ),
+    CodeInfo(
+        "E0445",
+        "input does not match the norm's size",
+        "A normalisation layer is built for a number of channels or a shape, and its input must "
+        "have it: `BatchNorm1d`/`2d`/`3d` and `InstanceNorm1d`/`2d`/`3d` read `num_features` "
+        "channels (dim -1 of `[*B, C]` for `BatchNorm1d`, dim -2 of `[*B, C, L]` for "
+        "`InstanceNorm1d`, dim -3 of images `[*B, C, H, W]`, dim -4 of volumes), `GroupNorm` "
+        "`num_channels` (dim -1 of a vector, -2 of a spec of two dims, -3 of one of three dims or "
+        "more) and `LayerNorm` reads trailing dims equal to `normalized_shape`. Make the argument "
+        "the size the input has.",
+    ),
+    CodeInfo(
+        "E0446",
+        "input has too few dims for the norm",
+        "A normalisation layer needs the dims it normalises over: `BatchNorm1d` and `GroupNorm` a "
+        "vector `[*B, C]`, `InstanceNorm1d` a sequence `[*B, C, L]`, the 2d norms an image "
+        "`[*B, C, H, W]`, the 3d norms a volume `[*B, C, D, H, W]`, and `LayerNorm` at least as "
+        "many dims as `normalized_shape` lists. Declare the key with those dims (`f32[3, 84, 84]` "
+        "for an image), or use the norm that fits the input.",
+    ),
+    CodeInfo(
+        "E0447",
+        "`num_channels` is not divisible by `num_groups`",
+        "`GroupNorm` splits its `num_channels` channels into `num_groups` groups of the same size, "
+        "so `num_groups` must divide `num_channels` (torch refuses any other pair when the layer is "
+        "built). Choose a divisor of the number of channels: `GroupNorm(8, 32)`, or one group per "
+        "channel (`num_groups` equal to `num_channels`).",
+    ),
     # -- E05xx: specs and dtypes ------------------------------------------------------------
     CodeInfo(
         "E0501",

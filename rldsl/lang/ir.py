@@ -106,6 +106,12 @@ class Args:
         """Where the argument was written, or the call's name when it was not."""
         return self.values[name].span or self.name_span
 
+    def replaced(self, **values: object) -> Args:
+        """These arguments with some values set by their owner (not written: no span, not given),
+        as a DuelingCnnDQNet sets its advantage MLP's ``out_features``."""
+        changed = {**self.values, **{name: Arg(value, None, False) for name, value in values.items()}}
+        return Args(self.kind, changed, self.span, self.name_span)
+
 
 @attrs.frozen(slots=True, eq=False)
 class Network:
@@ -127,6 +133,23 @@ class Dist:
     kind: Kind
     args: Args
     span: Span
+
+
+@attrs.frozen(slots=True, eq=False)
+class Kwargs:
+    """An inner class's keyword arguments (``cnn_kwargs=dict(num_cells=[16, 32])``) bound to its
+    kind: what the dict leaves out has the owner's default (``given`` false). The runtime class
+    gets what the dict gives and the owner's defaults named in ``defaults`` (so a Conv3dNet's
+    ``aggregator_kwargs=dict()`` still flattens four dims, as the checker typed it)."""
+
+    kind: Kind
+    args: Args
+    span: Span
+    defaults: tuple[str, ...] = ()
+
+    def network(self) -> Network:
+        """The inner class as a network, for its kind's type rule."""
+        return Network(self.kind, self.args, self.span)
 
 
 class Form(str, enum.Enum):

@@ -38,6 +38,7 @@ from rldsl.lang.bind import Binder, arguments_of_type, defaults
 from rldsl.lang.graphs import first_cycle_walk, is_cycle, strongly_connected
 from rldsl.lang.kind_hints import missing_kinds, unknown_kind_help
 from rldsl.lang.kinds import BY_NAME, ArgType, Family, Kind, Param, lookup
+from rldsl.lang.kwargs import bind_kwargs, dict_call
 from rldsl.lang.resolve import Scope, Target
 from rldsl.lang.source import Span
 from rldsl.lang.types import Sym
@@ -217,7 +218,7 @@ class Lowering:
         return self.bind_and_build(kind, call, call.span, call.func.span)
 
     def bind_and_build(self, kind: Kind, call: ast.Call | None, span: Span, name_span: Span) -> object:
-        args = self.binder.bind(kind, call, span, name_span)
+        args = bind_kwargs(self, self.binder.bind(kind, call, span, name_span))
         if kind.build is not None:
             return kind.build(self, args)
         if kind.family is Family.DISTRIBUTION:
@@ -281,6 +282,8 @@ class Lowering:
             return self._activation(kind, param, expr)
         if kind_type is A.LAYER:
             return self._layer(kind, param, expr)
+        if kind_type is A.KWARGS:
+            return dict_call(self, kind, param, expr)
         if kind_type is A.NUMBERS:
             return self._numbers(kind, param, expr)
         if kind_type in (A.STR, A.CHOICE) and isinstance(expr, ast.Ref) and len(expr.path) == 1 \

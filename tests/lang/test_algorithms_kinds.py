@@ -90,8 +90,8 @@ def test_every_kind_is_registered_with_its_runtime_class() -> None:
     assert set(NAMES) <= registered
     assert lookup("DuelingMlpDQNet").runtime == "rldsl.modules.DuelingMlpDQNet"
     assert lookup("DistributionalDQNnet").family.value == "module"
-    omitted = dict(lookup("DdpgMlpActor").omitted)
-    assert "no dict literals" in omitted["mlp_net_kwargs"]
+    inner = lookup("DdpgMlpActor").param("mlp_net_kwargs")  # torchrl's dict, checked as MLP arguments
+    assert (inner.type.name, inner.of, inner.fixed) == ("KWARGS", "MLP", ("out_features",))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -161,9 +161,10 @@ def test_e0425_value_width_at_the_argument() -> None:
 
 def test_e0420_image_too_small_at_the_network() -> None:
     text = "actor q = QValueActor(DuelingCnnDQNet(6), in=[small], spec=action)\n"
-    diagnostic = only_error(text, "E0420")
-    assert spanned(text, diagnostic.span) == "DuelingCnnDQNet(6)"
-    assert "30 -> 6 -> 2 -> 0" in diagnostic.label and "at least 36" in diagnostic.help
+    diagnostic = only_error(text, "E0420")  # the inner ConvNet's rule, at the network (no `cnn_kwargs` given)
+    assert spanned(text, diagnostic.span) == "DuelingCnnDQNet"
+    assert "(2 + 2*0 - 3) // 1 + 1 = 0" in diagnostic.label
+    assert "30 -> 6 -> 2" in diagnostic.help and "at least 36" in diagnostic.help
     ddpg = "module p = DdpgCnnActor(2) : small -> a, h\n"  # DDPG's padded kernels reach 20 pixels
     assert report(ddpg).ok
     tiny = "key tiny : f32[3, 16, 16]\nmodule p = DdpgCnnActor(2) : tiny -> a, h\n"

@@ -65,6 +65,7 @@ class ArgType(str, enum.Enum):
     DIST = "a distribution"
     ACTIVATION = "an activation class"
     LAYER = "a layer class"  # a network kind given as a class (`layer_class=NoisyLinear`), one of ``Param.choices``
+    KWARGS = "keyword arguments, `dict(name=value, ...)`"  # another kind's arguments (``Param.of``)
 
 
 class Pass(str, enum.Enum):
@@ -100,6 +101,12 @@ class Param:
     ``meaning`` tells the compiler what the parameter is (:class:`Meaning`); ``derive``, for a
     parameter left out, computes the runtime constructor's value from the other arguments (a
     Q-value module's ``action_space`` from its ``spec``), None meaning "not passed".
+
+    A :attr:`ArgType.KWARGS` parameter holds the keyword arguments of an inner class, checked as
+    that kind's: ``of`` names the kind, or ``"@param"`` the sibling parameter choosing it (MLP's
+    ``norm_kwargs`` are ``norm_class``'s); ``fixed`` are the inner arguments the owner sets itself
+    (refused in the dict), ``inner_defaults`` the owner's defaults for the others (DuelingCnnDQNet's
+    ConvNet has 32, 64, 64 channels).
     """
 
     name: str
@@ -114,6 +121,9 @@ class Param:
     fallback_spec: object = None  # KEY parameters read when present: the key's spec when nothing declares it
     meaning: Meaning | None = None
     derive: Callable[[Args], object] | None = attrs.field(default=None, eq=False, repr=False)
+    of: str | None = None  # KWARGS: the inner kind's name, or "@param" for the parameter choosing it
+    fixed: tuple[str, ...] = ()  # KWARGS: inner arguments the owner sets itself
+    inner_defaults: tuple[tuple[str, object], ...] = ()  # KWARGS: the owner's defaults for inner arguments
 
     @property
     def required(self) -> bool:

@@ -14,7 +14,7 @@ import math
 import attrs
 
 from rldsl.lang import types as T
-from rldsl.lang.ir import Args, Form, KeyRef, ModuleNode, Network
+from rldsl.lang.ir import Args, Form, KeyRef, Kwargs, ModuleNode, Network
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.source import Span
 from rldsl.lang.types import number_text
@@ -34,6 +34,8 @@ __all__ = [
     "implicit",
     "log_prob_ref",
     "out_shape",
+    "product",
+    "through",
 ]
 
 
@@ -193,3 +195,21 @@ def require_spec_for_safe(lo: LoweringContext, args: Args) -> None:
         lo.report("E0603", f"`safe=true` needs a spec to project into, and {args.kind.name} has none",
                   args.span_of("safe"), label="no `spec=` to project into",
                   help="pass the spec of the key written, as in `spec=action`")
+
+
+def product(dims: tuple) -> T.Dim:
+    """The product of dims: an int when all are known, else a symbolic dim."""
+    values = [T.dim_value(d) for d in dims]
+    if all(v is not None for v in values):
+        return math.prod(values)  # type: ignore[arg-type]
+    return T.Sym(" * ".join(f"({d})" if " " in str(d) else str(d) for d in dims), None)
+
+
+def through(ty: TypingContext, kwargs: object, inputs: list[T.Spec], labels: list[str], at: Span,
+            **owner_values: object) -> list[T.Spec] | None:
+    """The outputs of an inner class (a :class:`Kwargs`) on ``inputs``, by its own kind's type
+    rule, with the arguments the owner sets (``owner_values``) filled in; None after an error."""
+    if not isinstance(kwargs, Kwargs) or kwargs.kind.infer is None:
+        return None
+    args = kwargs.args.replaced(**owner_values) if owner_values else kwargs.args
+    return kwargs.kind.infer(ty, Network(kwargs.kind, args, kwargs.span), inputs, labels, at)

@@ -5,22 +5,22 @@ log-softmax.
 W]``) to Q-values ``value + advantage - mean(advantage)``. ``DdpgMlpActor`` maps an observation to
 an action, ``DdpgMlpQNet`` an observation and an action to one value; ``DdpgCnnActor`` maps an
 image to an action and the image's embedding (two outputs, as ``NormalParamExtractor`` has two),
-``DdpgCnnQNet`` an image and an action to one value. Their inner networks have torchrl's sizes:
-torchrl changes them through dictionaries of keyword arguments (``mlp_net_kwargs``, ...), which
-the language has no literal for, so they are left out (``omitted``). The runtime classes size
-their first layers on the first call (they are lazy: no input-size argument).
+``DdpgCnnQNet`` an image and an action to one value. Their inner networks have torchrl's sizes,
+changed as in torchrl through dicts of the inner class's arguments (``cnn_kwargs=dict(num_cells=[16,
+32])``, see :mod:`rldsl.lang.kwargs`); each inner network is typed by its own kind's rule
+(:func:`through`), so a ConvNet's strides decide the features. The runtime classes size their
+first layers on the first call (they are lazy: no input-size argument).
 
 ``DistributionalDQNnet`` is a module: it reads raw values ``[*B, atoms, n]`` and writes their
 log-softmax over the atoms, which a ``DistributionalQValueModule`` reads.
 
-Pixel sizes follow each convolution's rule ``out = (size + 2 * padding - kernel) // stride + 1``,
-as for a ``ConvNet``: an image too small for the fixed kernels is E0420, an input that is not an
-image E0422 (the ``ConvNet`` codes).
+Pixel sizes follow the ConvNet's rule ``out = (size + 2 * padding - kernel) // stride + 1``: an
+image too small for the kernels is E0420, an input that is not an image E0422 (the ``ConvNet``
+codes).
 """
 
 from __future__ import annotations
 
-import math
 
 import attrs
 
@@ -28,15 +28,13 @@ from rldsl.lang import types as T
 from rldsl.lang.ir import Args, ModuleNode, Network, Origin, Step, Typed
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
-from rldsl.lang.kinds._rules import check_positive, float_inputs, keys, last_dims, node, out_shape
-from rldsl.lang.kinds.conv import conv_output_size
+from rldsl.lang.kinds._rules import check_positive, float_inputs, keys, last_dims, node, out_shape, product, through
 from rldsl.lang.source import Span
 from rldsl.lang.values import INVALID
 
 A = ArgType
 
 _DEVICE = ("device", "chosen when compiling")
-_NO_DICTS = "no dict literals in the language: torchrl's default sizes are used"
 
 # ---------------------------------------------------------------------------------------------
 # Shared checks
@@ -104,11 +102,14 @@ def _build_dueling(lo: LoweringContext, args: Args) -> Network:
     return Network(args.kind, args, args.span)
 
 
-def _q_values(args: Args, lead: tuple, dtype: str) -> list[T.Spec] | None:
-    """The dueling output ``f[*B, *out_features]``."""
+def _dueling_heads(ty: TypingContext, args: Args, heads: str, features: list[T.Spec], at: Span) -> list[T.Spec] | None:
+    """The advantage and value MLPs on the features (both typed); the Q-values have the advantages' spec."""
     if not args.ok("out_features", "out_features_value"):
         return None
-    return [T.Unbounded((*lead, *out_shape(args["out_features"])), dtype)]
+    label = ["the features"]
+    advantage = through(ty, args[heads], features, label, at, out_features=args["out_features"])
+    value = through(ty, args[heads], features, label, at, out_features=args["out_features_value"])
+    return None if advantage is None or value is None else advantage
 
 
 def _infer_dueling_mlp(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
@@ -117,13 +118,39 @@ def _infer_dueling_mlp(ty: TypingContext, net: Network, inputs: list[T.Spec], la
     assert args is not None
     if not _inputs(ty, "DuelingMlpDQNet", inputs, labels, at, 1, "one observation vector"):
         return None
-    lead = _vector(ty, "DuelingMlpDQNet", inputs[0], labels[0], at)
-    return None if lead is None else _q_values(args, lead, inputs[0].dtype)
+    if _vector(ty, "DuelingMlpDQNet", inputs[0], labels[0], at) is None:
+        return None
+    features = through(ty, args["mlp_kwargs_feature"], inputs, labels, at)
+    return None if features is None else _dueling_heads(ty, args, "mlp_kwargs_output", features, at)
 
 
 _OUT_FEATURES = Param("out_features", A.SIZE, doc="advantages per sample (the number of actions); a tuple reshapes "
                                                   "them", positional=True, aka=("out", "n_actions"))
 _OUT_FEATURES_VALUE = Param("out_features_value", A.INT, 1, "the value head's width: 1, or the advantages' last dim")
+
+
+def _kwargs(name: str, of: str, doc: str, fixed: tuple[str, ...] = (), **defaults: object) -> Param:
+    """A dict of an inner class's arguments (``of``), with the owner's defaults for it."""
+    shown = ", ".join(f"{k}={_default_words(v)}" for k, v in defaults.items())
+    return Param(name, A.KWARGS, None, f"{doc}, as {of} arguments" + (f" (default {shown})" if shown else ""),
+                 of=of, fixed=fixed, inner_defaults=tuple(defaults.items()))
+
+
+def _default_words(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return "none" if value is None else str(value)
+
+
+def _mlp_kwargs(name: str, doc: str, fixed: tuple[str, ...] = (), **defaults: object) -> Param:
+    return _kwargs(name, "MLP", doc, fixed, **defaults)
+
+
+#: The dueling heads' MLP: one hidden layer of 512 (ELU); the owner sets each head's width.
+_HEAD_KWARGS = _mlp_kwargs("mlp_kwargs_output", "the advantage and value heads' arguments", ("out_features",),
+                           depth=1, num_cells=512, activation_class="ELU", bias_last_layer=True)
 
 DUELING_MLP_DQNET = Kind(
     name="DuelingMlpDQNet",
@@ -131,11 +158,15 @@ DUELING_MLP_DQNET = Kind(
     runtime="rldsl.modules.DuelingMlpDQNet",
     summary="A dueling Q-network on vectors: a feature MLP ([256, 256] -> 256, ELU), then advantage and value "
             "heads (512 cells, ELU) combined as `value + advantage - mean(advantage)`.",
-    params=(_OUT_FEATURES, _OUT_FEATURES_VALUE),
+    params=(_OUT_FEATURES, _OUT_FEATURES_VALUE,
+            _mlp_kwargs("mlp_kwargs_feature", "the feature MLP's arguments", num_cells=(256, 256), out_features=256,
+                        activation_class="ELU", activate_last_layer=True),
+            _HEAD_KWARGS),
     reads="one tensor",
     writes="one tensor",
-    rule="`f[*B, d]` gives `f[*B, *out_features]`; `out_features_value` is 1 or the last dim of `out_features`",
-    omitted=(("mlp_kwargs_feature", _NO_DICTS), ("mlp_kwargs_output", _NO_DICTS), _DEVICE),
+    rule="`f[*B, d]` gives `f[*B, *out_features]` (the feature MLP, then the heads, each typed as an MLP); "
+         "`out_features_value` is 1 or the last dim of `out_features`",
+    omitted=(_DEVICE,),
     build=_build_dueling,
     infer=_infer_dueling_mlp,
 )
@@ -161,14 +192,15 @@ def _infer_mlp_actor(ty: TypingContext, net: Network, inputs: list[T.Spec], labe
     assert args is not None
     if not _inputs(ty, "DdpgMlpActor", inputs, labels, at, 1, "one observation vector"):
         return None
-    lead = _vector(ty, "DdpgMlpActor", inputs[0], labels[0], at)
-    if lead is None or not args.ok("action_dim"):
+    if _vector(ty, "DdpgMlpActor", inputs[0], labels[0], at) is None or not args.ok("action_dim"):
         return None
-    return [T.Unbounded((*lead, args["action_dim"]), inputs[0].dtype)]
+    return through(ty, args["mlp_net_kwargs"], inputs, labels, at, out_features=args["action_dim"])
 
 
 def _infer_mlp_qnet(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
                     at: Span) -> list[T.Spec] | None:
+    args = net.args
+    assert args is not None
     owner = "DdpgMlpQNet"
     if not _inputs(ty, owner, inputs, labels, at, 2, "an observation and an action, in that order"):
         return None
@@ -178,7 +210,10 @@ def _infer_mlp_qnet(ty: TypingContext, net: Network, inputs: list[T.Spec], label
         return None
     if not _same_batch(ty, owner, observation, action, labels, (inputs[0].shape, inputs[1].shape), at):
         return None
-    return [T.Unbounded((*observation, 1), inputs[0].dtype)]
+    features = through(ty, args["mlp_net_kwargs_net1"], inputs[:1], labels[:1], at)
+    if features is None:
+        return None
+    return through(ty, args["mlp_net_kwargs_net2"], [features[0], inputs[1]], ["the features", labels[1]], at)
 
 
 _ACTION_DIM = Param("action_dim", A.INT, doc="the action's size", positional=True)
@@ -189,11 +224,14 @@ DDPG_MLP_ACTOR = Kind(
     runtime="rldsl.modules.DdpgMlpActor",
     summary="DDPG's actor on vectors: an MLP ([400, 300], ELU) to the action, its last layer drawn from "
             "U(-3e-3, 3e-3).",
-    params=(_ACTION_DIM,),
+    params=(_ACTION_DIM,
+            _mlp_kwargs("mlp_net_kwargs", "the MLP's arguments", ("out_features",), depth=2, num_cells=(400, 300),
+                        activation_class="ELU", bias_last_layer=True)),
     reads="one tensor (the observation)",
     writes="one tensor (the action)",
-    rule="`f[*B, d]` gives `f[*B, action_dim]` (unbounded: squash it with a TanhModule for a bounded action)",
-    omitted=(("mlp_net_kwargs", _NO_DICTS), _DEVICE),
+    rule="`f[*B, d]` gives `f[*B, action_dim]` (typed as an MLP; unbounded: squash it with a TanhModule for a "
+         "bounded action)",
+    omitted=(_DEVICE,),
     build=_build_actor,
     infer=_infer_mlp_actor,
 )
@@ -204,47 +242,21 @@ DDPG_MLP_QNET = Kind(
     runtime="rldsl.modules.DdpgMlpQNet",
     summary="DDPG's critic on vectors: the observation through a 400-cell layer, joined by the action, then 300 "
             "cells to one value (ELU; last layer drawn from U(-3e-3, 3e-3)).",
-    params=(),
+    params=(_mlp_kwargs("mlp_net_kwargs_net1", "the observation MLP's arguments", out_features=400, depth=0,
+                        num_cells=(), activation_class="ELU", bias_last_layer=True, activate_last_layer=True),
+            _mlp_kwargs("mlp_net_kwargs_net2", "the arguments of the MLP on the features and the action",
+                        out_features=1, num_cells=(300,), activation_class="ELU", bias_last_layer=True)),
     reads="two tensors: the observation, then the action",
     writes="one tensor (the state-action value)",
-    rule="`f[*B, d]` and `f[*B, a]` give `f[*B, 1]`",
-    omitted=(("mlp_net_kwargs_net1", _NO_DICTS), ("mlp_net_kwargs_net2", _NO_DICTS), _DEVICE),
+    rule="`f[*B, d]` and `f[*B, a]` give `f[*B, 1]`: the observation through the first MLP, joined by the action, "
+         "through the second (each typed as an MLP)",
+    omitted=(_DEVICE,),
     build=_build_network,
     infer=_infer_mlp_qnet,
 )
 
 # ---------------------------------------------------------------------------------------------
 # Pixel networks: the ConvNet trunk
-
-
-#: ``(kernel, stride, padding)`` of each convolution: the dueling CNN's (Atari DQN), DDPG's.
-_DUELING_LAYERS = ((8, 4, 0), (4, 2, 0), (3, 1, 0))
-_DDPG_LAYERS = ((8, 4, 0), (4, 2, 0), (3, 1, 1))
-_SPATIAL = ("height", "width")
-
-
-def _conv_size(size: int, layer: tuple[int, int, int]) -> int:
-    """A spatial size after one convolution of ``(kernel, stride, padding)``."""
-    return conv_output_size(size, *layer)
-
-
-def _size_chain(size: int, layers: tuple) -> list[int]:
-    """A spatial size before each convolution of ``layers`` and after the last, stopping at the
-    first size below 1 (an empty image)."""
-    chain = [size]
-    for layer in layers:
-        chain.append(_conv_size(chain[-1], layer))
-        if chain[-1] < 1:
-            break
-    return chain
-
-
-def _smallest_image(layers: tuple) -> int:
-    """The smallest spatial size that every convolution of ``layers`` leaves at least 1 wide."""
-    size = 1
-    while _size_chain(size, layers)[-1] < 1:
-        size += 1
-    return size
 
 
 def _image(ty: TypingContext, owner: str, spec: T.Spec, label: str, at: Span) -> T.Spec | None:
@@ -266,65 +278,17 @@ def _image(ty: TypingContext, owner: str, spec: T.Spec, label: str, at: Span) ->
     return spec
 
 
-def _trunk_sizes(ty: TypingContext, owner: str, image: T.Spec, label: str, layers: tuple,
-                 at: Span) -> tuple | None:
-    """The height and width after the convolutions ``layers``, or None after E0420 (an image too
-    small for the kernels, which the language cannot change: the help gives the smallest size)."""
-    out = []
-    for axis, size in enumerate(image.shape[-2:]):
-        value = T.dim_value(size)
-        if value is None:
-            out.append(T.Sym(_symbolic_size(str(size), layers), None))
-            continue
-        chain = _size_chain(value, layers)
-        if chain[-1] < 1:
-            kernels = ", ".join(str(k) for k, _, _ in layers)
-            strides = ", ".join(str(s) for _, s, _ in layers)
-            ty.report("E0420", f"{owner}'s convolutions (kernels {kernels}, strides {strides}) make the "
-                               f"{_SPATIAL[axis]} {chain[-1]}: the image is too small", at,
-                      label=f"the {_SPATIAL[axis]} of {label} goes {' -> '.join(str(c) for c in chain)}",
-                      help=f"feed images of at least {_smallest_image(layers)} pixels on each side (Atari frames "
-                           "are 84 x 84), resized by a transform before the model")
-            return None
-        out.append(chain[-1])
-    return tuple(out)
-
-
-def _symbolic_size(text: str, layers: tuple) -> str:
-    """The text of a spatial size of unknown value after ``layers``: each layer's rule written out
-    (a layer that keeps the size, such as a padded 3x3 kernel with stride 1, adds nothing), cut to
-    ``T.MAX_DIM_TEXT`` characters as other computed dims are."""
-    for kernel, stride, padding in layers:
-        change = 2 * padding - kernel
-        if stride == 1:
-            if change + 1:
-                text = f"{text} + {change + 1}" if change + 1 > 0 else f"{text} - {-(change + 1)}"
-            continue
-        inner = text if not change else f"{text} + {change}" if change > 0 else f"{text} - {-change}"
-        text = f"({inner}) // {stride} + 1"
-    return _capped(text)
-
-
-def _capped(text: str) -> str:
-    """A computed dim's text, cut past ``T.MAX_DIM_TEXT`` characters (as the checker's own are)."""
-    return text if len(text) <= T.MAX_DIM_TEXT else text[: T.MAX_DIM_TEXT - 5] + " ...)"
-
-
-def _flat(channels: int, sizes: tuple) -> T.Dim:
-    """``channels * height * width``: an int when the sizes are known, else a symbolic dim."""
-    values = [T.dim_value(s) for s in sizes]
-    if all(v is not None for v in values):
-        return channels * math.prod(values)  # type: ignore[arg-type]
-    return T.Sym(_capped(" * ".join([str(channels), *(f"({s})" for s in sizes)])), None)
-
-
-def _hidden(ty: TypingContext, owner: str, image: T.Spec, label: str, layers: tuple, channels: int,
-            pooled: bool, at: Span) -> T.Dim | None:
-    """The trunk's features: ``channels`` after average pooling, else the flattened feature maps."""
-    sizes = _trunk_sizes(ty, owner, image, label, layers, at)
-    if sizes is None:
+def _ddpg_embedding(ty: TypingContext, args: Args, image: T.Spec, label: str, at: Span) -> T.Spec | None:
+    """The DDPG trunk's features: its ConvNet's last image, averaged per channel (``[*B, C']``)
+    with ``use_avg_pooling``, else flattened (``[*B, C' * H' * W']``)."""
+    if not args.ok("use_avg_pooling"):
         return None
-    return channels if pooled else _flat(channels, sizes)
+    maps = through(ty, args["conv_net_kwargs"], [image], [label], at)
+    if maps is None:
+        return None
+    lead, last = maps[0].shape[:-3], maps[0].shape[-3:]
+    width = last[0] if args["use_avg_pooling"] is True else product(last)
+    return T.Unbounded((*lead, width), image.dtype)
 
 
 def _infer_dueling_cnn(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
@@ -335,9 +299,8 @@ def _infer_dueling_cnn(ty: TypingContext, net: Network, inputs: list[T.Spec], la
     if not _counted(ty, owner, inputs, at, 1, "one image"):
         return None
     image = _image(ty, owner, inputs[0], labels[0], at)
-    if image is None or _hidden(ty, owner, image, labels[0], _DUELING_LAYERS, 64, False, at) is None:
-        return None
-    return _q_values(args, image.shape[:-3], image.dtype)
+    features = None if image is None else through(ty, args["cnn_kwargs"], [image], labels[:1], at)
+    return None if features is None else _dueling_heads(ty, args, "mlp_kwargs", features, at)
 
 
 def _infer_cnn_actor(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
@@ -348,13 +311,11 @@ def _infer_cnn_actor(ty: TypingContext, net: Network, inputs: list[T.Spec], labe
     if not _counted(ty, owner, inputs, at, 1, "one image"):
         return None
     image = _image(ty, owner, inputs[0], labels[0], at)
-    if image is None or not args.ok("action_dim", "use_avg_pooling"):
+    hidden = None if image is None else _ddpg_embedding(ty, args, image, labels[0], at)
+    if hidden is None or not args.ok("action_dim"):
         return None
-    hidden = _hidden(ty, owner, image, labels[0], _DDPG_LAYERS, 64, args["use_avg_pooling"] is True, at)
-    if hidden is None:
-        return None
-    lead = image.shape[:-3]
-    return [T.Unbounded((*lead, args["action_dim"]), image.dtype), T.Unbounded((*lead, hidden), image.dtype)]
+    action = through(ty, args["mlp_net_kwargs"], [hidden], ["the embedding"], at, out_features=args["action_dim"])
+    return None if action is None else [action[0], hidden]
 
 
 def _infer_cnn_qnet(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
@@ -368,14 +329,28 @@ def _infer_cnn_qnet(ty: TypingContext, net: Network, inputs: list[T.Spec], label
     if image is None or not float_inputs(ty, inputs, labels, owner, at, weighted=True):
         return None
     action = _vector(ty, owner, inputs[1], labels[1], at)
-    if action is None or not args.ok("use_avg_pooling"):
+    if action is None:
         return None
     lead = image.shape[:-3]
     if not _same_batch(ty, owner, lead, action, labels, (image.shape, inputs[1].shape), at):
         return None
-    if _hidden(ty, owner, image, labels[0], _DDPG_LAYERS, 128, args["use_avg_pooling"] is True, at) is None:
+    hidden = _ddpg_embedding(ty, args, image, labels[0], at)
+    if hidden is None:
         return None
-    return [T.Unbounded((*lead, 1), image.dtype)]
+    return through(ty, args["mlp_net_kwargs"], [hidden, inputs[1]], ["the embedding", labels[1]], at)
+
+
+def _conv_kwargs(channels: tuple[int, ...]) -> Param:
+    """The DDPG pixel nets' ConvNet: three layers (kernels 8, 4, 3; strides 4, 2, 1; paddings 0,
+    0, 1; ELU); ``use_avg_pooling`` chooses how the image is reduced to features."""
+    return _kwargs("conv_net_kwargs", "ConvNet", "the ConvNet's arguments", ("aggregator_class", "squeeze_output"),
+                   num_cells=channels, kernel_sizes=(8, 4, 3), strides=(4, 2, 1), paddings=(0, 0, 1),
+                   activation_class="ELU", aggregator_class=None, squeeze_output=False)
+
+
+def _ddpg_mlp_kwargs(fixed: tuple[str, ...], **defaults: object) -> Param:
+    return _mlp_kwargs("mlp_net_kwargs", "the MLP's arguments", fixed, depth=2, num_cells=200, activation_class="ELU",
+                       bias_last_layer=True, **defaults)
 
 
 DUELING_CNN_DQNET = Kind(
@@ -385,12 +360,16 @@ DUELING_CNN_DQNET = Kind(
     summary="A dueling Q-network on pixels: a ConvNet (32, 64, 64 channels; kernels 8, 4, 3; strides 4, 2, 1; ELU), "
             "then advantage and value heads (512 cells, ELU) combined as `value + advantage - mean(advantage)`.",
     params=(attrs.evolve(_OUT_FEATURES, type=A.INT, doc="advantages per sample (the number of actions)"),
-            _OUT_FEATURES_VALUE),
+            _OUT_FEATURES_VALUE,
+            _kwargs("cnn_kwargs", "ConvNet", "the ConvNet's arguments", num_cells=(32, 64, 64), strides=(4, 2, 1),
+                    kernel_sizes=(8, 4, 3)),
+            attrs.evolve(_HEAD_KWARGS, name="mlp_kwargs", target="mlp_kwargs")),
     reads="one float image `[*B, C, H, W]`",
     writes="one tensor",
-    rule="`f[*B, C, H, W]` gives `f[*B, out_features]`; H and W are at least 36 (the kernels' reach); "
-         "`out_features_value` is 1 or `out_features`",
-    omitted=(("cnn_kwargs", _NO_DICTS), ("mlp_kwargs", _NO_DICTS), _DEVICE),
+    rule="`f[*B, C, H, W]` gives `f[*B, out_features]`: the ConvNet (typed as a ConvNet: with the default "
+         "kernels H and W are at least 36), then the heads (typed as MLPs); `out_features_value` is 1 or "
+         "`out_features`",
+    omitted=(_DEVICE,),
     build=_build_dueling,
     infer=_infer_dueling_cnn,
 )
@@ -403,12 +382,14 @@ DDPG_CNN_ACTOR = Kind(
     runtime="rldsl.modules.DdpgCnnActor",
     summary="DDPG's actor on pixels: a ConvNet embedding (32, 64, 64 channels; kernels 8, 4, 3; strides 4, 2, 1; "
             "paddings 0, 0, 1; ELU), then an MLP (2 x 200, ELU) to the action; returns the action and the embedding.",
-    params=(_ACTION_DIM, Param("use_avg_pooling", A.BOOL, False, _AVG_POOLING)),
+    params=(_ACTION_DIM, Param("use_avg_pooling", A.BOOL, False, _AVG_POOLING), _conv_kwargs((32, 64, 64)),
+            _ddpg_mlp_kwargs(("out_features",))),
     reads="one float image `[*B, C, H, W]`",
     writes="two tensors: the action and the image's embedding (`hidden`)",
     rule="`f[*B, C, H, W]` gives `action: f[*B, action_dim]` and `hidden: f[*B, 64 * H' * W']` (`f[*B, 64]` with "
-         "`use_avg_pooling=true`), H' and W' after the convolutions; H and W are at least 20",
-    omitted=(("conv_net_kwargs", _NO_DICTS), ("mlp_net_kwargs", _NO_DICTS), _DEVICE),
+         "`use_avg_pooling=true`), H' and W' after the convolutions (typed as a ConvNet: with the default kernels "
+         "H and W are at least 20); the action typed as an MLP on the embedding",
+    omitted=(_DEVICE,),
     build=_build_actor,
     infer=_infer_cnn_actor,
 )
@@ -419,11 +400,13 @@ DDPG_CNN_QNET = Kind(
     runtime="rldsl.modules.DdpgCnnQNet",
     summary="DDPG's critic on pixels: a ConvNet (32, 64, 128 channels; kernels 8, 4, 3; strides 4, 2, 1; paddings "
             "0, 0, 1; ELU; averaged per channel), joined by the action, then an MLP (2 x 200, ELU) to one value.",
-    params=(Param("use_avg_pooling", A.BOOL, True, _AVG_POOLING),),
+    params=(Param("use_avg_pooling", A.BOOL, True, _AVG_POOLING), _conv_kwargs((32, 64, 128)),
+            _ddpg_mlp_kwargs((), out_features=1)),
     reads="two tensors: the image `[*B, C, H, W]`, then the action `[*B, a]`",
     writes="one tensor (the state-action value)",
-    rule="`f[*B, C, H, W]` and `f[*B, a]` give `f[*B, 1]`; H and W are at least 20",
-    omitted=(("conv_net_kwargs", _NO_DICTS), ("mlp_net_kwargs", _NO_DICTS), _DEVICE),
+    rule="`f[*B, C, H, W]` and `f[*B, a]` give `f[*B, 1]`: the image's embedding (typed as a ConvNet: with the "
+         "default kernels H and W are at least 20) joined by the action, through the MLP",
+    omitted=(_DEVICE,),
     build=_build_network,
     infer=_infer_cnn_qnet,
 )

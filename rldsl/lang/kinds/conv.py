@@ -12,7 +12,6 @@ and squeezes of dims that are not 1 (E0423).
 
 from __future__ import annotations
 
-import math
 
 import attrs
 
@@ -20,7 +19,7 @@ from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Network
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
-from rldsl.lang.kinds._rules import check_positive, float_inputs
+from rldsl.lang.kinds._rules import check_positive, float_inputs, product, through
 from rldsl.lang.source import Span
 
 A = ArgType
@@ -167,18 +166,30 @@ def _infer_conv(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: l
     history = [sizes]  # the spatial sizes before each layer
     for index, (cells, _, _, _) in enumerate(layers):
         sizes = layer_sizes(ty, args, kind, layers[index], index, history, labels[0])
-        if sizes is None:
+        if sizes is None or not _norm_fits(ty, args, T.Unbounded((*lead, cells, *sizes), image.dtype), index, at):
             return None
         history.append(sizes)
         channels = cells
     shape: tuple = (*lead, channels, *sizes)
     if args["aggregator_class"] is not None:
-        shape = (*lead, product((channels, *sizes)))
+        aggregated = through(ty, args["aggregator_kwargs"], [T.Unbounded(shape, image.dtype)], ["the last image"], at)
+        if aggregated is None:
+            return None
+        shape = aggregated[0].shape
     if args["squeeze_output"]:
         shape = _squeezed(ty, args, kind.name, shape, tuple(range(-spatial, 0)))
         if shape is None:
             return None
     return [T.Unbounded(shape, image.dtype)]
+
+
+def _norm_fits(ty: TypingContext, args: Args, image: T.Spec, index: int, at: Span) -> bool:
+    """The norm layer after conv layer ``index`` typed by its own kind on that layer's image
+    (a BatchNorm2d's ``num_features`` must be the layer's channels)."""
+    norm = args["norm_kwargs"] if "norm_kwargs" in args.values else None
+    if norm is None:
+        return "norm_kwargs" not in args.values or args.ok("norm_kwargs")
+    return through(ty, norm, [image], [f"the output of layer {index + 1}"], at) is not None
 
 
 def _image_input(ty: TypingContext, owner: str, inputs: list[T.Spec], labels: list[str], at: Span,
@@ -256,20 +267,35 @@ def _report_empty_layer(ty: TypingContext, args: Args, kind: Kind, layer: tuple,
                     f"= {result}",
               labels=others,
               help=f"the {dim_name} of {label} goes {path} through the layers; use a smaller kernel or smaller "
-                   f"strides before layer {index + 1}, or pad (`paddings=...`)")
+                   f"strides before layer {index + 1}, or pad (`paddings=...`){_smallest_text(args)}")
+
+
+def _smallest_text(args: Args) -> str:
+    """``; or feed images of at least N pixels ...`` for the layers of ``args``, when known."""
+    layers = per_layer(args)
+    known = layers and [tuple(T.dim_value(v) for v in layer[1:]) for layer in layers]
+    if not known or any(v is None for layer in known for v in layer):
+        return ""
+    return f"; or feed images at least {smallest_input(known)} pixels on each side (resized by a transform)"
+
+
+def smallest_input(layers: list[tuple]) -> int:
+    """The smallest spatial size every layer of ``(kernel, stride, padding)`` leaves at least 1
+    wide, worked back from the last layer: an output of ``r`` needs ``(r - 1) * stride + kernel -
+    2 * padding`` inputs.
+
+    >>> smallest_input([(8, 4, 0), (4, 2, 0), (3, 1, 0)])  # the Atari DQN's kernels
+    36
+    """
+    size = 1
+    for kernel, stride, padding in reversed(layers):
+        size = max(1, (size - 1) * stride + kernel - 2 * padding)
+    return size
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     """A spatial size after one convolution, as torch computes it: ``(size + 2 * padding - kernel) // stride + 1``."""
     return (size + 2 * padding - kernel) // stride + 1
-
-
-def product(dims: tuple) -> T.Dim:
-    """The product of dims: an int when all are known, else a symbolic dim."""
-    values = [T.dim_value(d) for d in dims]
-    if all(v is not None for v in values):
-        return math.prod(values)  # type: ignore[arg-type]
-    return T.Sym(" * ".join(f"({d})" if " " in str(d) else str(d) for d in dims), None)
 
 
 def _squeezed(ty: TypingContext, args: Args, owner: str, shape: tuple, dims: tuple[int, ...],
@@ -381,6 +407,7 @@ def _conv_kind(name: str, spatial: int) -> Kind:
     squeeze = "`Squeeze2dLayer`" if spatial == 2 else "`SqueezeLayer([-3, -2, -1])`"
     depth_factor = "D' * " if spatial == 3 else ""
     depth_dim = "D', " if spatial == 3 else ""
+    norms = (f"BatchNorm{spatial}d", f"LazyBatchNorm{spatial}d", "GroupNorm")
     return Kind(
         name=name,
         family=Family.NETWORK,
@@ -401,6 +428,15 @@ def _conv_kind(name: str, spatial: int) -> Kind:
             _LayerOrNone("aggregator_class", A.LAYER, "SquashDims",
                          "the last layer: `SquashDims` flattens the image, `none` keeps it", choices=("SquashDims",)),
             Param("squeeze_output", A.BOOL, False, f"end with {squeeze} (trailing dims of size 1 removed)"),
+            Param("activation_kwargs", A.KWARGS, None, "the activation's arguments, as `dict(alpha=0.5)`",
+                  of="@activation_class"),
+            Param("norm_class", A.LAYER, None, "a normalisation layer after each conv layer's activation",
+                  choices=norms),
+            Param("norm_kwargs", A.KWARGS, None, "the norm layer's arguments, as `dict(num_features=32)`",
+                  of="@norm_class"),
+            Param("aggregator_kwargs", A.KWARGS, None, "the aggregator's arguments (SquashDims flattens the last "
+                                                       f"{spatial + 1} dims)", of="@aggregator_class",
+                  inner_defaults=(("ndims_in", spatial + 1),)),
         ),
         reads=f"one float image `{image}`",
         writes="one tensor",
@@ -408,13 +444,8 @@ def _conv_kind(name: str, spatial: int) -> Kind:
              "size `s` to `(s + 2 * padding - kernel) // stride + 1` (at least 1) and the channels to its "
              "`num_cells` entry; `in_features`, when given, equals `C`; with `aggregator_class=none` the "
              f"output is the last image `f[*B, C', {depth_dim}H', W']`, and `squeeze_output=true` removes its "
-             "spatial dims, which must then be 1",
-        omitted=(("activation_kwargs", "no dict literals in the language"),
-                 ("norm_class", "torch's norm layers need their channel count through `norm_kwargs` (a dict) and "
-                                "batch norms one flat batch dim; put a norm in a network of your own"),
-                 ("norm_kwargs", "no dict literals"),
-                 ("bias_last_layer", "ignored by torchrl 0.14: every conv layer keeps its bias"),
-                 ("aggregator_kwargs", "no dict literals; SquashDims flattens the whole image"),
+             "spatial dims, which must then be 1; the norm layer is typed on each layer's image",
+        omitted=(("bias_last_layer", "ignored by torchrl 0.14: every conv layer keeps its bias"),
                  ("device", "chosen when compiling")),
         input_dim=-(spatial + 1),
         build=build_conv,

@@ -22,7 +22,8 @@ from rldsl.lang.ir import Args, Network
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_positive, float_inputs
-from rldsl.lang.kinds.conv import build_conv, layer_sizes, per_layer, product
+from rldsl.lang.kinds._rules import product
+from rldsl.lang.kinds.conv import build_conv, layer_sizes, per_layer
 from rldsl.lang.source import Span
 
 A = ArgType

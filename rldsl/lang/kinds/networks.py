@@ -17,7 +17,7 @@ from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Network
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
-from rldsl.lang.kinds._rules import check_positive, feature_sum, float_inputs, last_dims, out_shape
+from rldsl.lang.kinds._rules import check_positive, feature_sum, float_inputs, last_dims, out_shape, product, through
 from rldsl.lang.source import Span
 
 A = ArgType
@@ -68,8 +68,14 @@ def _depth_and_cells(lo: LoweringContext, args: Args) -> None:
                       help="give the depth, as in `num_cells=64, depth=2`, or list the layers: `num_cells=[64, 64]`")
         elif isinstance(cells, tuple) and depth is not None and T.dim_value(depth) not in (None, len(cells)):
             layers = f"{len(cells)} layer{'s' if len(cells) != 1 else ''}"
-            lo.report("E0606", f"`num_cells` lists {layers} but `depth` is {depth}", args.span_of("depth"),
-                      label="does not match `num_cells`", help="drop `depth`: the list of cells gives it")
+            if args.given("depth"):
+                at, help_ = args.span_of("depth"), "drop `depth`: the list of cells gives it"
+            else:  # the default of a class that holds this MLP (DdpgCnnActor's depth 2)
+                at, help_ = args.span_of("num_cells"), f"`depth` is {depth} here by default: list {depth} sizes, " \
+                                                       f"or give `depth={len(cells)}` with them"
+            lo.report("E0606", f"`num_cells` lists {layers} but `depth` is {depth}", at,
+                      label="does not match `depth`" if not args.given("depth") else "does not match `num_cells`",
+                      help=help_)
 
 
 def _activated(args: Args, shape: tuple, dtype: str) -> T.Spec:
@@ -103,10 +109,44 @@ def _infer_mlp(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: li
                   label=f"the inputs have {features} features",
                   help="drop `in_features`: the checker knows the input size")
         return None
-    if not args.ok("out_features", "activation_class"):
+    if not args.ok("out_features", "activation_class") or not _norms_fit(ty, args, lead, inputs[0].dtype, at):
         return None
     return [_activated(args, (*lead, *out_shape(args["out_features"])), inputs[0].dtype)]
 
+
+def _hidden_widths(args: Args) -> list | None:
+    """The width of each hidden layer, resolved from ``depth`` and ``num_cells`` as torchrl does
+    (both left out: no hidden layer); None when they are invalid."""
+    if not args.ok("depth", "num_cells"):
+        return None
+    depth, cells = args["depth"], args["num_cells"]
+    if isinstance(cells, tuple):
+        return list(cells)
+    if cells is None:
+        return [32] * (T.dim_value(depth) or 0) if depth is not None else []
+    count = T.dim_value(depth) if depth is not None else None
+    return [cells] * count if count is not None else None
+
+
+def _norms_fit(ty: TypingContext, args: Args, lead: tuple, dtype: str, at: Span) -> bool:
+    """The norm layer after each hidden layer (and the last, with ``activate_last_layer``) typed by
+    its own kind on that layer's output: a BatchNorm1d's ``num_features`` must be its width."""
+    if "norm_kwargs" not in args.values or args["norm_kwargs"] is None:
+        return args.ok("norm_kwargs") if "norm_kwargs" in args.values else True
+    widths = _hidden_widths(args)
+    if widths is None or not args.ok("activate_last_layer", "out_features"):
+        return False
+    if args["activate_last_layer"] is True:
+        widths.append(product(out_shape(args["out_features"])))
+    for index, width in enumerate(widths):
+        layer = [T.Unbounded((*lead, width), dtype)]
+        if through(ty, args["norm_kwargs"], layer, [f"the output of layer {index + 1}"], at) is None:
+            return False
+    return True
+
+
+#: The normalisation layers an MLP's ``norm_class`` may be (each a kind of its own).
+NORM_CHOICES = ("BatchNorm1d", "LazyBatchNorm1d", "LayerNorm", "GroupNorm", "BatchRenorm1d")
 
 _ACTIVATION = Param("activation_class", A.ACTIVATION, "Tanh", "the activation between layers (a class: `ReLU`)")
 
@@ -128,16 +168,23 @@ MLP = Kind(
         Param("activate_last_layer", A.BOOL, False, "apply the activation after the last layer too"),
         Param("layer_class", A.LAYER, "Linear", "the class of every linear layer",
               choices=("Linear", "NoisyLinear")),
+        Param("activation_kwargs", A.KWARGS, None, "the activation's arguments, as `dict(negative_slope=0.2)`",
+              of="@activation_class"),
+        Param("norm_class", A.LAYER, None, "a normalisation layer after each hidden layer (before the activation)",
+              choices=NORM_CHOICES),
+        Param("norm_kwargs", A.KWARGS, None, "the norm layer's arguments, as `dict(num_features=64)`",
+              of="@norm_class"),
+        Param("layer_kwargs", A.KWARGS, None, "the layer class's further arguments, as `dict(std_init=0.1)` for "
+                                              "NoisyLinear (the MLP sets the sizes)",
+              of="@layer_class", fixed=("in_features", "out_features")),
     ),
     reads="any number of tensors, concatenated on the last dim",
     writes="one tensor",
     rule="inputs `f[*B, d1]`, `f[*B, d2]`, ... (one float dtype, equal leading dims) give "
          "`f[*B, *out_features]`; `in_features`, when given, equals `d1 + d2 + ...`; with "
-         "`activate_last_layer=true` and a bounded activation (Tanh, Sigmoid, ...) the output is bounded",
-    omitted=(("activation_kwargs", "no dict literals in the language"),
-             ("norm_class", "normalisation layers need `norm_kwargs`"), ("norm_kwargs", "no dict literals"),
-             ("layer_kwargs", "no dict literals"),
-             ("device", "chosen when compiling")),
+         "`activate_last_layer=true` and a bounded activation (Tanh, Sigmoid, ...) the output is bounded; the "
+         "norm layer is typed on each hidden layer's output (and the last's with `activate_last_layer`)",
+    omitted=(("device", "chosen when compiling"),),
     build=_build_mlp,
     infer=_infer_mlp,
 )

@@ -267,6 +267,12 @@ def _dict_node(value: Mapping, site: Site, inner: Kind | None, enclosing: tuple[
     return _composed(call, values, site)
 
 
+def _dict_list(value: list, site: Site, inner: Kind | None) -> Expr:
+    """A list of dicts, one per layer, as ``[dict(...), dict(...)]``."""
+    items = [_dict_node(item, site.item(i), inner) for i, item in enumerate(value)]
+    return _composed(ast.ListExpr(tuple(item.node for item in items), span=site.span), items, site)
+
+
 def _inner_kind(param: Param, kwargs: Mapping[str, object]) -> Kind | None:
     """The kind a KWARGS parameter's dict configures: its ``of``, or the class its sibling names."""
     if param.of is None or not param.of.startswith("@"):
@@ -338,6 +344,9 @@ class Expr:
             param = kind.param(name) if kind is not None else None
             if param is not None and param.type is ArgType.KWARGS and isinstance(value, Mapping):
                 built = _dict_node(value, value_site, _inner_kind(param, kwargs))
+            elif param is not None and param.type is ArgType.KWARGS and isinstance(value, list) and value \
+                    and all(isinstance(item, Mapping) for item in value):
+                built = _dict_list(value, value_site, _inner_kind(param, kwargs))
             else:
                 built = _node(value, value_site, param is not None and param.type in _NAMING)
             keywords.append(ast.Keyword(ast.Name(name, span=value_site.span), built.node, span=value_site.span))

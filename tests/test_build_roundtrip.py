@@ -135,15 +135,20 @@ def value_for(param: Param, depth: int) -> st.SearchStrategy[object]:
 
 
 @st.composite
-def inner_kwargs(draw: st.DrawFn, param: Param, depth: int) -> dict[str, object]:
+def inner_kwargs(draw: st.DrawFn, param: Param, depth: int) -> object:
     """A dict of an inner class's arguments: a few of its kind's parameters (any kind's for a
     dict whose class a sibling argument chooses), now and then one the owner sets itself."""
     from rldsl.lang.kinds import lookup
 
     inner = lookup(param.of) if param.of and not param.of.startswith("@") else draw(st.sampled_from(
         [k for k in KINDS if k.family is Family.NETWORK and k.name in ("MLP", "ConvNet", "Linear")]))
-    names = draw(st.lists(st.sampled_from([p.name for p in inner.params]), max_size=2, unique=True))
-    return {name: draw(value_for(inner.param(name), depth + 1)) for name in names}
+    def one() -> dict[str, object]:
+        names = draw(st.lists(st.sampled_from([p.name for p in inner.params]), max_size=2, unique=True))
+        return {name: draw(value_for(inner.param(name), depth + 1)) for name in names}
+
+    if param.per_layer and draw(st.booleans()):  # one dict per layer
+        return [one() for _ in range(draw(st.integers(1, 3)))]
+    return one()
 
 
 @st.composite

@@ -175,7 +175,7 @@ class Builder:
         if type_ is ArgType.NUMBERS:
             return self.numbers(value)
         if type_ is ArgType.KWARGS:
-            return self._kwargs(value, node)
+            return [self._kwargs(one, node) for one in value] if isinstance(value, tuple) else self._kwargs(value, node)
         if type_ is ArgType.BOUND:
             return self._bound(value, self._value_shape(node)) if isinstance(value, tuple) else float(value)
         if type_ in (ArgType.SIZE, ArgType.INTS):

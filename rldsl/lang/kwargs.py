@@ -47,11 +47,16 @@ class DictCall:
 
 
 def dict_call(lo: Lowering, kind: Kind, param: Param, expr: ast.Expr) -> object:
-    """The ``dict(name=value, ...)`` given to a KWARGS parameter (E0604 for anything else)."""
+    """The ``dict(name=value, ...)`` given to a KWARGS parameter, or for a ``per_layer`` one a
+    list of them (a tuple of :class:`DictCall`); E0604 for anything else."""
+    if param.per_layer and isinstance(expr, ast.ListExpr) and expr.items:
+        calls = tuple(dict_call(lo, kind, param, item) for item in expr.items)
+        return INVALID if INVALID in calls else calls
     if not (isinstance(expr, ast.Call) and expr.func.path == (DICT,)):
-        lo.report("E0604", f"`{param.name}` of {kind.name} takes keyword arguments, written `dict(name=value, ...)`",
-                  expr.span, label="not a `dict(...)`",
-                  help=f"write the arguments of {_inner_words(param)} as `{param.name}=dict(num_cells=[64], ...)`")
+        one_per_layer = ", or a list of them, one per layer" if param.per_layer else ""
+        lo.report("E0604", f"`{param.name}` of {kind.name} takes keyword arguments, written `dict(name=value, ...)`"
+                           f"{one_per_layer}", expr.span, label="not a `dict(...)`",
+                  help=f"write the arguments of {_inner_words(param)} as `{param.name}=dict(name=value, ...)`")
         return INVALID
     if expr.args:
         lo.report("E0604", f"`{param.name}` of {kind.name} holds named arguments only", expr.args[0].span,
@@ -81,9 +86,9 @@ def _bound(lo: Lowering, args: Args, param: Param) -> Arg:
     inner = _chosen_kind(args, param)
     if arg.value is INVALID or inner is INVALID:
         return Arg(INVALID, arg.span, arg.given)
-    call = arg.value.call if isinstance(arg.value, DictCall) else None
+    calls = arg.value if isinstance(arg.value, tuple) else (arg.value,) if isinstance(arg.value, DictCall) else ()
     if inner is None:
-        if call is None:
+        if not calls:
             return arg
         chooser = param.of[1:] if param.of else param.name
         lo.report("E0606", f"`{param.name}` is given, but `{chooser}` is none: there is no class to pass them to",
@@ -92,11 +97,19 @@ def _bound(lo: Lowering, args: Args, param: Param) -> Arg:
         return Arg(INVALID, arg.span, arg.given)
     assert isinstance(inner, Kind)
     restricted = inner_kind(inner, param)
-    if call is None:
+    if not calls:
         return _defaults_only(lo, args, param, restricted, arg)
-    call = _without_fixed(lo, args.kind, param, call)
-    bound = bind_kwargs(lo, lo.binder.bind(restricted, call, call.span, call.func.span))
-    return _built(lo, restricted, bound, call.span, arg, param)
+    bound = tuple(_bound_dict(lo, args.kind, param, restricted, written.call) for written in calls)
+    if INVALID in bound:
+        return Arg(INVALID, arg.span, arg.given)
+    return Arg(bound if isinstance(arg.value, tuple) else bound[0], arg.span, arg.given)
+
+
+def _bound_dict(lo: Lowering, owner: Kind, param: Param, kind: Kind, call: ast.Call) -> object:
+    """One written dict bound to the inner kind (a :class:`Kwargs`, or INVALID)."""
+    call = _without_fixed(lo, owner, param, call)
+    bound = bind_kwargs(lo, lo.binder.bind(kind, call, call.span, call.func.span))
+    return _built(lo, kind, bound, call.span, param)
 
 
 def _chosen_kind(args: Args, param: Param) -> Kind | None | object:
@@ -151,12 +164,14 @@ def _defaults_only(lo: Lowering, args: Args, param: Param, kind: Kind, arg: Arg)
                   label=f"{kind.name} needs {names}", help=f"pass `{param.name}=dict({example})`")
         return Arg(INVALID, arg.span, arg.given)
     bound = bind_kwargs(lo, lo.binder.bind(kind, None, at, at))
-    return _built(lo, kind, bound, at, arg, param)
+    return Arg(_built(lo, kind, bound, at, param), arg.span, arg.given)
 
 
-def _built(lo: Lowering, kind: Kind, bound: Args, span: Span, arg: Arg, param: Param) -> Arg:
-    """The bound dict after the inner kind's own build rule (its argument checks)."""
+def _built(lo: Lowering, kind: Kind, bound: Args, span: Span, param: Param) -> object:
+    """The bound dict after the inner kind's own build rule (its argument checks): a
+    :class:`Kwargs`, or INVALID."""
     if kind.build is not None and kind.build(lo, bound) is INVALID:
-        return Arg(INVALID, arg.span, arg.given)
+        return INVALID
     passed = tuple(name for name, _ in param.inner_defaults if name not in param.fixed)
-    return Arg(Kwargs(kind, bound, span, passed), arg.span, arg.given)
+    return Kwargs(kind, bound, span, passed)
+

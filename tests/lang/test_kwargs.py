@@ -136,6 +136,39 @@ def test_activation_and_layer_arguments_reach_each_layer() -> None:
     assert [m.std_init for m in mlp.modules() if isinstance(m, NoisyLinear)] == [0.1, 0.1]
 
 
+def test_per_layer_lists_give_each_layer_its_own_dict() -> None:
+    text = ("module m = MLP(out_features=4, num_cells=[64, 32], norm_class=BatchNorm1d, layer_class=NoisyLinear, "
+            "norm_kwargs=[dict(num_features=64), dict(num_features=32)], "
+            "layer_kwargs=[dict(std_init=0.1), dict(std_init=0.2), dict(std_init=0.3)]) : obs -> out\n")
+    assert types(text)["out"] == "f32[4]"
+    mlp = compiled(text, "m").module
+    assert [m.num_features for m in mlp.modules() if isinstance(m, nn.BatchNorm1d)] == [64, 32]
+    assert [m.std_init for m in mlp.modules() if isinstance(m, NoisyLinear)] == [0.1, 0.2, 0.3]
+    conv = ("module c = ConvNet(num_cells=[16, 32], activation_kwargs=[dict(alpha=0.5), dict(alpha=1.0)]) "
+            ": pixels -> f\n")
+    assert [m.alpha for m in compiled(conv, "c").module.modules() if isinstance(m, nn.ELU)] == [0.5, 1.0]
+    swapped = text.replace("dict(num_features=64), dict(num_features=32)", "dict(num_features=32), "
+                                                                           "dict(num_features=64)")
+    assert [code for code, _ in errors(swapped)] == ["E0445"]
+
+
+@pytest.mark.parametrize(("text", "at"), [
+    ("module m = MLP(out_features=4, num_cells=[64, 32], norm_class=LayerNorm, "
+     "norm_kwargs=[dict(normalized_shape=64)]) : obs -> out\n", "[dict(normalized_shape=64)]"),
+    ("module c = ConvNet(num_cells=[16, 32], activation_kwargs=[dict(alpha=0.5)]) : pixels -> f\n",
+     "[dict(alpha=0.5)]"),
+    ("module m = MLP(out_features=4, num_cells=[8], layer_kwargs=[dict(bias=true)]) : obs -> out\n",
+     "[dict(bias=true)]"),
+])
+def test_a_list_of_the_wrong_length_is_refused(text: str, at: str) -> None:
+    assert errors(text) == [("E0606", at)]
+
+
+def test_a_list_where_one_dict_is_expected() -> None:
+    found = errors("module q = DuelingCnnDQNet(4, cnn_kwargs=[dict(num_cells=[8])]) : pixels -> q_values\n")
+    assert found == [("E0604", "[dict(num_cells=[8])]")]
+
+
 # --- what is refused -----------------------------------------------------------------------------
 
 
@@ -189,6 +222,9 @@ def test_the_builder_writes_python_dicts_as_dict_calls() -> None:
                          "strides=[4, 2], activation_class=ReLU)))")
     mlp = BuiltMLP(out_features=2, activation_class=LeakyReLU, activation_kwargs={"negative_slope": 0.1})
     assert "activation_kwargs=dict(negative_slope=0.1)" in repr(mlp)
+    layers = BuiltMLP(out_features=2, num_cells=[4], norm_class="LayerNorm",
+                      norm_kwargs=[{"normalized_shape": 4}])
+    assert "norm_class=LayerNorm, norm_kwargs=[dict(normalized_shape=4)]" in repr(layers)
     model = Model()
     model.key("pixels", "f32[4, 84, 84]")
     model.module("trunk", BuiltConvNet(num_cells=[8], norm_class="BatchNorm2d", norm_kwargs={"num_features": 8}),

@@ -106,7 +106,7 @@ class Param:
     that kind's: ``of`` names the kind, or ``"@param"`` the sibling parameter choosing it (MLP's
     ``norm_kwargs`` are ``norm_class``'s); ``fixed`` are the inner arguments the owner sets itself
     (refused in the dict), ``inner_defaults`` the owner's defaults for the others (DuelingCnnDQNet's
-    ConvNet has 32, 64, 64 channels).
+    ConvNet has 32, 64, 64 channels); ``per_layer`` accepts a list of dicts, one per layer.
     """
 
     name: str
@@ -124,6 +124,7 @@ class Param:
     of: str | None = None  # KWARGS: the inner kind's name, or "@param" for the parameter choosing it
     fixed: tuple[str, ...] = ()  # KWARGS: inner arguments the owner sets itself
     inner_defaults: tuple[tuple[str, object], ...] = ()  # KWARGS: the owner's defaults for inner arguments
+    per_layer: bool = False  # KWARGS: a list of dicts, one per layer, is accepted too
 
     @property
     def required(self) -> bool:

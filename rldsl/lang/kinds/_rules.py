@@ -18,7 +18,7 @@ from rldsl.lang.ir import Args, Form, KeyRef, Kwargs, ModuleNode, Network
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.source import Span
 from rldsl.lang.types import number_text
-from rldsl.lang.values import is_dim
+from rldsl.lang.values import INVALID, is_dim
 
 __all__ = [
     "COMPILE_DTYPES",
@@ -34,6 +34,7 @@ __all__ = [
     "implicit",
     "log_prob_ref",
     "out_shape",
+    "per_layer_kwargs",
     "product",
     "through",
 ]
@@ -213,3 +214,21 @@ def through(ty: TypingContext, kwargs: object, inputs: list[T.Spec], labels: lis
         return None
     args = kwargs.args.replaced(**owner_values) if owner_values else kwargs.args
     return kwargs.kind.infer(ty, Network(kwargs.kind, args, kwargs.span), inputs, labels, at)
+
+
+def per_layer_kwargs(ty: TypingContext, args: Args, name: str, layers: int, what: str) -> list | None:
+    """The dict of each of ``layers`` layers from the KWARGS argument ``name``: one dict repeated,
+    or the list of one per layer (E0606 when its length is not ``layers``, as torchrl refuses
+    it); None when the argument is invalid or absent, after any report."""
+    value = args[name]
+    if value is None or value is INVALID:
+        return None
+    if not isinstance(value, tuple):
+        return [value] * layers
+    if len(value) != layers:
+        ty.report("E0606", f"`{name}` lists {len(value)} dict{'s' if len(value) != 1 else ''}, but {args.kind.name} "
+                           f"has {layers} {what}", args.span_of(name),
+                  label=f"{len(value)} dict{'s' if len(value) != 1 else ''}",
+                  help=f"give one dict per {what.rstrip('s')} ({layers}), or one dict for all")
+        return None
+    return list(value)

@@ -19,7 +19,7 @@ from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Network
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
-from rldsl.lang.kinds._rules import check_positive, float_inputs, product, through
+from rldsl.lang.kinds._rules import check_positive, float_inputs, per_layer_kwargs, product, through
 from rldsl.lang.source import Span
 
 A = ArgType
@@ -163,10 +163,14 @@ def _infer_conv(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: l
     layers = per_layer(args)
     if layers is None or not args.ok("aggregator_class", "squeeze_output"):
         return None
+    norms = _per_layer_dicts(ty, args, len(layers))
+    if norms is None:
+        return None
     history = [sizes]  # the spatial sizes before each layer
     for index, (cells, _, _, _) in enumerate(layers):
         sizes = layer_sizes(ty, args, kind, layers[index], index, history, labels[0])
-        if sizes is None or not _norm_fits(ty, args, T.Unbounded((*lead, cells, *sizes), image.dtype), index, at):
+        if sizes is None or not _norm_fits(ty, norms[index], T.Unbounded((*lead, cells, *sizes), image.dtype),
+                                           index, at):
             return None
         history.append(sizes)
         channels = cells
@@ -183,13 +187,22 @@ def _infer_conv(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: l
     return [T.Unbounded(shape, image.dtype)]
 
 
-def _norm_fits(ty: TypingContext, args: Args, image: T.Spec, index: int, at: Span) -> bool:
+def _per_layer_dicts(ty: TypingContext, args: Args, layers: int) -> list | None:
+    """The norm layer's dict for each conv layer (None entries without a norm), after counting the
+    per-layer lists of ``activation_kwargs`` and ``norm_kwargs``; None after an error."""
+    names = [name for name in ("activation_kwargs", "norm_kwargs") if name in args.values]
+    if not args.ok(*names):
+        return None
+    counted = {name: per_layer_kwargs(ty, args, name, layers, "conv layers") for name in names}
+    if any(counted[name] is None and isinstance(args[name], tuple) for name in names):
+        return None
+    return counted.get("norm_kwargs") or [None] * layers
+
+
+def _norm_fits(ty: TypingContext, norm: object, image: T.Spec, index: int, at: Span) -> bool:
     """The norm layer after conv layer ``index`` typed by its own kind on that layer's image
     (a BatchNorm2d's ``num_features`` must be the layer's channels)."""
-    norm = args["norm_kwargs"] if "norm_kwargs" in args.values else None
-    if norm is None:
-        return "norm_kwargs" not in args.values or args.ok("norm_kwargs")
-    return through(ty, norm, [image], [f"the output of layer {index + 1}"], at) is not None
+    return norm is None or through(ty, norm, [image], [f"the output of layer {index + 1}"], at) is not None
 
 
 def _image_input(ty: TypingContext, owner: str, inputs: list[T.Spec], labels: list[str], at: Span,
@@ -428,12 +441,12 @@ def _conv_kind(name: str, spatial: int) -> Kind:
             _LayerOrNone("aggregator_class", A.LAYER, "SquashDims",
                          "the last layer: `SquashDims` flattens the image, `none` keeps it", choices=("SquashDims",)),
             Param("squeeze_output", A.BOOL, False, f"end with {squeeze} (trailing dims of size 1 removed)"),
-            Param("activation_kwargs", A.KWARGS, None, "the activation's arguments, as `dict(alpha=0.5)`",
-                  of="@activation_class"),
+            Param("activation_kwargs", A.KWARGS, None, "the activation's arguments, as `dict(alpha=0.5)`; or a "
+                                                       "list, one per layer", of="@activation_class", per_layer=True),
             Param("norm_class", A.LAYER, None, "a normalisation layer after each conv layer's activation",
                   choices=norms),
-            Param("norm_kwargs", A.KWARGS, None, "the norm layer's arguments, as `dict(num_features=32)`",
-                  of="@norm_class"),
+            Param("norm_kwargs", A.KWARGS, None, "the norm layer's arguments, as `dict(num_features=32)`; or a "
+                                                 "list, one per layer", of="@norm_class", per_layer=True),
             Param("aggregator_kwargs", A.KWARGS, None, "the aggregator's arguments (SquashDims flattens the last "
                                                        f"{spatial + 1} dims)", of="@aggregator_class",
                   inner_defaults=(("ndims_in", spatial + 1),)),

@@ -17,7 +17,16 @@ from rldsl.lang import types as T
 from rldsl.lang.ir import Args, Network
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
-from rldsl.lang.kinds._rules import check_positive, feature_sum, float_inputs, last_dims, out_shape, product, through
+from rldsl.lang.kinds._rules import (
+    check_positive,
+    feature_sum,
+    float_inputs,
+    last_dims,
+    out_shape,
+    per_layer_kwargs,
+    product,
+    through,
+)
 from rldsl.lang.source import Span
 
 A = ArgType
@@ -129,18 +138,28 @@ def _hidden_widths(args: Args) -> list | None:
 
 
 def _norms_fit(ty: TypingContext, args: Args, lead: tuple, dtype: str, at: Span) -> bool:
-    """The norm layer after each hidden layer (and the last, with ``activate_last_layer``) typed by
-    its own kind on that layer's output: a BatchNorm1d's ``num_features`` must be its width."""
-    if "norm_kwargs" not in args.values or args["norm_kwargs"] is None:
-        return args.ok("norm_kwargs") if "norm_kwargs" in args.values else True
+    """The per-layer dicts counted (``layer_kwargs``: one per linear layer; ``activation_kwargs``
+    and ``norm_kwargs``: one per activation), and the norm layer after each hidden layer (and the
+    last, with ``activate_last_layer``) typed by its own kind on that layer's output: a
+    BatchNorm1d's ``num_features`` must be its width."""
+    if "norm_kwargs" not in args.values:  # a kind sharing this rule without norms
+        return True
     widths = _hidden_widths(args)
-    if widths is None or not args.ok("activate_last_layer", "out_features"):
+    if widths is None or not args.ok("activate_last_layer", "out_features", "norm_kwargs", "layer_kwargs",
+                                     "activation_kwargs"):
         return False
     if args["activate_last_layer"] is True:
         widths.append(product(out_shape(args["out_features"])))
-    for index, width in enumerate(widths):
+    counted = [per_layer_kwargs(ty, args, name, count, what) is not None or not isinstance(args[name], tuple)
+               for name, count, what in (("layer_kwargs", len(widths) + 1 - (args["activate_last_layer"] is True),
+                                          "linear layers"),
+                                         ("activation_kwargs", len(widths), "activations"))]
+    norms = per_layer_kwargs(ty, args, "norm_kwargs", len(widths), "norm layers")
+    if not all(counted) or norms is None:
+        return all(counted) and args["norm_kwargs"] is None
+    for index, (width, norm) in enumerate(zip(widths, norms)):
         layer = [T.Unbounded((*lead, width), dtype)]
-        if through(ty, args["norm_kwargs"], layer, [f"the output of layer {index + 1}"], at) is None:
+        if through(ty, norm, layer, [f"the output of layer {index + 1}"], at) is None:
             return False
     return True
 
@@ -168,15 +187,17 @@ MLP = Kind(
         Param("activate_last_layer", A.BOOL, False, "apply the activation after the last layer too"),
         Param("layer_class", A.LAYER, "Linear", "the class of every linear layer",
               choices=("Linear", "NoisyLinear")),
-        Param("activation_kwargs", A.KWARGS, None, "the activation's arguments, as `dict(negative_slope=0.2)`",
-              of="@activation_class"),
+        Param("activation_kwargs", A.KWARGS, None, "the activation's arguments, as `dict(negative_slope=0.2)`; "
+                                                   "or a list, one per activation",
+              of="@activation_class", per_layer=True),
         Param("norm_class", A.LAYER, None, "a normalisation layer after each hidden layer (before the activation)",
               choices=NORM_CHOICES),
-        Param("norm_kwargs", A.KWARGS, None, "the norm layer's arguments, as `dict(num_features=64)`",
-              of="@norm_class"),
+        Param("norm_kwargs", A.KWARGS, None, "the norm layer's arguments, as `dict(num_features=64)`; or a list, "
+                                             "one per norm layer",
+              of="@norm_class", per_layer=True),
         Param("layer_kwargs", A.KWARGS, None, "the layer class's further arguments, as `dict(std_init=0.1)` for "
-                                              "NoisyLinear (the MLP sets the sizes)",
-              of="@layer_class", fixed=("in_features", "out_features")),
+                                              "NoisyLinear (the MLP sets the sizes); or a list, one per layer",
+              of="@layer_class", fixed=("in_features", "out_features"), per_layer=True),
     ),
     reads="any number of tensors, concatenated on the last dim",
     writes="one tensor",

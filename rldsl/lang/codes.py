@@ -448,8 +448,9 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "E0430",
         "agent dim does not match `n_agents`",
         "A multi-agent module reads its input with one entry per agent on its agent dim, which "
-        "must be `n_agents` long: a mixer's agents' values are `[*B, n_agents, 1]` (the agent dim "
-        "second to last), a `MultiAgentConvNet`'s images `[*B, n_agents, C, H, W]` (the agent dim "
+        "must be `n_agents` long: a mixer's agents' values are `[*B, n_agents, 1]` and a "
+        "`MultiAgentMLP`'s inputs `[*B, n_agents, features]` (the agent dim second to last), a "
+        "`MultiAgentConvNet`'s images `[*B, n_agents, C, H, W]` (the agent dim "
         "fourth from the end). Make `n_agents` the size of that dim, or read the key that has one "
         "entry per agent.",
     ),

@@ -103,7 +103,9 @@ def test_multi_agent_mlp_keeps_the_agent_dim() -> None:
                   "value v = ValueOperator(MLP(out_features=1), in=[q])")
     assert found["q"] == "f32[n, 2]"
     assert codes("key obs : f32[4, 8]\nmodule m = MultiAgentMLP(n_agent_outputs=2, n_agents=3, centralized=false, "
-                 "share_params=true) : obs -> state_value") == [("E0401", 2)]
+                 "share_params=true) : obs -> state_value") == [("E0430", 2)]  # at `n_agents`
+    assert codes("key obs : f32[8]\nmodule m = MultiAgentMLP(n_agent_outputs=2, n_agents=3, centralized=false, "
+                 "share_params=true) : obs -> state_value") == [("E0401", 2)]  # no agent dim at all
     assert codes("key obs : f32[3, 8]\nmodule m = MultiAgentMLP(n_agent_outputs=2, n_agents=3) : obs -> x") == \
         [("E0603", 2), ("E0603", 2)]
 

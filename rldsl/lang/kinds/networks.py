@@ -407,11 +407,18 @@ def _infer_multiagent(ty: TypingContext, net: Network, inputs: list[T.Spec], lab
     n_agents = args["n_agents"]
     if not args.ok("n_agents", "n_agent_inputs", "n_agent_outputs"):
         return None
-    if not lead or not T.dims_equal(lead[-1], n_agents):
-        found = T.shape_text(inputs[0].shape)
+    found = T.shape_text(inputs[0].shape)
+    if not lead:
         ty.report("E0401", f"MultiAgentMLP reads `[..., n_agents, features]` with n_agents = {n_agents}, but "
-                           f"{labels[0]} has shape {found}", at, label="the agent dim is the second to last",
+                           f"{labels[0]} has shape {found}", at, label="no agent dim before the features",
                   help="declare the input with the agents before the features, as in `f32[n_agents, 8]`")
+        return None
+    if not T.dims_equal(lead[-1], n_agents):
+        ty.report("E0430", f"MultiAgentMLP has {n_agents} agents, but {labels[0]} has {lead[-1]} on its agent dim "
+                           f"(shape {found})", args.span_of("n_agents"), label=f"{n_agents} agents here",
+                  labels=((at, f"{labels[0]} has {lead[-1]} agents"),),
+                  help=f"make `n_agents` the size of the second-to-last dim of {labels[0]} (`n_agents={lead[-1]}`), "
+                       "or declare the input with the agents before the features")
         return None
     features = feature_sum(inputs)
     declared = args["n_agent_inputs"]

@@ -8,6 +8,7 @@ joint value. As torchrl 0.14 (``torchrl.modules.QMixer``, ``VDNMixer``, on a ``M
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +22,7 @@ from rldsl._checks import is_int, require_bool, require_int, require_positive, t
 __all__ = ["Mixer", "QMixer", "VDNMixer"]
 
 
-class Mixer(nn.Module):
+class Mixer(nn.Module, metaclass=abc.ABCMeta):
     """The base of every mixer: checks the shapes going in and out, and leaves the mixing to
     :meth:`mix`.
 
@@ -87,9 +88,10 @@ class Mixer(nn.Module):
             raise ValueError(f"{owner} expects the state's batch dims to be those of chosen_action_value "
                              f"({list(batch)}), but got a state of shape {list(state.shape)}.")
 
+    @abc.abstractmethod
     def mix(self, chosen_action_value: torch.Tensor, state: torch.Tensor | None) -> torch.Tensor:
-        """``[*B, n_agents, 1]`` (and ``[*B, *state_shape]``) ``-> [*B, 1]``; subclasses implement it."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement mix()")
+        """``[*B, n_agents, 1]`` (and ``[*B, *state_shape]``) ``-> [*B, 1]``: each mixer's own
+        rule (a subclass without it cannot be made)."""
 
     def extra_repr(self) -> str:
         state = f", state_shape={list(self.state_shape)}" if self.needs_state else ""

@@ -548,8 +548,8 @@ def test_keys_are_listed() -> None:
 
 
 def test_unknown_kinds_from_python() -> None:
-    with pytest.raises(AttributeError, match="rldsl has no `LSTMModule` yet"):
-        rldsl.build.LSTMModule  # noqa: B018
+    with pytest.raises(AttributeError, match="rldsl has no `RSSMPrior` yet"):
+        rldsl.build.RSSMPrior  # noqa: B018
     with pytest.raises(AttributeError) as caught:
         rldsl.build.DTActor  # noqa: B018
     assert "did you mean" not in str(caught.value)

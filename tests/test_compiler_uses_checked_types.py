@@ -71,8 +71,9 @@ def test_the_compiler_names_no_parameter():
 def test_input_sizes_and_inputs_are_described():
     for kind in KINDS:
         for param in kind.params:
-            if param.meaning is Meaning.INPUT_SIZE:
-                assert kind.family is Family.NETWORK and param.type is ArgType.INT, (kind.name, param.name)
+            if param.meaning is Meaning.INPUT_SIZE:  # a network's input, or the first key a module reads
+                assert kind.family in (Family.NETWORK, Family.MODULE) and param.type is ArgType.INT, \
+                    (kind.name, param.name)
             if param.meaning is Meaning.INPUTS:
                 assert param.type is ArgType.KEYS, (kind.name, param.name)
             if param.meaning in (Meaning.MASK, Meaning.LOG_PROBABILITIES):

@@ -142,6 +142,9 @@ class Builder:
             if param.passed is Pass.DIST:
                 kwargs.update(self._distribution(arg.value, kwargs, self._value_shape(node)))
                 continue
+            if param.meaning is Meaning.INPUT_SIZE and arg.value is None and node.reads:
+                kwargs[param.target] = self._read_size(node.reads[0], kind.input_dim)
+                continue
             if param.derive is not None and arg.value is None:
                 derived = param.derive(args)
                 if derived is not None and param.target is not None:
@@ -190,6 +193,11 @@ class Builder:
         inner = kwargs.args
         return {param.target: self._value(param.type, inner[param.name], node) for param in kwargs.kind.params
                 if param.target is not None and (inner.given(param.name) or param.name in kwargs.defaults)}
+
+    def _read_size(self, ref: KeyRef, dim: int) -> int:
+        """The size of dim ``dim`` of the key a module reads first (a recurrent module's
+        ``input_size``), as the checker typed it."""
+        return concrete(self.key_specs[ref.path].shape[dim])
 
     def _in_compile_dtype(self, spec: object) -> object:
         """A runtime spec given to a module, its f32 made the compile dtype (as the keys' are), so

@@ -106,7 +106,8 @@ def _check(declarations: Sequence[ast.Decl], dtype: str = "f32") -> Report:
 def _keys(scope: Scope, typing: Typing) -> tuple[KeyInfo, ...]:
     out = []
     for path, declared in scope.declared.items():
-        source = "declared" if declared.source == "key" else f"env `{declared.source}`"
+        source = "declared" if declared.source == "key" else declared.source if declared.source.startswith("primer") \
+            else f"env `{declared.source}`"
         writers = typing.writers.get(path)
         if writers:
             source += "; written by " + ", ".join(dict.fromkeys(writers))

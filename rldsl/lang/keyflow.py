@@ -114,7 +114,10 @@ def _missing(scope: Scope, modules: Mapping[str, ModuleNode], written: Mapping[t
                                                        "that writes it")
         if ref.implicit:
             message = f"`{ref.dotted}` is read here by default, but no key of that name is declared or written"
-            if guess is None:
+            if ref.path == ("is_init",):
+                help_ = ("`is_init` marks the first step of each trajectory (torchrl's InitTracker transform writes "
+                         "it): declare `key is_init : bool[1]`")
+            elif guess is None:
                 help_ = f"declare `key {ref.dotted} : SPEC`, or pass `in=[...]` with the keys to read"
         else:
             message = f"key `{ref.dotted}` is read but never written"
@@ -152,7 +155,8 @@ def unread_outputs(scope: Scope, modules: Mapping[str, ModuleNode], reporter: Re
     for path, ref in written.items():
         leaf = path[-1]
         if path in read or path in scope.declared or leaf in CONVENTIONAL or leaf.startswith("_") \
-                or leaf.endswith("_log_prob") or any(path[:i] in read for i in range(1, len(path))):
+                or leaf.endswith("_log_prob") or any(path[:i] in read for i in range(1, len(path))) \
+                or path[0] == "next" and path[1:] in read:  # the env carries `next.X` to `X` for the next step
             continue
         reporter.report("W0301", f"key `{ref.dotted}` is written but never read", ref.span, label="nothing reads this",
                         help="remove the output, read it in a module, or declare it with `key` if the training code "

@@ -2,13 +2,13 @@
 
 An unknown kind gets, in this order: the rldsl spelling of a torchrl name written differently
 (:data:`~rldsl.lang.kinds.RENAMED`), a note that rldsl has no such kind *yet* when the name is a
-torchrl.modules class without an rldsl kind (so that `LSTMModule` is not "corrected" to
-`TanhModule`), the `.rlm` spelling of Python's `True`/`False`/`None`, or the closest kind name
+torchrl.modules class without an rldsl kind (so that `RSSMPrior` is not "corrected" to
+another kind), the `.rlm` spelling of Python's `True`/`False`/`None`, or the closest kind name
 when one is really close. The torchrl names are kept as a list; which of them rldsl lacks is
 worked out from the registered kinds, so the list of missing kinds shrinks as kinds are added.
 
->>> unknown_kind_help("LSTMModule")[0]  # doctest: +NORMALIZE_WHITESPACE
-'rldsl has no `LSTMModule` yet (it is a torchrl.modules class); the kinds are listed in docs/language.md;
+>>> unknown_kind_help("RSSMPrior")[0]  # doctest: +NORMALIZE_WHITESPACE
+'rldsl has no `RSSMPrior` yet (it is a torchrl.modules class); the kinds are listed in docs/language.md;
  a class of your own is made a kind from Python with `rldsl.register_kind` (then `--import-kinds MODULE`)'
 >>> unknown_kind_help("ProbablisticActor")
 ('did you mean `ProbabilisticActor`?', 'ProbabilisticActor')

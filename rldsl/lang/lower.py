@@ -39,7 +39,7 @@ from rldsl.lang.graphs import first_cycle_walk, is_cycle, strongly_connected
 from rldsl.lang.kind_hints import missing_kinds, unknown_kind_help
 from rldsl.lang.kinds import BY_NAME, ArgType, Family, Kind, Param, lookup
 from rldsl.lang.kwargs import bind_kwargs, dict_call
-from rldsl.lang.resolve import Scope, Target
+from rldsl.lang.resolve import DeclaredKey, Scope, Target
 from rldsl.lang.source import Span
 from rldsl.lang.types import Sym
 from rldsl.lang.values import INVALID, Reporter, describe, did_you_mean, is_dim, is_number, suggest
@@ -60,6 +60,7 @@ class Lowering:
         self.lowered: dict[str, object] = {}
         self.uses: dict[str, list[str]] = {}  # module name -> names of the modules it uses
         self.binder = Binder(self.argument, reporter.report)
+        self._lowering = ""  # the declaration being lowered
 
     # -- declarations ----------------------------------------------------------------------------
 
@@ -117,6 +118,7 @@ class Lowering:
 
     def declaration(self, decl: ast.ModuleDecl) -> object:
         """The node of one declaration (INVALID when it has an error that was reported)."""
+        self._lowering = decl.name.value
         value = self.module_expr(decl.body)
         if value is INVALID:
             return INVALID
@@ -165,6 +167,25 @@ class Lowering:
                              f"{_ROLE_WORDS[kind.role]}",
                     at, label=f"`{role}` declares {_ROLE_WORDS.get(role, 'a module')}",
                     help=f"declare it with `{kind.role}` (or `module`)")
+
+    def provide(self, ref: KeyRef, spec: T.Spec) -> None:
+        """A key the declaration being lowered brings with it (a recurrent module's state, from its
+        primer): declared for every module, unless a ``key`` declares it, which must then agree."""
+        owner = f"primer of `{self._lowering}`"
+        found = self.scope.declared.get(ref.path)
+        if found is None:
+            self.scope.declared[ref.path] = DeclaredKey(spec, ref.span, owner)
+            return
+        if T.is_unknown(found.spec, spec) or (not isinstance(found.spec, T.Composite)
+                                              and found.spec.dtype == spec.dtype
+                                              and T.shapes_equal(found.spec.shape, spec.shape)):
+            return
+        where = "declared" if found.source == "key" else f"kept by the {found.source}"
+        self.report("E0402", f"`{ref.dotted}` is {where} as {T.spec_text(found.spec)}, but `{self._lowering}` keeps "
+                             f"its recurrent state there as {T.spec_text(spec)}", ref.span,
+                    label=f"{T.spec_text(spec)} here", labels=((found.span, f"{T.spec_text(found.spec)} here"),),
+                    help=f"declare `key {ref.dotted} : {T.spec_text(spec)}`, or give the module other state keys "
+                         "(`in=[...]`, `out=[...]`)")
 
     # -- expressions that make networks and modules ---------------------------------------------
 

@@ -98,7 +98,7 @@ class DeclaredKey:
 
     spec: T.Spec
     span: Span
-    source: str  # "key" or the env's name
+    source: str  # "key", the env's name, or "primer of `name`" (a recurrent module's state)
 
 
 @attrs.frozen(slots=True)

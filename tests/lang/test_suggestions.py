@@ -51,7 +51,6 @@ GOOD = [
 ]
 
 BAD = [
-    ("LSTMModule", KINDS),
     ("DTActor", KINDS),
     ("True", KEYS),
     ("False", KEYS),
@@ -116,7 +115,7 @@ def test_a_suggestion_is_always_within_the_edit_budget(word: str, candidates: li
 def test_missing_kinds_are_derived_from_the_registry() -> None:
     for name in TORCHRL_MODULES:
         assert (name in missing_kinds()) == (name not in BY_NAME and name not in RENAMED), name
-    assert {"LSTMModule", "DTActor", "ObsEncoder", "RSSMPrior"} <= missing_kinds()
+    assert {"ObsDecoder", "DTActor", "ObsEncoder", "RSSMPrior"} <= missing_kinds()
     assert not missing_kinds() & set(BY_NAME)
     assert len(set(TORCHRL_MODULES)) == len(TORCHRL_MODULES)
 
@@ -134,7 +133,7 @@ def test_kind_hints_docstring_examples() -> None:
     assert result.attempted > 0 and result.failed == 0
 
 
-@pytest.mark.parametrize("name", ["LSTMModule", "DTActor", "DecisionTransformer", "MPPIPlanner"])
+@pytest.mark.parametrize("name", ["ObsDecoder", "DTActor", "DecisionTransformer", "MPPIPlanner"])
 def test_a_torchrl_kind_rldsl_lacks_is_said_to_be_missing(name: str) -> None:
     found = check_text(f"key observation : f32[3]\nmodule p = {name}(x=1) : observation -> hidden\n", "s.rlm")
     (d,) = found.diagnostics
@@ -150,8 +149,8 @@ def test_unknown_kind_help_keeps_renamed_advice_and_close_guesses() -> None:
 
 
 def test_a_bare_missing_kind_name_is_said_to_be_missing() -> None:
-    (d,) = check_text("key observation : f32[3]\nkey action : f32[1]\nactor p = LSTMModule\n", "s.rlm").diagnostics
-    assert d.code == "E0201" and d.help.startswith("rldsl has no `LSTMModule` yet")
+    (d,) = check_text("key observation : f32[3]\nkey action : f32[1]\nactor p = RSSMPrior\n", "s.rlm").diagnostics
+    assert d.code == "E0201" and d.help.startswith("rldsl has no `RSSMPrior` yet")
 
 
 def test_distributions_and_activations_are_suggested_within_their_family() -> None:
@@ -191,7 +190,7 @@ def test_python_spellings_in_env_options() -> None:
 
 def test_an_unknown_kind_with_keys_does_not_cascade() -> None:
     text = ("key observation : f32[3]\n"
-            "module p = LSTMModule(input_size=3) : observation -> hidden\n"
+            "module p = RSSMPrior(input_size=3) : observation -> hidden\n"
             "value v = ValueOperator(MLP(out_features=1), in=[hidden])\n")
     assert [code for code, _ in diagnostics(text)] == ["E0204"]
 
@@ -228,7 +227,7 @@ def test_the_builder_gets_the_same_cascade_rule() -> None:
 
     m = Model()
     m.key("observation", "f32[3]")
-    m.module("p", ref("LSTMModule")(input_size=3), reads=["observation"], writes=["hidden"])
+    m.module("p", ref("RSSMPrior")(input_size=3), reads=["observation"], writes=["hidden"])
     m.value("v", ValueOperator(MLP(out_features=1), in_=["hidden"]))
     assert [d.code for d in m.check().diagnostics] == ["E0204"]
     m = Model()

@@ -32,6 +32,7 @@ from rldsl.lang.kinds import (
     noisy,
     norms,
     qvalue,
+    recurrent,
     tensors,
     wrappers,
 )
@@ -54,6 +55,7 @@ KINDS: tuple[Kind, ...] = (
     *modules.KINDS,
     *exploration.KINDS,
     *qvalue.KINDS,
+    *recurrent.KINDS,
     *wrappers.KINDS,
     *algorithms.KINDS,
 )

@@ -83,7 +83,8 @@ class Meaning(str, enum.Enum):
     guess from parameter names."""
 
     INPUTS = "inputs"  # the keys the kind reads (its network's inputs): bounds take the first key's shape
-    INPUT_SIZE = "input size"  # left out, the size of the input's dim ``Kind.input_dim`` as the checker typed it
+    INPUT_SIZE = "input size"  # left out, the size of dim ``Kind.input_dim`` of the input (a network's, or the
+    # first key a module reads: a recurrent module's ``input_size``) as the checker typed it
     MASK = "mask"  # a key read as a boolean mask of allowed actions (random inputs allow at least one)
     LOG_PROBABILITIES = "log-probabilities"  # a key read as log-probabilities over value atoms ([*B, atoms, n])
 

@@ -41,6 +41,11 @@ class LoweringContext(Reports, Protocol):
     def unique(self, refs: tuple[KeyRef, ...], owner: str) -> None:
         """E0302 for a key listed twice among ``owner``'s outputs."""
 
+    def provide(self, ref: KeyRef, spec: T.Spec) -> None:
+        """Declare a key the module being lowered brings with it, before any module runs: a
+        recurrent module's state, which its primer gives the env (E0402 against a ``key``
+        declaration of another shape)."""
+
 
 class TypingContext(Reports, Protocol):
     """What typing offers a kind's ``infer``: the specs of keys, typing of inner modules and

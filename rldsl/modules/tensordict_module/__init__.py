@@ -10,6 +10,7 @@ from rldsl.modules.tensordict_module.actors import (
 )
 from rldsl.modules.tensordict_module.common import SafeModule
 from rldsl.modules.tensordict_module.consistent_dropout import ConsistentDropoutModule
+from rldsl.modules.tensordict_module.dt import DecisionTransformerInferenceWrapper, DTActor, OnlineDTActor
 from rldsl.modules.tensordict_module.exploration import (
     AdditiveGaussianModule,
     AdditiveGaussianWrapper,
@@ -17,6 +18,7 @@ from rldsl.modules.tensordict_module.exploration import (
     OrnsteinUhlenbeckProcessModule,
     OrnsteinUhlenbeckProcessWrapper,
 )
+from rldsl.modules.tensordict_module.lm_head import LMHeadActorValueOperator
 from rldsl.modules.tensordict_module.probabilistic import (
     SafeProbabilisticModule,
     SafeProbabilisticTensorDictSequential,
@@ -30,9 +32,17 @@ from rldsl.modules.tensordict_module.qvalue import (
     QValueHook,
     QValueModule,
 )
+from rldsl.modules.tensordict_module.rnn import (
+    GRUModule,
+    LSTMModule,
+    get_primers_from_module,
+    recurrent_mode,
+    set_recurrent_mode,
+)
 from rldsl.modules.tensordict_module.sequence import SafeSequential
 from rldsl.modules.tensordict_module.tanh import TanhModule
 from rldsl.modules.tensordict_module.vmap import VmapModule
+from rldsl.modules.tensordict_module.world_models import RSSMRollout, WorldModelWrapper
 
 __all__ = [
     "Actor",
@@ -42,17 +52,24 @@ __all__ = [
     "AdditiveGaussianModule",
     "AdditiveGaussianWrapper",
     "ConsistentDropoutModule",
+    "DTActor",
+    "DecisionTransformerInferenceWrapper",
     "DistributionalDQNnet",
     "DistributionalQValueActor",
     "DistributionalQValueHook",
     "DistributionalQValueModule",
     "EGreedyModule",
+    "GRUModule",
+    "LMHeadActorValueOperator",
+    "LSTMModule",
+    "OnlineDTActor",
     "OrnsteinUhlenbeckProcessModule",
     "OrnsteinUhlenbeckProcessWrapper",
     "ProbabilisticActor",
     "QValueActor",
     "QValueHook",
     "QValueModule",
+    "RSSMRollout",
     "SafeModule",
     "SafeProbabilisticModule",
     "SafeProbabilisticTensorDictSequential",
@@ -60,4 +77,8 @@ __all__ = [
     "TanhModule",
     "ValueOperator",
     "VmapModule",
+    "WorldModelWrapper",
+    "get_primers_from_module",
+    "recurrent_mode",
+    "set_recurrent_mode",
 ]

@@ -1,0 +1,252 @@
+"""Recurrent module kinds: ``LSTMModule`` and ``GRUModule``.
+
+A recurrent module reads its input, its hidden state and ``is_init``, and writes its output and
+the next hidden state under ``next``::
+
+    LSTMModule(hidden_size=64, in_key=observation, out_key=embed)
+      reads  observation, recurrent_state_h, recurrent_state_c, is_init
+      writes embed, next.recurrent_state_h, next.recurrent_state_c
+
+The state keys are the module's own: it brings them with it (its primer gives the env zeros of
+their specs, ``f32[num_layers, hidden_size]``), so every module may read them and they appear in
+``--print-types`` and the graph as kept by the primer of the declaration that holds the module.
+``is_init`` comes from the env (torchrl's ``InitTracker``) and must be declared: without it the
+state is never reset (torchrl raises a KeyError at the first call).
+"""
+
+from __future__ import annotations
+
+from rldsl.lang import types as T
+from rldsl.lang.ir import Args, KeyRef, ModuleNode, Origin, Step, Typed
+from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
+from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
+from rldsl.lang.kinds._rules import check_finite, check_positive, float_inputs, implicit, key, keys, node
+from rldsl.lang.values import INVALID
+
+A = ArgType
+
+#: The default state keys of each kind, as torchrl names them.
+_STATE_KEYS = {"LSTMModule": ("recurrent_state_h", "recurrent_state_c"), "GRUModule": ("recurrent_state",)}
+_IS_INIT = "is_init"
+
+
+# ---------------------------------------------------------------------------------------------
+# Lowering: the keys
+
+
+def _build_recurrent(lo: LoweringContext, args: Args) -> object:
+    """The keys (E0606 for `in_key` with `in`, or neither; lists of the wrong length), the
+    argument checks, and the state keys the module brings with it."""
+    _check_sizes(lo, args)
+    keyed = _keys(lo, args)
+    if keyed is None:
+        return INVALID
+    inputs, outputs = keyed
+    lo.unique(outputs, args.kind.name)
+    for ref, spec in zip(inputs[1:-1], _state_specs(args)):
+        lo.provide(ref, T.UNKNOWN if spec is None else spec)  # unknown after an error: no E0301 besides it
+    return node(lo, args, [Step(inputs, outputs)])
+
+
+def _check_sizes(lo: LoweringContext, args: Args) -> None:
+    check_positive(lo, args, "input_size", "hidden_size", "num_layers")
+    check_finite(lo, args, "dropout")
+    if args.ok("dropout") and isinstance(args["dropout"], float) and not 0 <= args["dropout"] <= 1:
+        lo.report("E0606", f"`dropout` is a probability in [0, 1], got {args['dropout']}", args.span_of("dropout"),
+                  label="not a probability", help="use a value such as `dropout=0.1` (between layers only)")
+    if args.ok("batch_first") and args["batch_first"] is False:
+        lo.report("E0606", f"{args.kind.name} keeps the time dim after the batch dims: `batch_first` must be true",
+                  args.span_of("batch_first"), label="not supported", help="remove `batch_first=false`")
+    if "proj_size" in args.values and args.ok("proj_size", "hidden_size"):
+        proj, hidden = T.dim_value(args["proj_size"]), T.dim_value(args["hidden_size"])
+        if proj is not None and (proj < 0 or (hidden is not None and 0 < hidden <= proj)):
+            lo.report("E0606", f"`proj_size` must be at least 0 and below `hidden_size` ({hidden}), got {proj}",
+                      args.span_of("proj_size"), label="out of range",
+                      help="use `proj_size=0` (no projection) or a size below the hidden size")
+
+
+def _keys(lo: LoweringContext, args: Args) -> tuple[tuple[KeyRef, ...], tuple[KeyRef, ...]] | None:
+    """``(reads, writes)``: the input, the state keys and ``is_init``; the output and the next
+    state keys. None after an error."""
+    if not args.ok("in_key", "in", "out_key", "out"):
+        return None
+    states = len(_STATE_KEYS[args.kind.name])
+    reads = _one_of(lo, args, "in_key", "in", 1 + states, "the input, then the state keys (and `is_init`)")
+    writes = _one_of(lo, args, "out_key", "out", 1 + states, "the output, then the next state keys")
+    if reads is None or writes is None:
+        return None
+    if len(reads) == 1:
+        reads = (*reads, *(implicit(name, args) for name in _STATE_KEYS[args.kind.name]))
+    if reads[-1].path != (_IS_INIT,):
+        reads = (*reads, implicit(_IS_INIT, args))
+    if len(writes) == 1:
+        writes = (*writes, *(KeyRef(("next", *ref.path), ref.span, implicit=True) for ref in reads[1:1 + states]))
+    return reads, writes
+
+
+def _one_of(lo: LoweringContext, args: Args, single: str, listed: str, count: int,
+            what: str) -> tuple[KeyRef, ...] | None:
+    """The keys of ``single`` (one key) or ``listed`` (``count`` keys, or one more for a read list
+    ending in ``is_init``); E0606 for both, neither, or a list of another length."""
+    one, many = key(args, single), keys(args, listed)
+    if bool(one) == bool(many):
+        both = "both" if one else "neither"
+        lo.report("E0606", f"{args.kind.name} takes `{single}` or `{listed}`, but {both} is given",
+                  args.span_of(listed if many else single), label=f"{both} given",
+                  help=f"give `{single}=KEY` (torchrl's default state keys), or `{listed}=[...]` with {what}")
+        return None
+    if one:
+        return one
+    reads = single == "in_key"
+    allowed = (count, count + 1) if reads else (count,)
+    if len(many) not in allowed or (len(many) == count + 1 and many[-1].path != (_IS_INIT,)):
+        lo.report("E0606", f"`{listed}` of {args.kind.name} lists {len(many)} keys, but it takes {count}: {what}",
+                  args.span_of(listed), label=f"{len(many)} keys", help=f"list {what}")
+        return None
+    return many
+
+
+def _state_specs(args: Args) -> list[T.Spec | None]:
+    """The spec of each state key, ``f32[num_layers, size]`` (an LSTM's ``h`` has ``proj_size``
+    entries when it projects); None where the arguments are invalid."""
+    if not args.ok("num_layers", "hidden_size") or any(T.dim_value(args[n]) is not None and T.dim_value(args[n]) < 1
+                                                       for n in ("num_layers", "hidden_size")):
+        return [None] * len(_STATE_KEYS[args.kind.name])
+    layers, hidden = args["num_layers"], args["hidden_size"]
+    if args.kind.name == "GRUModule":
+        return [T.Unbounded((layers, hidden), "f32")]
+    proj = args["proj_size"] if args.ok("proj_size") else 0
+    h = proj if T.dim_value(proj) not in (0, None) else hidden
+    return [T.Unbounded((layers, h), "f32"), T.Unbounded((layers, hidden), "f32")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Typing
+
+
+def _infer_recurrent(ty: TypingContext, module: ModuleNode) -> None:
+    args = module.args
+    assert args is not None
+    owner = args.kind.name
+    source, *states, init = module.reads
+    spec = ty.read(source)
+    if not T.is_unknown(spec) and _input_fits(ty, args, source, spec):
+        width = _output_width(args)
+        if width is not None:
+            out = T.Unbounded((*spec.shape[:-1], width), spec.dtype)
+            ty.write(module, module.writes[0], Typed(out, Origin.NETWORK, ty.by(module)))
+    for state, written, expected in zip(states, module.writes[1:], _state_specs(args)):
+        if expected is None:
+            continue
+        declared = ty.declared(state.path) is not None  # compared with the module's own when lowering
+        found = ty.read(state)
+        if declared or (not T.is_unknown(found) and _state_fits(ty, owner, state, found, expected)):
+            ty.write(module, written, Typed(expected, Origin.COPY, ty.by(module)))
+    _is_init_bool(ty, init)
+
+
+def _input_fits(ty: TypingContext, args: Args, ref: KeyRef, spec: T.Spec) -> bool:
+    """A float input ``[*B, input_size]`` (E0401 for a scalar, E0406 for another size)."""
+    label = f"`{ref.dotted}`"
+    if not float_inputs(ty, [spec], [label], args.kind.name, ref.span, weighted=True):
+        return False
+    if not spec.shape:
+        ty.report("E0401", f"{args.kind.name} reads features `[*B, input_size]`, but {label} is a scalar "
+                           f"({T.spec_text(spec)})", ref.span, label="no feature dim",
+                  help="declare the input with its features last, as `f32[8]`")
+        return False
+    declared = args["input_size"] if args.ok("input_size") else None
+    if declared is not None and not T.dims_equal(declared, spec.shape[-1]):
+        ty.report("E0406", f"`input_size={declared}` but {label} has {spec.shape[-1]} features",
+                  args.span_of("input_size"), label=f"the input has {spec.shape[-1]} features",
+                  help="drop `input_size`: the checker knows the input size")
+        return False
+    return True
+
+
+def _output_width(args: Args) -> object:
+    """The output's features: the projection size when an LSTM projects, else the hidden size."""
+    if not args.ok("hidden_size"):
+        return None
+    if "proj_size" in args.values and args.ok("proj_size") and T.dim_value(args["proj_size"]) not in (0, None):
+        return args["proj_size"]
+    return args["hidden_size"]
+
+
+def _state_fits(ty: TypingContext, owner: str, ref: KeyRef, found: T.Spec, expected: T.Spec) -> bool:
+    """A state key given in ``in=[...]`` and declared elsewhere keeps the module's state shape."""
+    if not isinstance(found, T.Composite) and T.shapes_equal(found.shape, expected.shape) \
+            and T.is_float_dtype(found.dtype):
+        return True
+    ty.report("E0402", f"{owner} keeps its state `{ref.dotted}` as {T.spec_text(expected)}, but the key is "
+                       f"{T.spec_text(found)}", ref.span, label=f"{T.spec_text(found)}",
+              help=f"declare `key {ref.dotted} : {T.spec_text(expected)}`, or let the module keep it (leave the "
+                   "key undeclared)")
+    return False
+
+
+def _is_init_bool(ty: TypingContext, ref: KeyRef) -> None:
+    if not ty.available(ref):
+        return
+    spec = ty.read(ref)
+    if not T.is_unknown(spec) and (isinstance(spec, T.Composite) or spec.dtype != "bool"):
+        ty.report("E0503", f"`{ref.dotted}` marks the first step of trajectories and must be bool, but it is "
+                           f"{T.spec_text(spec)}", ref.span, label="not bool",
+                  help=f"declare `key {ref.dotted} : bool[1]`")
+
+
+# ---------------------------------------------------------------------------------------------
+# The descriptions
+
+
+def _params(lstm: bool) -> tuple[Param, ...]:
+    state = "the input key, then the state keys" + (" (h, c)" if lstm else "")
+    return (
+        Param("input_size", A.INT, None, "the input's features; inferred from the input key when left out",
+              meaning=Meaning.INPUT_SIZE),
+        Param("hidden_size", A.INT, doc="the size of the hidden state"),
+        Param("num_layers", A.INT, 1, "the number of stacked recurrent layers"),
+        Param("bias", A.BOOL, True, "whether the layers have biases"),
+        Param("batch_first", A.BOOL, True, "always true: the time dim comes after the batch dims"),
+        Param("dropout", A.FLOAT, 0.0, "dropout between layers (not after the last)"),
+        *((Param("proj_size", A.INT, 0, "an LSTM with projections: `h` has this size (0: none)"),) if lstm else ()),
+        Param("python_based", A.BOOL, False, "run torchrl's Python implementation (vmap and compile friendly)"),
+        Param("recurrent_backend", A.CHOICE, "pad", "how recurrent mode runs trajectories that reset mid-sequence",
+              choices=("pad", "auto")),
+        Param("in_key", A.KEY, None, "the input key: the state keys are torchrl's defaults"),
+        Param("in", A.KEYS, None, f"{state}, and optionally `is_init` last", target="in_keys",
+              meaning=Meaning.INPUTS, aka=("in_keys",)),
+        Param("out_key", A.KEY, None, "the output key: the next state goes under `next`"),
+        Param("out", A.KEYS, None, "the output key, then the next state keys", target="out_keys", aka=("out_keys",)),
+        Param("default_recurrent_mode", A.BOOL, None, "run over a time dim (true) or step by step (false) when no "
+                                                      "`set_recurrent_mode` context says"),
+    )
+
+
+def _kind(name: str, lstm: bool) -> Kind:
+    states = "`recurrent_state_h` and `recurrent_state_c`" if lstm else "`recurrent_state`"
+    sizes = "`f32[num_layers, hidden_size]` (`h`: `proj_size` when it projects)" if lstm else \
+        "`f32[num_layers, hidden_size]`"
+    return Kind(
+        name=name,
+        family=Family.MODULE,
+        runtime=f"rldsl.modules.{name}",
+        summary=f"A{'n LSTM' if lstm else ' GRU'} whose hidden state lives in the tensordict: read from the state "
+                "keys, written under `next`, reset where `is_init` is true; step by step by default, over the "
+                "last batch dim as time in recurrent mode.",
+        params=_params(lstm),
+        reads=f"the input, {states} (kept by the module's primer), `is_init`",
+        writes=f"the output, then `next.` + each state key",
+        rule=f"`f[*B, input_size]` gives `f[*B, hidden_size]` ({'`proj_size` when it projects' if lstm else 'the output'}); "
+             f"the state keys are {sizes}; `is_init` is bool",
+        omitted=(("device", "chosen when compiling"),
+                 ("lstm" if lstm else "gru", "a module instance: give its sizes instead")),
+        build=_build_recurrent,
+        infer=_infer_recurrent,
+    )
+
+
+LSTM_MODULE = _kind("LSTMModule", lstm=True)
+GRU_MODULE = _kind("GRUModule", lstm=False)
+
+KINDS = (LSTM_MODULE, GRU_MODULE)

@@ -1,0 +1,699 @@
+"""Recurrent tensordict modules: `LSTMModule`, `GRUModule`, their mode switch and state primers.
+
+An `LSTMModule` reads a value, the recurrent states and ``is_init`` from a tensordict and writes
+the output and the next states under ``("next", ...)`` keys, so that an environment's step loop
+(torchrl's ``step_mdp``) carries them to the next step. Keys, arguments, layouts and numbers
+follow torchrl 0.14.1:
+
+- ``in_key="obs"`` reads ``["obs", "recurrent_state_h", "recurrent_state_c", "is_init"]`` (GRU:
+  ``"recurrent_state"``); ``out_key="y"`` writes ``["y", ("next", "recurrent_state_h"),
+  ("next", "recurrent_state_c")]``. ``is_init`` is always read (and appended to ``in_keys``).
+- The states are stored as ``[*B, num_layers * D, H]`` (layers before features, so that they sit
+  after the tensordict's batch dims; ``D = 2`` when bidirectional, ``H = proj_size`` for an LSTM's
+  ``h`` when projected); a missing state is zeros.
+- **Sequential mode** (the default, a policy acting in an environment): every element of the
+  tensordict, whatever its batch shape, is one step; where ``is_init`` is True the incoming states
+  are zeroed (a new trajectory).
+- **Recurrent mode** (``set_recurrent_mode(True)``, or ``default_recurrent_mode=True``; a loss
+  replaying trajectories): the tensordict's last dim is time. A row is split into trajectories
+  at each ``is_init`` after its first step; every trajectory starts from the states *stored* at
+  its first step (torchrl's behaviour, kept: an environment stores zeros there, so a multi-step
+  pass equals stepping one step at a time), and the output states are zero at every step but
+  the last of each trajectory (torchrl's layout, kept: ``nn.LSTM`` gives only final states).
+
+``make_tensordict_primer()`` gives the states' specs (a :class:`~rldsl.modules.TensorDictPrimer`),
+``get_primers_from_module(policy)`` those of every recurrent module in a policy. The torch RNN is
+``module.lstm`` / ``module.gru``, so ``state_dict`` names are torchrl's (``lstm.weight_ih_l0``...).
+
+>>> import torch
+>>> from tensordict import TensorDict
+>>> lstm = LSTMModule(input_size=3, hidden_size=8, in_key="obs", out_key="features")
+>>> td = TensorDict(obs=torch.randn(5, 3), is_init=torch.ones(5, 1, dtype=torch.bool), batch_size=[5])
+>>> td = lstm(td)  # one step for each of 5 environments
+>>> td["features"].shape, td["next", "recurrent_state_h"].shape
+(torch.Size([5, 8]), torch.Size([5, 1, 8]))
+>>> trajectories = TensorDict(obs=torch.randn(5, 20, 3), is_init=torch.zeros(5, 20, 1, dtype=torch.bool),
+...                           batch_size=[5, 20])
+>>> with set_recurrent_mode(True):
+...     trajectories = lstm(trajectories)  # 5 trajectories of 20 steps, one LSTM call
+>>> trajectories["features"].shape
+torch.Size([5, 20, 8])
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
+import torch
+import torch.nn.functional as F
+from tensordict import TensorDictBase, unravel_key_list
+from tensordict.nn import TensorDictModuleBase, dispatch
+from tensordict.utils import NestedKey
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rldsl._checks import is_int, require_bool
+from rldsl.modules.primer import TensorDictPrimer
+from rldsl.modules.rnn import GRU, LSTM, LayerWeights, _PythonRNN, gru_step, layer_weights, lstm_step
+from rldsl.modules.tensordict_module._entries import read_entry, write_entry
+from rldsl.specs import Unbounded
+
+__all__ = ["GRUModule", "LSTMModule", "get_primers_from_module", "recurrent_mode", "set_recurrent_mode"]
+
+Mode = Union[bool, str, None]
+
+#: The backends rldsl runs, and those torchrl 0.14 adds (named in the refusal).
+BACKENDS = ("pad", "auto")
+_TORCHRL_ONLY_BACKENDS = ("scan", "triton")
+_IS_INIT = "is_init"
+
+
+# --- the mode --------------------------------------------------------------------------------------------------------
+_RECURRENT_MODE: contextvars.ContextVar[bool | None] = contextvars.ContextVar("rldsl_recurrent_mode", default=None)
+
+
+def _as_mode(mode: Any) -> bool | None:
+    """``True``/``"recurrent"`` -> True, ``False``/``"sequential"`` -> False, ``None`` -> None (the modules' defaults)."""
+    if mode is None or isinstance(mode, bool):
+        return mode
+    if isinstance(mode, str):
+        lowered = mode.lower()
+        if lowered in ("recurrent", "sequential"):
+            return lowered == "recurrent"
+        raise ValueError(f"Unsupported recurrent mode {mode!r}. Must be a bool, None, or one of "
+                         f"('recurrent', 'sequential')")
+    raise TypeError(f"the recurrent mode must be True, False, None, 'recurrent' or 'sequential', got {mode!r}")
+
+
+def recurrent_mode() -> bool | None:
+    """The mode set by the innermost :class:`set_recurrent_mode`, or ``None`` outside any (then each
+    module uses its ``default_recurrent_mode``, ``False`` unless given)."""
+    return _RECURRENT_MODE.get()
+
+
+class set_recurrent_mode:
+    """Context manager and decorator setting the mode of every `LSTMModule` / `GRUModule` inside it.
+
+    Args:
+        mode (bool, "recurrent", "sequential" or None): ``True`` / ``"recurrent"``: the
+            tensordict's last dim is time, whole trajectories go through one RNN call (losses,
+            value estimation); ``False`` / ``"sequential"``: each element is one step (acting in
+            an environment); ``None``: each module's ``default_recurrent_mode``. Default: ``True``.
+
+    Contexts nest (the innermost wins, the outer one is restored on exit) and are local to the
+    thread (a ``contextvars`` variable).
+
+    >>> with set_recurrent_mode("recurrent"):
+    ...     inner = recurrent_mode()
+    >>> inner, recurrent_mode()
+    (True, None)
+    >>> @set_recurrent_mode(False)
+    ... def act():
+    ...     return recurrent_mode()
+    >>> act()
+    False
+    """
+
+    def __init__(self, mode: Mode = True) -> None:
+        self.mode = _as_mode(mode)
+        self._tokens: list[contextvars.Token] = []
+
+    def clone(self) -> set_recurrent_mode:
+        """A new context manager with the same mode."""
+        return type(self)(self.mode)
+
+    def __enter__(self) -> None:
+        self._tokens.append(_RECURRENT_MODE.set(self.mode))
+
+    def __exit__(self, *exc_info: Any) -> None:
+        _RECURRENT_MODE.reset(self._tokens.pop())
+
+    def __call__(self, func: Callable) -> Callable:
+        """Decorate ``func``: each call runs inside a new context with this mode."""
+        if not callable(func):
+            raise TypeError(f"set_recurrent_mode decorates a function, got {func!r}")
+        mode = self.mode
+
+        @functools.wraps(func)
+        def with_mode(*args: Any, **kwargs: Any) -> Any:
+            with set_recurrent_mode(mode):
+                return func(*args, **kwargs)
+
+        return with_mode
+
+    def __repr__(self) -> str:
+        return f"set_recurrent_mode({self.mode!r})"
+
+
+# --- argument checks -------------------------------------------------------------------------------------------------
+def _check_size(value: Any, name: str, owner: str, *, minimum: int) -> int:
+    if value is None:
+        raise ValueError(f"{name} must be passed.")
+    if not is_int(value) or value < minimum:
+        raise ValueError(f"{owner} `{name}` must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_backend(backend: Any, owner: str) -> str:
+    if backend in BACKENDS:
+        return backend
+    if backend in _TORCHRL_ONLY_BACKENDS:
+        raise ValueError(f"{owner}(recurrent_backend={backend!r}) is torchrl's; rldsl runs {BACKENDS[0]!r} (packed "
+                         f"sequences, the default) and {BACKENDS[1]!r} (the same here); use one of {BACKENDS}")
+    raise ValueError(f"recurrent_backend must be one of {BACKENDS} (torchrl also has {_TORCHRL_ONLY_BACKENDS}, which "
+                     f"rldsl does not), got {backend!r}")
+
+
+def _keys(single: Any, many: Any, defaults: Sequence[NestedKey], word: str) -> list[NestedKey]:
+    """``[single, *defaults]``, or ``many`` as given: exactly one of the two must be set."""
+    if (single is None) == (many is None):
+        raise ValueError(f"Either {word}s or {word} must be specified but not both or none. Got {many} and {single} "
+                         f"respectively.")
+    if single is not None:
+        return unravel_key_list([single, *defaults])
+    if isinstance(many, (str, tuple)) or not isinstance(many, Sequence):
+        raise TypeError(f"{word}s must be a list of keys, got {many!r}")
+    return unravel_key_list(list(many))
+
+
+# --- the shared module -----------------------------------------------------------------------------------------------
+class _RecurrentModule(TensorDictModuleBase):
+    """What `LSTMModule` and `GRUModule` share: keys, modes, reshaping and the trajectory split."""
+
+    _name: str
+    _rnn_attribute: str
+    _state_keys: tuple[str, ...]
+    _python_class: type[nn.RNNBase]
+    _torch_class: type[nn.RNNBase]
+
+    def _init_keys(self, in_key: Any, in_keys: Any, out_key: Any, out_keys: Any) -> None:
+        states = len(self._state_keys)
+        in_keys = _keys(in_key, in_keys, list(self._state_keys), "in_key")
+        out_keys = _keys(out_key, out_keys, [("next", key) for key in self._state_keys], "out_key")
+        if len(in_keys) != states + 1 and not (len(in_keys) == states + 2 and in_keys[-1] == _IS_INIT):
+            raise ValueError(f"{self._name} expects {states + 1} inputs: a value and {self._states_words()} (and "
+                             f"potentially an 'is_init' marker). Got in_keys {in_keys} instead.")
+        if len(out_keys) != states + 1:
+            raise ValueError(f"{self._name} expects {states + 1} outputs: a value and {self._states_words()}. "
+                             f"Got out_keys {out_keys} instead.")
+        self.in_keys = in_keys if in_keys[-1] == _IS_INIT else [*in_keys, _IS_INIT]
+        self.out_keys = out_keys
+
+    def _states_words(self) -> str:
+        return "two hidden states" if len(self._state_keys) == 2 else "a hidden state"
+
+    def _init_rnn(self, given: nn.Module | None, sizes_given: bool, batch_first: Any, bidirectional: Any,
+                  python_based: Any, build: Callable[[type[nn.RNNBase]], nn.RNNBase]) -> nn.RNNBase:
+        word = self._rnn_attribute
+        require_bool(python_based, f"{self._name} `python_based`")
+        if given is not None:
+            if not isinstance(given, nn.RNNBase) or given.mode != self._torch_class.__name__.upper():
+                raise TypeError(f"{self._name} `{word}` must be a torch.nn.{self._torch_class.__name__} instance "
+                                f"(or a subclass), got {type(given).__name__}")
+            if not given.batch_first:
+                raise ValueError(f"The input {word} must have batch_first=True.")
+            if sizes_given:
+                raise ValueError(f"An {word.upper()} instance cannot be passed along with class argument.")
+            return given
+        if not batch_first:
+            raise ValueError(f"The input {word} must have batch_first=True.")
+        require_bool(bidirectional, f"{self._name} `bidirectional`")
+        return build(self._python_class if python_based else self._torch_class)
+
+    @property
+    def rnn(self) -> nn.RNNBase:
+        """The wrapped torch RNN (``self.lstm`` / ``self.gru``)."""
+        return getattr(self, self._rnn_attribute)
+
+    # --- modes ---------------------------------------------------------------------------------------------------
+    @property
+    def recurrent_mode(self) -> bool:
+        """The mode of the next call: the innermost ``set_recurrent_mode`` context's, else
+        ``bool(default_recurrent_mode)``."""
+        mode = _RECURRENT_MODE.get()
+        return bool(self._recurrent_mode) if mode is None else mode
+
+    @recurrent_mode.setter
+    def recurrent_mode(self, value: Any) -> None:
+        raise RuntimeError("recurrent_mode cannot be changed in-place. Please use the set_recurrent_mode context "
+                           "manager (or the `default_recurrent_mode` constructor argument).")
+
+    @property
+    def temporal_mode(self) -> bool:
+        raise RuntimeError("temporal_mode is deprecated, use recurrent_mode instead.")
+
+    def set_recurrent_mode(self, mode: bool = True) -> Any:
+        """Removed from torchrl in v0.8; raises, pointing to the context manager."""
+        raise RuntimeError(f"The {self._rnn_attribute}.set_recurrent_mode() API has been removed in v0.8. To set the "
+                           f"recurrent mode, use the `set_recurrent_mode` context manager or the "
+                           f"`default_recurrent_mode` keyword argument in the constructor.")
+
+    # --- the implementation swap ---------------------------------------------------------------------------------
+    def make_python_based(self) -> _RecurrentModule:
+        """Use the Python RNN (``rldsl.modules.LSTM`` / ``GRU``: vmap and compile friendly) with the
+        same parameter tensors. Returns ``self``."""
+        return self._swap_rnn(self._python_class)
+
+    def make_cudnn_based(self) -> _RecurrentModule:
+        """Use torch's RNN (cuDNN on a GPU) with the same parameter tensors. Returns ``self``."""
+        return self._swap_rnn(self._torch_class)
+
+    def _swap_rnn(self, cls: type[nn.RNNBase]) -> _RecurrentModule:
+        old = self.rnn
+        if type(old) is cls:
+            return self
+        kwargs = {"input_size": old.input_size, "hidden_size": old.hidden_size, "num_layers": old.num_layers,
+                  "bias": old.bias, "batch_first": old.batch_first, "dropout": old.dropout,
+                  "bidirectional": old.bidirectional, "device": "meta"}
+        if old.proj_size:
+            kwargs["proj_size"] = old.proj_size
+        new = cls(**kwargs)
+        for name, parameter in old.named_parameters():
+            setattr(new, name, parameter)  # the same tensors (an optimizer holding them keeps working)
+        new.train(old.training)
+        setattr(self, self._rnn_attribute, new)
+        return self
+
+    # --- sizes ---------------------------------------------------------------------------------------------------
+    def _state_sizes(self) -> tuple[int, ...]:
+        raise TypeError(f"{type(self).__name__} must define its state sizes")
+
+    def _num_states(self) -> int:
+        """``num_layers * D``: the second-to-last dim of every stored state."""
+        rnn = self.rnn
+        return rnn.num_layers * (2 if rnn.bidirectional else 1)
+
+    def make_tensordict_primer(self) -> TensorDictPrimer:
+        """The specs of the states (a :class:`~rldsl.modules.TensorDictPrimer`, zeros at reset):
+        each ``in_keys[i]``: ``Unbounded((num_layers * D, H))`` for the states ``in_keys[1:-1]``,
+        of the RNN's parameter dtype.
+
+        The state out keys must be ``("next", <in key>)`` (else ``RuntimeError``): that is how a
+        step loop carries them to the next step.
+        """
+        state_in = self.in_keys[1:1 + len(self._state_keys)]
+        state_out = self.out_keys[1:]
+        as_tuple = [key if isinstance(key, tuple) else (key,) for key in state_in]
+        if any((out if isinstance(out, tuple) else (out,)) != ("next", *key) for out, key in zip(state_out, as_tuple)):
+            raise RuntimeError("make_tensordict_primer is supposed to work with in_keys/out_keys that have compatible "
+                               "names, ie. the out_keys should be named after ('next', <in_key>). Got "
+                               f"in_keys={self.in_keys} and out_keys={self.out_keys} instead.")
+        layers = self._num_states()
+        dtype = self.rnn.weight_ih_l0.dtype  # torchrl: always the default dtype (float32)
+        specs = {key: Unbounded(shape=(layers, size), dtype=dtype) for key, size in zip(state_in, self._state_sizes())}
+        return TensorDictPrimer(specs, expand_specs=True)
+
+    # --- the call ------------------------------------------------------------------------------------------------
+    def forward(self, tensordict: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """Read the value, the states and ``is_init``; write the output and the next states.
+
+        Sequential mode: ``value: [*B, input_size]``, each state ``[*B, num_layers * D, H]``
+        (zeros when absent), ``is_init: [*B, 1]`` -> ``out_keys[0]: [*B, D * H_out]``, next states
+        ``[*B, num_layers * D, H]``. Recurrent mode: the same with ``*B = [*N, T]``, time last;
+        the next states are zero but at the last step of each trajectory. Tensors as arguments
+        (in ``in_keys`` order) give tensors back.
+        """
+        if isinstance(tensordict, TensorDictBase) and not args and not kwargs:
+            return self._forward(tensordict)
+        inputs = args if tensordict is None else (tensordict, *args)
+        return self._dispatched(*inputs, **kwargs)
+
+    @dispatch(auto_batch_size=False)
+    def _dispatched(self, tensordict: TensorDictBase) -> TensorDictBase:
+        return self._forward(tensordict)
+
+    def _forward(self, tensordict: TensorDictBase) -> TensorDictBase:
+        value = read_entry(tensordict, self.in_keys[0])
+        if value is None:
+            raise KeyError(f"{self._name} reads its input from {self.in_keys[0]!r}, which the tensordict lacks")
+        is_init = read_entry(tensordict, self.in_keys[-1])
+        if is_init is None:
+            raise KeyError(f"{self._name} needs the key 'is_init' (True at the first step of each trajectory), which "
+                           f"the tensordict lacks: add torchrl's InitTracker transform to the environment, or write "
+                           f"it yourself")
+        states = tuple(read_entry(tensordict, key) for key in self.in_keys[1:-1])
+        if any(state is None for state in states):
+            if not all(state is None for state in states):
+                present = [key for key, state in zip(self.in_keys[1:-1], states) if state is not None]
+                raise RuntimeError(f"{self._name} needs all its hidden states or none, got only {present}")
+            states = None  # type: ignore[assignment]
+        batch = tensordict.batch_size
+        if value.dim() != len(batch) + 1:
+            raise ValueError(f"{self._name} reads [*B, input_size] from {self.in_keys[0]!r} (B = the tensordict's "
+                             f"batch dims {tuple(batch)}), got a tensor of shape {tuple(value.shape)}")
+        is_init = self._check_is_init(is_init, batch)
+        if states is not None:
+            self._check_states(states, batch)
+        if self.recurrent_mode:
+            output, next_states = self._recurrent(value, states, is_init, batch)
+        else:
+            output, next_states = self._sequential(value, states, is_init, batch)
+        write_entry(tensordict, self.out_keys[0], output)
+        for key, state in zip(self.out_keys[1:], next_states):
+            tensordict.set(key, state)
+        return tensordict
+
+    def _check_is_init(self, is_init: Tensor, batch: torch.Size) -> Tensor:
+        """``is_init`` as a bool tensor of the batch shape (``[*B, 1]`` and ``[*B]`` are accepted)."""
+        if is_init.dim() == len(batch) + 1 and is_init.shape[-1] == 1:
+            is_init = is_init.squeeze(-1)
+        if is_init.shape != batch:
+            raise ValueError(f"{self._name}: 'is_init' must have shape [*B, 1] = {[*batch, 1]}, got "
+                             f"{list(is_init.shape)}")
+        return is_init if is_init.dtype is torch.bool else is_init != 0
+
+    def _check_states(self, states: tuple[Tensor, ...], batch: torch.Size) -> None:
+        layers = self._num_states()
+        for key, state, size in zip(self.in_keys[1:-1], states, self._state_sizes()):
+            if state.shape[len(batch):] != (layers, size):
+                raise ValueError(f"{self._name}: {key!r} must have shape [*B, num_layers * directions, hidden] = "
+                                 f"{[*batch, layers, size]}, got {list(state.shape)}")
+
+    # --- sequential: one step per element ----------------------------------------------------------------------------
+    def _sequential(self, value: Tensor, states: tuple[Tensor, ...] | None, is_init: Tensor,
+                    batch: torch.Size) -> tuple[Tensor, tuple[Tensor, ...]]:
+        count = batch.numel()
+        x = value.reshape(count, value.shape[-1])
+        layers = self._num_states()
+        if states is None:
+            flat = tuple(x.new_zeros(count, layers, size) for size in self._state_sizes())
+        else:
+            reset = is_init.reshape(count, 1, 1)
+            flat = tuple(torch.where(reset, 0.0, state.reshape(count, layers, state.shape[-1])) for state in states)
+        output, new_states = self._one_step(x, flat)
+        return (output.reshape(*batch, output.shape[-1]),
+                tuple(state.reshape(*batch, layers, state.shape[-1]) for state in new_states))
+
+    def _one_step(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """One step of the stacked RNN: ``x: [N, input_size]``, states ``[N, num_layers * D, S]`` ->
+        ``(output: [N, D * H_out], states: [N, num_layers * D, S])``."""
+        rnn = self.rnn
+        native = type(rnn) is self._torch_class and not getattr(rnn, "proj_size", 0)
+        if not native and type(rnn) is not self._python_class:
+            return self._one_step_by_call(x, states)  # an RNN subclass: its own forward decides
+        directions = 2 if rnn.bidirectional else 1
+        weights = layer_weights(rnn)
+        if rnn.num_layers == 1 and directions == 1:  # the common case, with as few ops as possible
+            new = self._cell(x, tuple(state[:, 0] for state in states), weights[0], native)
+            return new[0], tuple(state.unsqueeze(1) for state in new)
+        collected: list[list[Tensor]] = [[] for _ in states]
+        layer_input = x
+        for layer in range(rnn.num_layers):
+            outputs = []
+            for direction in range(directions):
+                index = layer * directions + direction
+                new = self._cell(layer_input, tuple(state[:, index] for state in states), weights[index], native)
+                outputs.append(new[0])
+                for found, state in zip(collected, new):
+                    found.append(state)
+            layer_input = outputs[0] if directions == 1 else torch.cat(outputs, -1)
+            if rnn.dropout and rnn.training and layer < rnn.num_layers - 1:
+                layer_input = F.dropout(layer_input, rnn.dropout, training=True)
+        return layer_input, tuple(torch.stack(found, 1) for found in collected)
+
+    def _cell(self, x: Tensor, state: tuple[Tensor, ...], weights: LayerWeights, native: bool) -> tuple[Tensor, ...]:
+        raise TypeError(f"{type(self).__name__} must define its cell")
+
+    def _one_step_by_call(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        output, finals = self._call_rnn(x.unsqueeze(1), tuple(state.transpose(0, 1).contiguous() for state in states))
+        return output.squeeze(1), tuple(final.transpose(0, 1) for final in finals)
+
+    # --- recurrent: time is the last batch dim -----------------------------------------------------------------------
+    def _recurrent(self, value: Tensor, states: tuple[Tensor, ...] | None, is_init: Tensor,
+                   batch: torch.Size) -> tuple[Tensor, tuple[Tensor, ...]]:
+        rows, steps = (1, 1) if not batch else (math.prod(batch[:-1]), batch[-1])
+        x = value.reshape(rows, steps, value.shape[-1])
+        is_init = is_init.reshape(rows, steps)
+        layers = self._num_states()
+        sizes = self._state_sizes()
+        stored = None if states is None else tuple(s.reshape(rows, steps, layers, size) for s, size in zip(states, sizes))
+        if steps > 1 and bool(is_init[:, 1:].any()):
+            output, next_states = self._split_trajectories(x, stored, is_init)
+        else:
+            if stored is None:
+                first = tuple(x.new_zeros(layers, rows, size) for size in sizes)
+            else:
+                first = tuple(state[:, 0].transpose(0, 1).contiguous() for state in stored)
+            output, finals = self._call_rnn(x, first)
+            next_states = tuple(self._at_last_step(final, rows, steps) for final in finals)
+        return (output.reshape(*batch, output.shape[-1]),
+                tuple(state.reshape(*batch, layers, size) for state, size in zip(next_states, sizes)))
+
+    @staticmethod
+    def _at_last_step(final: Tensor, rows: int, steps: int) -> Tensor:
+        """``final: [L, rows, S]`` -> ``[rows, steps, L, S]``, zero but at the last step."""
+        placed = final.new_zeros(rows, steps, final.shape[0], final.shape[-1])
+        placed[:, -1] = final.transpose(0, 1)
+        return placed
+
+    def _split_trajectories(self, x: Tensor, stored: tuple[Tensor, ...] | None,
+                            is_init: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Rows holding several trajectories (``is_init`` after the first step): one padded
+        trajectory per row of a new batch, run with their lengths, put back in place.
+
+        ``x: [N, T, F]``, ``stored: [N, T, L, S]``, ``is_init: [N, T]`` -> ``(output: [N, T, out],
+        states: [N, T, L, S])``, the states only at the last step of each trajectory.
+        """
+        rows, steps, features = x.shape
+        total = rows * steps
+        starts = is_init.clone()
+        starts[:, 0] = True
+        starts = starts.reshape(total)
+        first = starts.nonzero().squeeze(-1)  # [S] the flat index of each trajectory's first step
+        trajectory = starts.cumsum(0) - 1  # [N*T] the trajectory of each step
+        lengths = torch.diff(first, append=first.new_full((1,), total))
+        position = torch.arange(total, device=x.device) - first[trajectory]
+        longest = int(lengths.max())
+        padded = x.new_zeros(first.numel(), longest, features)
+        padded[trajectory, position] = x.reshape(total, features)
+        layers = self._num_states()
+        sizes = self._state_sizes()
+        if stored is None:
+            initial = tuple(x.new_zeros(layers, first.numel(), size) for size in sizes)
+        else:
+            initial = tuple(s.reshape(total, layers, size)[first].transpose(0, 1).contiguous()
+                            for s, size in zip(stored, sizes))
+        output, finals = self._call_rnn(padded, initial, lengths)
+        last = first + lengths - 1
+        placed = []
+        for final in finals:
+            state = final.new_zeros(total, final.shape[0], final.shape[-1])
+            state[last] = final.transpose(0, 1)
+            placed.append(state.reshape(rows, steps, final.shape[0], final.shape[-1]))
+        return output[trajectory, position].reshape(rows, steps, output.shape[-1]), tuple(placed)
+
+    def _call_rnn(self, x: Tensor, initial: tuple[Tensor, ...],
+                  lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The wrapped RNN over ``x: [N, T, F]`` from ``initial: [L, N, S]`` (right-padded rows of
+        ``lengths`` steps when given) -> ``(output: [N, T, out], final states: [L, N, S])``, the
+        final states those after each row's last real step."""
+        rnn = self.rnn
+        hx = initial if len(initial) > 1 else initial[0]
+        if lengths is None:
+            output, finals = rnn(x, hx)
+        elif isinstance(rnn, _PythonRNN):
+            mask = torch.arange(x.shape[1], device=x.device) < lengths[:, None]
+            output, finals = rnn(x, hx, mask=mask)
+        else:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            packed_output, finals = rnn(packed, hx)
+            output = pad_packed_sequence(packed_output, batch_first=True, total_length=x.shape[1])[0]
+        return output, (tuple(finals) if isinstance(finals, tuple) else (finals,))
+
+    def extra_repr(self) -> str:
+        return f"in_keys={self.in_keys}, out_keys={self.out_keys}, default_recurrent_mode={self._recurrent_mode}"
+
+
+class LSTMModule(_RecurrentModule):
+    """An LSTM on tensordict entries, one step at a time or over whole trajectories (torchrl's ``LSTMModule``).
+
+    Args:
+        input_size (int): the number of input features.
+        hidden_size (int): the size of the cell state (and of the hidden state without ``proj_size``).
+        num_layers (int): stacked layers. Default: 1.
+        bias (bool): biases in every layer. Default: ``True``.
+        batch_first (bool): must be ``True`` (the only layout a tensordict of steps has).
+        dropout (float): dropout between layers, in training. Default: 0.
+        proj_size (int): projected hidden state size (0: none). Default: 0.
+        bidirectional (bool): a backward pass too. Default: ``False``.
+        python_based (bool): use ``rldsl.modules.LSTM`` (plain tensor operations: vmap and compile
+            friendly) instead of ``torch.nn.LSTM``. Default: ``False``.
+        recurrent_backend (str): how recurrent mode runs rows holding several trajectories:
+            ``"pad"`` (padded trajectories, packed for ``nn.LSTM``) or ``"auto"`` (the same here).
+            torchrl's ``"scan"`` and ``"triton"`` are refused with a ``ValueError``.
+
+    Keyword Args:
+        in_key (NestedKey): the value's key; the states are then ``"recurrent_state_h"`` and
+            ``"recurrent_state_c"``. Exclusive with ``in_keys``.
+        in_keys (list of NestedKey): ``[value, h, c]`` (``"is_init"`` is appended).
+        out_key (NestedKey): the output's key; the next states go to ``("next",
+            "recurrent_state_h")`` and ``("next", "recurrent_state_c")``. Exclusive with ``out_keys``.
+        out_keys (list of NestedKey): ``[output, next h, next c]``.
+        device (torch.device, optional): where to create the LSTM.
+        lstm (torch.nn.LSTM, optional): an LSTM (``batch_first=True``) to wrap instead of building one.
+        default_recurrent_mode (bool, optional): the mode outside any ``set_recurrent_mode``
+            context. Default: ``False`` (sequential).
+
+    Shapes: ``value: [*B, input_size]``, ``recurrent_state_h: [*B, num_layers * D, proj_size or
+    hidden_size]``, ``recurrent_state_c: [*B, num_layers * D, hidden_size]``, ``is_init: [*B, 1]``
+    -> ``out_key: [*B, D * (proj_size or hidden_size)]`` and the next states, ``D = 2`` if
+    bidirectional.
+    """
+
+    _name = "LSTMModule"
+    _rnn_attribute = "lstm"
+    _state_keys = ("recurrent_state_h", "recurrent_state_c")
+    _python_class = LSTM
+    _torch_class = nn.LSTM
+    DEFAULT_IN_KEYS = list(_state_keys)
+    DEFAULT_OUT_KEYS = [("next", key) for key in _state_keys]
+
+    def __init__(self, input_size: int | None = None, hidden_size: int | None = None, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = True, dropout: float = 0, proj_size: int = 0,
+                 bidirectional: bool = False, python_based: bool = False, recurrent_backend: str = "pad", *,
+                 in_key: NestedKey | None = None, in_keys: Sequence[NestedKey] | None = None,
+                 out_key: NestedKey | None = None, out_keys: Sequence[NestedKey] | None = None,
+                 device: torch.device | str | None = None, lstm: nn.LSTM | None = None,
+                 default_recurrent_mode: bool | None = None) -> None:
+        super().__init__()
+        self.recurrent_backend = _check_backend(recurrent_backend, "LSTMModule")
+
+        def build(cls: type[nn.RNNBase]) -> nn.RNNBase:
+            _check_size(hidden_size, "hidden_size", "LSTMModule", minimum=1)
+            _check_size(input_size, "input_size", "LSTMModule", minimum=1)
+            return cls(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, bias=bias,
+                       dropout=dropout, proj_size=proj_size, device=device, batch_first=True,
+                       bidirectional=bidirectional)
+
+        self.lstm = self._init_rnn(lstm, input_size is not None or hidden_size is not None, batch_first,
+                                   bidirectional, python_based, build)
+        self._init_keys(in_key, in_keys, out_key, out_keys)
+        self._recurrent_mode = _as_default_mode(default_recurrent_mode)
+
+    def _state_sizes(self) -> tuple[int, ...]:
+        return (self.lstm.proj_size or self.lstm.hidden_size, self.lstm.hidden_size)
+
+    def _cell(self, x: Tensor, state: tuple[Tensor, ...], weights: LayerWeights, native: bool) -> tuple[Tensor, ...]:
+        if native:
+            return tuple(torch.lstm_cell(x, state, weights.weight_ih, weights.weight_hh, weights.bias_ih,
+                                         weights.bias_hh))
+        return lstm_step(F.linear(x, weights.weight_ih, weights.bias_ih), state, weights)
+
+
+class GRUModule(_RecurrentModule):
+    """A GRU on tensordict entries, one step at a time or over whole trajectories (torchrl's ``GRUModule``).
+
+    Args:
+        input_size (int): the number of input features.
+        hidden_size (int): the size of the hidden state.
+        num_layers (int): stacked layers. Default: 1.
+        bias (bool): biases in every layer. Default: ``True``.
+        batch_first (bool): must be ``True`` (the only layout a tensordict of steps has).
+        dropout (float): dropout between layers, in training. Default: 0.
+        bidirectional (bool): a backward pass too. Default: ``False``.
+        python_based (bool): use ``rldsl.modules.GRU`` (plain tensor operations: vmap and compile
+            friendly) instead of ``torch.nn.GRU``. Default: ``False``.
+        recurrent_backend (str): ``"pad"`` or ``"auto"`` (the same here); see `LSTMModule`.
+
+    Keyword Args:
+        in_key (NestedKey): the value's key; the state is then ``"recurrent_state"``. Exclusive with ``in_keys``.
+        in_keys (list of NestedKey): ``[value, state]`` (``"is_init"`` is appended).
+        out_key (NestedKey): the output's key; the next state goes to ``("next", "recurrent_state")``.
+            Exclusive with ``out_keys``.
+        out_keys (list of NestedKey): ``[output, next state]``.
+        device (torch.device, optional): where to create the GRU.
+        gru (torch.nn.GRU, optional): a GRU (``batch_first=True``) to wrap instead of building one.
+        default_recurrent_mode (bool, optional): the mode outside any ``set_recurrent_mode``
+            context. Default: ``False`` (sequential).
+
+    Shapes: ``value: [*B, input_size]``, ``recurrent_state: [*B, num_layers * D, hidden_size]``,
+    ``is_init: [*B, 1]`` -> ``out_key: [*B, D * hidden_size]`` and the next state.
+    """
+
+    _name = "GRUModule"
+    _rnn_attribute = "gru"
+    _state_keys = ("recurrent_state",)
+    _python_class = GRU
+    _torch_class = nn.GRU
+    DEFAULT_IN_KEYS = list(_state_keys)
+    DEFAULT_OUT_KEYS = [("next", key) for key in _state_keys]
+
+    def __init__(self, input_size: int | None = None, hidden_size: int | None = None, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = True, dropout: float = 0, bidirectional: bool = False,
+                 python_based: bool = False, recurrent_backend: str = "pad", *, in_key: NestedKey | None = None,
+                 in_keys: Sequence[NestedKey] | None = None, out_key: NestedKey | None = None,
+                 out_keys: Sequence[NestedKey] | None = None, device: torch.device | str | None = None,
+                 gru: nn.GRU | None = None, default_recurrent_mode: bool | None = None) -> None:
+        super().__init__()
+        self.recurrent_backend = _check_backend(recurrent_backend, "GRUModule")
+
+        def build(cls: type[nn.RNNBase]) -> nn.RNNBase:
+            _check_size(hidden_size, "hidden_size", "GRUModule", minimum=1)
+            _check_size(input_size, "input_size", "GRUModule", minimum=1)
+            return cls(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, bias=bias,
+                       dropout=dropout, device=device, batch_first=True, bidirectional=bidirectional)
+
+        self.gru = self._init_rnn(gru, input_size is not None or hidden_size is not None, batch_first,
+                                  bidirectional, python_based, build)
+        self._init_keys(in_key, in_keys, out_key, out_keys)
+        self._recurrent_mode = _as_default_mode(default_recurrent_mode)
+
+    def _state_sizes(self) -> tuple[int, ...]:
+        return (self.gru.hidden_size,)
+
+    def _cell(self, x: Tensor, state: tuple[Tensor, ...], weights: LayerWeights, native: bool) -> tuple[Tensor, ...]:
+        if native:
+            return (torch.gru_cell(x, state[0], weights.weight_ih, weights.weight_hh, weights.bias_ih,
+                                   weights.bias_hh),)
+        return gru_step(F.linear(x, weights.weight_ih, weights.bias_ih), state, weights)
+
+
+def _as_default_mode(mode: Any) -> bool | None:
+    if mode is not None and not isinstance(mode, bool):
+        raise TypeError(f"default_recurrent_mode must be True, False or None, got {mode!r}")
+    return mode
+
+
+# --- primers ---------------------------------------------------------------------------------------------------------
+def get_primers_from_module(module: nn.Module, warn: bool = True, strict: bool = True) -> TensorDictPrimer | None:
+    """The state specs of every submodule of ``module`` that has ``make_tensordict_primer``, in one primer.
+
+    Args:
+        module (torch.nn.Module): a policy (e.g. a ``TensorDictSequential`` holding an `LSTMModule`).
+        warn (bool): warn when no submodule has a primer (then ``None`` is returned). Default: ``True``.
+        strict (bool): let a submodule's error propagate; with ``False`` it is skipped, with a
+            ``UserWarning`` naming it, and the others' primers are still returned. Default: ``True``.
+
+    Returns:
+        The one primer, a merge of several (:meth:`TensorDictPrimer.merge`), or ``None``.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"get_primers_from_module takes a torch.nn.Module, got {type(module).__name__}")
+    found: list[TensorDictPrimer] = []
+    failed: list[str] = []
+
+    def collect(submodule: nn.Module) -> None:
+        make = getattr(submodule, "make_tensordict_primer", None)
+        if make is None:
+            return
+        try:
+            found.append(make())
+        except Exception as error:  # noqa: BLE001 - reported below, as torchrl's strict=False does
+            if strict:
+                raise
+            failed.append(f"{type(submodule).__name__} ({error})")
+
+    module.apply(collect)  # children before parents, as torch's apply
+    if failed:
+        warnings.warn(f"get_primers_from_module skipped the primers it could not build: {'; '.join(failed)}",
+                      UserWarning, stacklevel=2)
+    if not found:
+        if warn:
+            warnings.warn("No primers found in the module.", UserWarning, stacklevel=2)
+        return None
+    return found[0] if len(found) == 1 else TensorDictPrimer.merge(*found)

@@ -548,11 +548,11 @@ def test_keys_are_listed() -> None:
 
 
 def test_unknown_kinds_from_python() -> None:
-    with pytest.raises(AttributeError, match="rldsl has no `RSSMPrior` yet"):
-        rldsl.build.RSSMPrior  # noqa: B018
+    with pytest.raises(AttributeError, match="wraps a Python language-model object"):
+        rldsl.build.LMHeadActorValueOperator  # noqa: B018
     with pytest.raises(AttributeError) as caught:
-        rldsl.build.DTActor  # noqa: B018
-    assert "did you mean" not in str(caught.value)
+        rldsl.build.MPCPlannerBase  # noqa: B018
+    assert "did you mean" not in str(caught.value) and "CEMPlanner" in str(caught.value)
     with pytest.raises(AttributeError) as caught:
         getattr(rldsl.build, "Zz\x1b[2J")
     assert str(caught.value).isprintable()

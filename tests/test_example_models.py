@@ -141,3 +141,50 @@ def test_noisy_dqn_explores_by_its_noise_and_is_greedy_on_its_mean_weights() -> 
     assert torch.equal(noisy_one, same_noise), "noise changes only when reset_noise draws it"
     assert not torch.equal(noisy_one, noisy_two)
     assert not torch.equal(noisy_one, mean_one)
+
+
+# --- recurrent policies (issue 12) ---------------------------------------------------------------
+
+
+def _stepped(policy, steps: list, state_keys: list[str]) -> list:
+    """The policy run one step at a time as a collector runs it: each step's ``next.`` state is the
+    following step's state (the primer's zeros at the start)."""
+    outputs, carried = [], None
+    for td in steps:
+        td = td.clone()
+        if carried is not None:
+            td.update(carried)
+        out = policy(td)
+        outputs.append(out)
+        carried = {key: out["next", key] for key in state_keys}
+    return outputs
+
+
+@pytest.mark.parametrize(("name", "module", "states", "output"), [
+    ("recurrent/lstm_pendulum.rlm", "memory", ["recurrent_state_h", "recurrent_state_c"], "embed"),
+    ("recurrent/gru_dqn.rlm", "memory", ["recurrent_state"], "embed"),
+])
+def test_a_recurrent_example_steps_as_it_runs_over_a_time_dim(name: str, module: str, states: list[str],
+                                                               output: str) -> None:
+    from rldsl.modules import get_primers_from_module, set_recurrent_mode
+
+    program = compiled(name)
+    memory = program[module]
+    primer = get_primers_from_module(memory)
+    assert sorted(primer.keys()) == sorted(states)
+    torch.manual_seed(0)
+    steps = [program.spec_random_input(module, (3,)) for _ in range(5)]
+    for index, td in enumerate(steps):
+        td["is_init"] = torch.full((3, 1), index in (0, 3))  # a reset in the middle of the sequence
+        for key in states:
+            del td[key]
+    with torch.no_grad():
+        primed = [primer.reset(td.clone()) if i == 0 else td for i, td in enumerate(steps)]
+        stepped = _stepped(memory, primed, states)
+        sequence = torch.stack(steps, dim=1)  # [3, 5]: the last dim is time
+        for key in states:  # the state stored at each step; only trajectory starts read it (zeros there)
+            sequence[key] = torch.stack([primed[0][key]] * 5, 1)
+        with set_recurrent_mode(True):
+            whole = memory(sequence)
+    for index, out in enumerate(stepped):
+        torch.testing.assert_close(whole[output][:, index], out[output])

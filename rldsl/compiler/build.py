@@ -30,6 +30,7 @@ from rldsl.compiler.specs import concrete, shape_of, to_spec
 from rldsl.lang import types as T
 from rldsl.lang.ir import Dist, Form, KeyRef, Kwargs, ModuleNode, Network, Numbers, SpecArg
 from rldsl.lang.kinds import ArgType, Kind, Meaning, Pass
+from rldsl.specs import Composite
 
 __all__ = ["Builder", "CheckedTypes", "runtime_class"]
 
@@ -66,6 +67,11 @@ def with_hooks(parts: list[Any]) -> nn.Module:
         target.register_forward_hook(part)
         modules = [target]
     return modules[0] if len(modules) == 1 else nn.Sequential(*modules)
+
+
+def _same(*tensors: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """The tensors it is given (a copy between keys, as a tensordict module's function)."""
+    return tensors[0] if len(tensors) == 1 else tensors
 
 
 def tensordict_key(ref: object) -> object:
@@ -145,6 +151,14 @@ class Builder:
             if param.meaning is Meaning.INPUT_SIZE and arg.value is None and node.reads:
                 kwargs[param.target] = self._read_size(node.reads[0], kind.input_dim)
                 continue
+            if param.meaning is Meaning.KEY_SPECS:
+                refs = arg.value if arg.value is not None or param.derive is None else param.derive(args)
+                if refs and param.target is not None:
+                    kwargs[param.target] = self._specs_of(refs)
+                continue
+            if param.meaning is Meaning.STEP_MODEL and isinstance(arg.value, ModuleNode):
+                kwargs[param.target] = self._stepped_in_place(arg.value)
+                continue
             if param.derive is not None and arg.value is None:
                 derived = param.derive(args)
                 if derived is not None and param.target is not None:
@@ -193,6 +207,29 @@ class Builder:
         inner = kwargs.args
         return {param.target: self._value(param.type, inner[param.name], node) for param in kwargs.kind.params
                 if param.target is not None and (inner.given(param.name) or param.name in kwargs.defaults)}
+
+    def _specs_of(self, refs: tuple[KeyRef, ...]) -> Composite:
+        """Keys as one composite spec (:attr:`Meaning.KEY_SPECS`): each key's checked spec at its
+        (nested) key, in the compile dtype."""
+        composite = Composite(device=self.device)
+        for ref in refs:
+            composite[tensordict_key(ref)] = self._in_compile_dtype(to_spec(self.key_specs[ref.path], self.device))
+        return composite
+
+    def _stepped_in_place(self, node: ModuleNode) -> nn.Module:
+        """A module run as one environment step by its owner (:attr:`Meaning.STEP_MODEL`): the
+        language writes the step's result at ``next.X``; the owner reads it at ``X``, where a torchrl
+        model environment's models write it, so each ``next.X`` the module writes is copied there
+        after it runs. The module itself is the node's (its parameters are shared), put on the
+        compile device now: the owner takes its device from its models, and the specs it is given
+        are on that device already (on ``meta`` they cannot be moved to the models' CPU)."""
+        module = self.module(node).to(self.device)
+        moved = [ref.path for ref in node.writes if len(ref.path) > 1 and ref.path[0] == "next"]
+        if not moved:
+            return module
+        in_place = TensorDictModule(_same, in_keys=[tuple(path) for path in moved],
+                                    out_keys=[path[1] if len(path) == 2 else tuple(path[1:]) for path in moved])
+        return TensorDictSequential(module, in_place)
 
     def _read_size(self, ref: KeyRef, dim: int) -> int:
         """The size of dim ``dim`` of the key a module reads first (a recurrent module's

@@ -22,7 +22,7 @@ from rldsl.compiler.guard import InputCheck
 from rldsl.compiler.limits import DEFAULT_MAX_PARAMS, check_parameter_limit, check_sample_limit
 from rldsl.compiler.specs import to_spec
 from rldsl.lang import types as T
-from rldsl.lang.ir import Dist, KeyRef, ModuleNode
+from rldsl.lang.ir import DISCARD, Dist, KeyRef, ModuleNode
 from rldsl.lang.kinds import Meaning
 from rldsl.lang.report import Report
 
@@ -81,7 +81,7 @@ class Program(Mapping):
 
     def writes(self, name: str) -> list[object]:
         """The keys module ``name`` writes, in order."""
-        return [tensordict_key(ref) for ref in self._nodes[name].writes]
+        return [tensordict_key(ref) for ref in self._nodes[name].writes if ref.path != DISCARD]
 
     def static_spec(self, key: object) -> T.Spec:
         """The checked (static) spec of a key."""

@@ -556,6 +556,134 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "built). Choose a divisor of the number of channels: `GroupNorm(8, 32)`, or one group per "
         "channel (`num_groups` equal to `num_channels`).",
     ),
+    CodeInfo(
+        "E0450",
+        "image too small for `ObsEncoder`",
+        "Dreamer's `ObsEncoder` runs `num_layers` convs with a 4x4 kernel and stride 2, each mapping "
+        "a side `s` to `(s - 4) // 2 + 1`, which must stay at least 1: 4 layers need images of at "
+        "least 46x46 (Dreamer's 64x64 frames go 64 -> 31 -> 14 -> 6 -> 2, 1024 features), 3 layers "
+        "22x22. Resize the frames with a transform before the model, or use fewer layers.",
+    ),
+    CodeInfo(
+        "E0451",
+        "state or belief width differs from the RSSM's size",
+        "The RSSM networks are built for a stochastic state of `state_dim` features (30 by default) "
+        "and a belief of `rnn_hidden_dim` features (200 by default): `RSSMPrior` reads `[*B, "
+        "state_dim]` and `[*B, rnn_hidden_dim]`, `RSSMPosterior` a belief of `rnn_hidden_dim` when it "
+        "is given. Declare the `state` and `belief` keys with those sizes, or give the networks the "
+        "sizes of the keys.",
+    ),
+    CodeInfo(
+        "E0452",
+        "action does not match `action_spec`",
+        "`RSSMPrior` joins the action to the state and is built for the actions of its `action_spec`: "
+        "the action it reads must end with the spec's shape, `action_dim` (when given) is the spec's "
+        "last dim, and the spec is a tensor spec with a feature dim. Pass the spec of the action key "
+        "the prior reads, as in `RSSMPrior(action)`.",
+    ),
+    CodeInfo(
+        "E0453",
+        "rollout carries a key to another spec",
+        "`RSSMRollout` runs its prior and posterior step by step over the time dim, and hands each "
+        "step's `next.k` (the next state and belief the modules write) to the next step as `k`, which "
+        "the prior reads: the two keys must have the same shape and dtype. Declare `state` and "
+        "`belief` with the sizes the networks write (`state_dim`, `rnn_hidden_dim`), or size the "
+        "networks for the keys.",
+    ),
+    CodeInfo(
+        "E0454",
+        "rollout carries nothing from step to step",
+        "`RSSMRollout` carries each key `k` its prior reads whose `next.k` the prior or the posterior "
+        "writes to the next step; without one, the steps are independent and the model has no memory. "
+        "Write the next state and belief under `next`, as Dreamer does: the prior `: state, belief, "
+        "action -> next.prior_mean, next.prior_std, _prior_state, next.belief`, the posterior `: "
+        "next.belief, next.encoded_latents -> next.posterior_mean, next.posterior_std, next.state`.",
+    ),
+    CodeInfo(
+        "E0455",
+        "`n_embd` is not divisible by `n_head`",
+        "A decision transformer's attention splits each token's `n_embd` features into `n_head` heads of "
+        "the same width, so `n_head` must divide `n_embd` (GPT-2 refuses any other pair when the model is "
+        "built). Choose a divisor: `dict(n_embd=128, n_head=4)`.",
+    ),
+    CodeInfo(
+        "E0456",
+        "window longer than the transformer's positions",
+        "A decision transformer turns each step of its window into three tokens (return-to-go, state, "
+        "action) and gives each token one of GPT-2's `n_positions` learned positions, so a window holds "
+        "at most `n_positions // 3` steps (341 with the default 1024). Shorten the time dim of the "
+        "windows (`dim context = 20`), or raise `n_positions` in the configuration "
+        "(`config=dict(n_positions=...)`, `transformer_config=` for the actors).",
+    ),
+    CodeInfo(
+        "E0457",
+        "sequence without a time dim",
+        "Decision transformers read windows of steps `[*B, T, features]`: the second-to-last dim is the "
+        "time dim. A key without one (`f32[17]`) is a single step. Declare the window with its time "
+        "(context) dim before the features: `dim context = 20` and `key observation : f32[context, 17]`. "
+        "The inference wrapper also needs the policy's action at every step, `[*B, T, A]`.",
+    ),
+    CodeInfo(
+        "E0458",
+        "wrapper and policy disagree on keys",
+        "`DecisionTransformerInferenceWrapper` masks three windows (`observation`, `action`, "
+        "`return_to_go`) for its policy, which must read them, and keeps the last step of the per-step "
+        "action the policy writes at `out_action`, which the policy must write (torchrl raises ValueError "
+        "at the first call otherwise). Name the keys the policy reads and writes: "
+        "`observation=observation_cat`, ..., `out_action=action_steps`.",
+    ),
+    CodeInfo(
+        "E0459",
+        "last step shares a key with a window",
+        "`DecisionTransformerInferenceWrapper` writes the last step's action `[*B, A]` to `last_action`; "
+        "that key cannot be one of the windows or an output of the policy, which hold every step `[*B, T, "
+        "...]`: a key has one spec. (torchrl's wrapper overwrites the policy's action key in place; rldsl "
+        "keeps the per-step actions and writes the last one to its own key.) Give it a key of its own, "
+        "usually the env's `action`.",
+    ),
+    CodeInfo(
+        "E0460",
+        "world model does not model a step",
+        "A `ModelEnv` steps its world model as an environment: it reads the observations and the "
+        "action and writes the next value of every observation under `next`, of the observation's "
+        "shape and dtype, as in `: observation, action -> next.observation`. The observations are "
+        "what the world model reads, but the action (or the keys `observation_spec` lists). Read "
+        "the action, and write `next.X` for each observation `X`.",
+    ),
+    CodeInfo(
+        "E0461",
+        "a planner needs a `ModelEnv`",
+        "`CEMPlanner` and `MPPIPlanner` roll candidate action sequences out in a model environment: "
+        "their `env` is a `ModelEnv` built from a world model and a reward model, declared "
+        "(`module model = ModelEnv(world, reward, spec=action)`) or written inline. Another module "
+        "cannot be stepped.",
+    ),
+    CodeInfo(
+        "E0462",
+        "model step has no proper reward",
+        "A `ModelEnv` step ends with a float reward of shape `[1]` at `next.reward`, where the "
+        "planners read it, written by the reward model (or by the world model when there is none). "
+        "The reward model runs after the world model has moved the step on, so it reads what the "
+        "world model writes (`next.observation`) and the action, not the observation the step "
+        "started from.",
+    ),
+    CodeInfo(
+        "E0463",
+        "MPPI advantage module does not fit the rollout",
+        "`MPPIPlanner` runs its `advantage_module` on the rollout of the candidates, which holds the "
+        "observations, the action and the done flags of each step and what the step wrote under "
+        "`next`; it must write a float `advantage` (the first step's scores the candidate), as in "
+        "`module adv = MLP(out_features=1) : observation, action -> advantage`.",
+    ),
+    CodeInfo(
+        "E0464",
+        "a Gaussian planner needs continuous actions",
+        "`CEMPlanner` and `MPPIPlanner` draw action sequences from a Gaussian and refit it to the "
+        "best; in a model file their action spec is continuous (`f32[n]`, bounded or not), the "
+        "actions a network world model reads. (The Python classes also accept a discrete spec and "
+        "project the draws into it, losing what the Gaussian was fitted to.) Discrete actions are "
+        "chosen by a Q-value actor or a categorical probabilistic actor.",
+    ),
     # -- E05xx: specs and dtypes ------------------------------------------------------------
     CodeInfo(
         "E0501",

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rldsl.cli_reading import add_reading_arguments, check_root, import_envs, read_limits
-from rldsl.lang.ir import KeyRef, ModuleNode, Network
+from rldsl.lang.ir import DISCARD, KeyRef, ModuleNode, Network
 from rldsl.lang.types import spec_text
 
 if TYPE_CHECKING:
@@ -111,7 +111,8 @@ def _writers(modules: Mapping[str, ModuleNode]) -> dict[Path, set[str]]:
     writers: dict[Path, set[str]] = {}
     for name, node in modules.items():
         for ref in node.own_writes:
-            writers.setdefault(ref.path, set()).add(name)
+            if ref.path != DISCARD:  # thrown away by tensordict: no key to draw
+                writers.setdefault(ref.path, set()).add(name)
     return writers
 
 

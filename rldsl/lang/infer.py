@@ -21,7 +21,7 @@ from __future__ import annotations
 import attrs
 
 from rldsl.lang import types as T
-from rldsl.lang.ir import KeyRef, ModuleNode, Network, Origin, SpecArg, Typed
+from rldsl.lang.ir import DISCARD, KeyRef, ModuleNode, Network, Origin, SpecArg, Typed
 from rldsl.lang.resolve import Scope
 from rldsl.lang.source import Span
 from rldsl.lang.values import Reporter
@@ -233,6 +233,8 @@ class Typing:
         """Record that ``node`` writes ``typed`` to ``ref``, checking it against the key's spec
         (unless ``checked``: a problem with it was reported already). Problems are shown at the key,
         or at ``at`` (or the kind's name) when the key is a default that the text does not name."""
+        if ref.path == DISCARD:  # tensordict throws this output away: it has no spec and no key
+            return
         declared = self.scope.declared.get(ref.path)
         at = self._where(node, ref) if at is None or not ref.implicit else at
         if checked:

@@ -219,6 +219,10 @@ class Typed:
     dist: str = ""  # the distribution's name, for Origin.DISTRIBUTION
 
 
+#: The output key tensordict's modules throw away (``-> _, scale``): a network's output nobody keeps.
+DISCARD = ("_",)
+
+
 @attrs.frozen(slots=True)
 class Step:
     """One step of a sequence, for key flow: what it reads and writes. ``named`` steps are
@@ -228,11 +232,19 @@ class Step:
     writes: tuple[KeyRef, ...]
     optional_reads: tuple[KeyRef, ...] = ()
     named: bool = False
+    own: tuple[KeyRef, ...] | None = None  # the writes that are its own, when not all (an unnamed sequence)
 
     @classmethod
     def of(cls, node: ModuleNode) -> Step:
-        """The step a module node makes in a sequence."""
-        return cls(node.reads, node.writes, node.optional_reads, node.name is not None)
+        """The step a module node makes in a sequence: a named module's writes belong to its own
+        declaration, an unnamed one's own writes are those not made by named modules inside it."""
+        return cls(node.reads, node.writes, node.optional_reads, node.name is not None, node.own_writes)
+
+    def own_writes(self) -> tuple[KeyRef, ...]:
+        """The writes that belong to the declaration holding this step."""
+        if self.named:
+            return ()
+        return self.writes if self.own is None else self.own
 
 
 @attrs.frozen(slots=True)

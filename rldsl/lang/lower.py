@@ -33,7 +33,7 @@ import attrs
 
 from rldsl.lang import ast
 from rldsl.lang import types as T
-from rldsl.lang.ir import Dist, Flow, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg, Step
+from rldsl.lang.ir import DISCARD, Dist, Flow, Form, KeyRef, ModuleNode, Network, Numbers, SpecArg, Step
 from rldsl.lang.bind import Binder, arguments_of_type, defaults
 from rldsl.lang.graphs import first_cycle_walk, is_cycle, strongly_connected
 from rldsl.lang.kind_hints import missing_kinds, unknown_kind_help
@@ -244,6 +244,12 @@ class Lowering:
             return kind.build(self, args)
         if kind.family is Family.DISTRIBUTION:
             return Dist(kind, args, span)
+        if kind.family is Family.CONFIG:
+            users = sorted(f"`{p.name}` of {k.name}" for k in BY_NAME.values() for p in k.params if p.of == kind.name)
+            self.report("E0607", f"`{kind.name}` is a configuration, not a network or module", span,
+                        label="a configuration",
+                        help=f"give its fields as `dict(...)` to {', '.join(users) or 'the kind that takes it'}")
+            return INVALID
         if kind.family is Family.MODULE or kind.family is Family.TENSOR:
             return INVALID
         return Network(kind, args, span)
@@ -542,6 +548,8 @@ class Lowering:
         """E0302 for a key listed twice among one module's outputs."""
         seen: dict[tuple[str, ...], KeyRef] = {}
         for ref in refs:
+            if ref.path == DISCARD:
+                continue
             if ref.path in seen:
                 first = seen[ref.path]
                 self.report("E0302", f"{owner} writes `{ref.dotted}` twice", ref.span, label="written again here",
@@ -569,11 +577,11 @@ class Lowering:
                     optional.setdefault(ref.path, ref)
             used = {r.path for r in step.reads} | {r.path for r in step.optional_reads}
             for ref in step.writes:
-                if ref.path in written and ref.path not in used:
+                if ref.path in written and ref.path not in used and ref.path != DISCARD:
                     self._overwrite(ref, written[ref.path][0])
                 written.setdefault(ref.path, (ref, index))
-                if not step.named:
-                    own.setdefault(ref.path, ref)
+            for ref in step.own_writes():
+                own.setdefault(ref.path, ref)
         for path, (ref, index) in reads.items():
             writer, later = written.get(path, (None, -1))
             if writer is not None and later > index and not self.declared(path):

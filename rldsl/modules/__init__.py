@@ -25,7 +25,7 @@ from rldsl.modules.distributions import (
 )
 from rldsl.modules.batchrenorm import BatchRenorm1d
 from rldsl.modules.conv import Conv2dNet, Conv3dNet, ConvNet, SquashDims, Squeeze2dLayer, SqueezeLayer
-from rldsl.modules.decision_transformer import DecisionTransformer
+from rldsl.modules.decision_transformer import DecisionTransformer, DTConfig
 from rldsl.modules.dropout import ConsistentDropout
 from rldsl.modules.dreamer import DreamerActor, ObsDecoder, ObsEncoder, RSSMPosterior, RSSMPrior
 from rldsl.modules.exploration_type import ExplorationType, exploration_type, set_exploration_type
@@ -92,6 +92,7 @@ __all__ = [
     "Conv3dNet",
     "ConvNet",
     "DTActor",
+    "DTConfig",
     "DdpgCnnActor",
     "DdpgCnnQNet",
     "DdpgMlpActor",

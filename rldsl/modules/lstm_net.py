@@ -49,8 +49,9 @@ class LSTMNet(nn.Module):
         device (torch.device, optional): where to create the parameters.
 
     Keyword Args:
-        lstm_backend (str, optional): ``"torch"`` (``torch.nn.LSTM``, the default). torchrl's
-            ``"torchrl"`` backend (its own Python LSTM) is not part of rldsl: it is refused.
+        lstm_backend (str, optional): ``"torch"`` (``torch.nn.LSTM``, the default) or
+            ``"torchrl"`` (:class:`rldsl.modules.LSTM`, torchrl's Python LSTM: the same parameters
+            and numbers, vmap and compile friendly).
 
     The last layer is a ``Linear`` sized from the LSTM (``hidden_size``, or ``proj_size``, times
     two when bidirectional) where torchrl uses ``LazyLinear``: the same parameters, known before
@@ -74,7 +75,8 @@ class LSTMNet(nn.Module):
         mlp_kwargs = _kwargs(mlp_kwargs, "mlp_kwargs")
         self.lstm_backend = _backend(lstm_backend)
         self.mlp = MLP(device=device, **mlp_kwargs)
-        self.lstm = nn.LSTM(device=device, **{**lstm_kwargs, "batch_first": True})
+        lstm_class = nn.LSTM if self.lstm_backend == "torch" else _python_lstm()
+        self.lstm = lstm_class(device=device, **{**lstm_kwargs, "batch_first": True})
         directions = 2 if self.lstm.bidirectional else 1
         self.linear = nn.Linear((self.lstm.proj_size or self.lstm.hidden_size) * directions, out_features,
                                 device=device)
@@ -150,11 +152,15 @@ def _kwargs(value: Any, name: str) -> dict[str, Any]:
 def _backend(value: str | None) -> str:
     backend = "torch" if value is None else value
     if backend not in _BACKENDS:
-        raise ValueError(f"LSTMNet `lstm_backend` must be \"torch\" or None, got {value!r}")
-    if backend == "torchrl":
-        raise NotImplementedError("LSTMNet `lstm_backend=\"torchrl\"` (torchrl's Python LSTM) is not part of rldsl; "
-                                  "use the default \"torch\" backend (torch.nn.LSTM)")
+        raise ValueError(f"LSTMNet `lstm_backend` must be \"torch\", \"torchrl\" or None, got {value!r}")
     return backend
+
+
+def _python_lstm() -> type[nn.Module]:
+    """torchrl's Python LSTM (imported here: ``rnn`` imports the tensordict modules)."""
+    from rldsl.modules.rnn import LSTM
+
+    return LSTM
 
 
 def lstm_net_from_sizes(out_features: int, hidden_size: int, *, in_features: int | None = None, num_layers: int = 1,

@@ -74,10 +74,12 @@ def _require_td_module(module: Any, what: str) -> None:
         )
 
 
-def _first_device(module: nn.Module) -> torch.device:
-    """The device of ``module``'s first parameter or buffer (the CPU when it has none)."""
-    for tensor in (*module.parameters(), *module.buffers()):
-        return tensor.device
+def _first_device(*modules: nn.Module | None) -> torch.device:
+    """The device of the first parameter or buffer of ``modules`` (the CPU when they have none)."""
+    for module in modules:
+        if module is not None:
+            for tensor in (*module.parameters(), *module.buffers()):
+                return tensor.device
     return torch.device("cpu")
 
 
@@ -115,7 +117,7 @@ class ModelEnv(nn.Module):
         reward_key (NestedKey): where the reward is written. Defaults to ``"reward"``.
         batch_size: the batch size of `reset` without a tensordict. Defaults to ``()``.
         device: the device of the specs and of reset tensors. Defaults to the device of the
-            world model's first parameter (the CPU without parameters).
+            models' first parameter (the CPU without parameters).
 
     >>> import torch
     >>> from tensordict import TensorDict
@@ -164,7 +166,7 @@ class ModelEnv(nn.Module):
         self.observation_keys = _unravel_all(observation_spec.keys(True, True))
         self._check_models_write_what_a_step_needs()
         self.batch_size = torch.Size(batch_size)
-        self._device = torch.device(device) if device is not None else _first_device(world_model)
+        self._device = torch.device(device) if device is not None else _first_device(world_model, reward_model)
         self._observation_spec = observation_spec.to(self._device)
         self._action_spec = action_spec.to(self._device)
 
@@ -297,9 +299,10 @@ class ModelEnv(nn.Module):
 
         Before each step ``policy(td)`` writes the action (a random action without a policy).
         ``auto_reset=True`` starts from ``reset(tensordict)``, ``False`` from ``tensordict``
-        itself (required then; missing done flags start ``False``). ``break_when_any_done`` stops after the first step in which
-        any element is done (``T <= max_steps``). Each step holds the root entries it was
-        taken from, the action and ``"next"``; the next step starts from ``"next"``.
+        itself (required then; missing done flags start ``False``). ``break_when_any_done``
+        stops after the first step in which any element is done (``T <= max_steps``). Each step
+        holds the root entries it was taken from, the action and ``"next"``; the next step
+        starts from ``"next"``.
         """
         require_int(max_steps, "ModelEnv.rollout `max_steps`", expected="an int >= 1", minimum=1,
                     error=ValueError)
@@ -502,7 +505,8 @@ class CEMPlanner(MPCPlannerBase):
     ``num_candidates`` sequences ``mean + std * N(0, 1)``, projects them into the action
     spec, rolls them all out for ``H = planning_horizon`` steps in one batch, sums each
     candidate's rewards over time (none after its first ``done``) and refits the mean and the
-    (unbiased) std to the ``top_k`` best. The action is the first step of the final mean.
+    (unbiased) std to the ``top_k`` best. The action is the first step of the final mean:
+    ``observation: [*B, *obs] -> action: [*B, *action]``.
 
     The state dict is empty (torchrl's too).
 
@@ -579,7 +583,7 @@ class MPPIPlanner(MPCPlannerBase):
     ``"advantage"`` (``[*B, N, H, 1]``); each candidate is scored by its first step's
     advantage. The ``top_k`` best get weights ``exp(temperature * advantage)`` and the
     Gaussian is refitted to their weighted mean and weighted (biased) std. The action is the
-    first step of the final mean.
+    first step of the final mean: ``observation: [*B, *obs] -> action: [*B, *action]``.
 
     The state dict holds ``temperature`` (a buffer) and the advantage module's own state
     under ``advantage_module.``, as torchrl's.

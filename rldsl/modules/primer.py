@@ -61,8 +61,10 @@ class TensorDictPrimer:
         primers (dict or Composite, optional): key -> spec of each entry (nested keys as tuples).
         random (bool, optional): draw each value from its spec (``spec.rand``) instead of filling it
             with ``default_value``. Default: ``False``.
-        default_value (float or dict, optional): the fill value, one for all entries or one per key.
-            Default: ``0.0``.
+        default_value (float, callable or dict, optional): the fill value, one for all entries or
+            one per key. A callable is called with no argument at each reset and returns a tensor of
+            the spec's shape (expanded to the batch) or of the whole ``[*B, *spec.shape]``, as
+            torchrl's (a consistent-dropout mask). Default: ``0.0``.
         expand_specs (bool, optional): torchrl's flag for expanding the specs to a batched
             environment; kept and shown, no effect here (the batch is each tensordict's).
         **kwargs: more ``key=spec`` entries.
@@ -105,11 +107,13 @@ class TensorDictPrimer:
         return self._check_number(value)
 
     @staticmethod
-    def _check_number(value: Any) -> float:
+    def _check_number(value: Any) -> Any:
+        if callable(value):
+            return value
         if isinstance(value, bool) or not isinstance(value, Real):
-            raise TypeError(f"TensorDictPrimer `default_value` must be a number (or a dict of numbers), got "
-                            f"{value!r}; callables are not supported")
-        return value  # type: ignore[return-value]
+            raise TypeError(f"TensorDictPrimer `default_value` must be a number, a callable returning a tensor, or a "
+                            f"dict of them, got {value!r}")
+        return value
 
     def keys(self) -> list[NestedKey]:
         """The primed entries' keys (nested ones as tuples)."""
@@ -140,8 +144,27 @@ class TensorDictPrimer:
         if self.random:
             value = spec.rand(batch)
             return value if device is None else value.to(device)
-        return torch.full((*batch, *spec.shape), self.value_for(key), dtype=spec.dtype,
-                          device=device if device is not None else spec.device)
+        fill = self.value_for(key)
+        device = device if device is not None else spec.device
+        if callable(fill):
+            return self._called(key, fill, spec, batch, device)
+        return torch.full((*batch, *spec.shape), fill, dtype=spec.dtype, device=device)
+
+    @staticmethod
+    def _called(key: tuple[str, ...], fill: Any, spec: TensorSpec, batch: torch.Size,
+                device: torch.device | None) -> torch.Tensor:
+        """A callable default's value: the spec's shape expanded to the batch, or the batch's."""
+        value = fill()
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"TensorDictPrimer: the default value of {key!r} returned {type(value).__name__}, "
+                            "not a tensor")
+        full = (*batch, *spec.shape)
+        if tuple(value.shape) == tuple(spec.shape):
+            value = value.expand(full).clone()
+        elif tuple(value.shape) != full:
+            raise ValueError(f"TensorDictPrimer: the default value of {key!r} has shape {list(value.shape)}, "
+                             f"neither the spec's {list(spec.shape)} nor the batch's {list(full)}")
+        return value.to(device=device, dtype=spec.dtype)
 
     @classmethod
     def merge(cls, *primers: TensorDictPrimer) -> TensorDictPrimer:

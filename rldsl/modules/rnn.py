@@ -1,7 +1,8 @@
 """torchrl's Python recurrent layers: `LSTMCell`, `GRUCell`, `LSTM`, `GRU`.
 
-Each class is a subclass of the torch layer of the same name, with torch's parameters (so torch's
-``state_dict`` names: ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``,
+The cells subclass torch's ``nn.LSTMCell`` / ``nn.GRUCell``; `LSTM` and `GRU` subclass
+``nn.RNNBase`` (as torchrl's do: ``torch.compile`` refuses any ``nn.LSTM`` / ``nn.GRU``
+instance). Each has torch's parameters (so torch's ``state_dict`` names: ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``,
 ``weight_hr_l0`` with ``proj_size``, ``*_reverse`` for the backward direction), torch's
 initialisation and torch's argument checks. Only ``forward`` differs: it is written with plain
 tensor operations (a Python loop over time steps), where torch calls one fused kernel (cuDNN on
@@ -41,7 +42,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "LayerWeights", "gru_step", "layer_weights", "lstm_step",
-           "run_layers"]
+           "run_layers", "run_layers_with_resets"]
 
 #: One step of a cell: ``(input projection at t, state) -> new state``; the output is the new state's first tensor.
 Step = Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]]
@@ -154,6 +155,46 @@ def run_layers(x: Tensor, states: tuple[Tensor, ...], weights: Sequence[LayerWei
     return layer_input, tuple(torch.stack(collected, 0) for collected in finals)
 
 
+def run_layers_with_resets(x: Tensor, is_init: Tensor, stored: tuple[Tensor, ...] | None, sizes: Sequence[int],
+                       weights: Sequence[LayerWeights],
+                       cell: Callable[[Tensor, tuple[Tensor, ...], LayerWeights], tuple[Tensor, ...]], *,
+                       num_layers: int, dropout: float = 0.0,
+                       training: bool = False) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """A stacked one-direction RNN over rows holding several trajectories, without splitting them.
+
+    ``x: [B, T, input_size]``, ``is_init: [B, T]`` (True where a trajectory starts), each of
+    ``stored: [num_layers, B, T, S]`` (None: zeros) -> ``(output: [B, T, H_out], states after
+    every step: [num_layers, B, T, S])``. Each row starts from its stored states at step 0 and
+    every trajectory from the stored states at its first step (torchrl's recurrent mode), with
+    ``torch.where`` only: no data-dependent branch, so it runs under ``torch.vmap`` and
+    ``torch.compile``.
+    """
+    batch, steps = x.shape[:2]
+    starts = torch.cat([torch.ones_like(is_init[:, :1]), is_init[:, 1:]], 1)
+    per_step: list[list[Tensor]] = [[] for _ in sizes]
+    layer_input = x
+    for layer in range(num_layers):
+        w = weights[layer]
+        gates_x = F.linear(layer_input, w.weight_ih, w.bias_ih)
+        state = tuple(x.new_zeros(batch, size) for size in sizes)
+        outputs = []
+        for t in range(steps):
+            start = starts[:, t, None]
+            restart = (tuple(torch.zeros_like(s) for s in state) if stored is None
+                       else tuple(s[layer, :, t] for s in stored))
+            state = tuple(torch.where(start, r, s) for r, s in zip(restart, state))
+            state = cell(gates_x[:, t], state, w)
+            outputs.append(state[0])
+            for collected, tensor in zip(per_step, state):
+                collected.append(tensor)
+        layer_input = torch.stack(outputs, 1)
+        if dropout and training and layer < num_layers - 1:
+            layer_input = F.dropout(layer_input, dropout, training=True)
+    states = tuple(torch.stack(collected, 1).unflatten(1, (num_layers, steps)).transpose(0, 1)
+                   for collected in per_step)
+    return layer_input, states
+
+
 # --- cells ---------------------------------------------------------------------------------------------------------
 def _cell_input(owner: str, input: Tensor, hx: Sequence[Tensor | None], input_size: int) -> bool:
     """Check a cell's input and states as torch does; returns whether the input is batched."""
@@ -240,8 +281,13 @@ class GRUCell(nn.GRUCell):
 
 
 # --- multi-step layers ----------------------------------------------------------------------------------------------
-class _PythonRNN:
-    """What `LSTM` and `GRU` share: input layouts, packed sequences, masks; the cell is the subclass's."""
+class _PythonRNN(nn.RNNBase):
+    """What `LSTM` and `GRU` share: input layouts, packed sequences, masks; the cell is the subclass's.
+
+    A subclass of ``nn.RNNBase`` (torch's parameters, initialisation, ``flatten_parameters``,
+    ``_apply``...) but not of ``nn.LSTM`` / ``nn.GRU``: ``torch.compile`` refuses instances of those
+    classes, whatever their forward.
+    """
 
     _cell: Callable[[Tensor, tuple[Tensor, ...], LayerWeights], tuple[Tensor, ...]]
     _name: str
@@ -258,7 +304,7 @@ class _PythonRNN:
         if input.dim() not in (2, 3):
             raise ValueError(f"{self._name}: Expected input to be 2D or 3D, got {input.dim()}D instead")
         batched = input.dim() == 3
-        batch_dim = 0 if self.batch_first else 1  # type: ignore[attr-defined]
+        batch_dim = 0 if self.batch_first else 1
         if not batched:
             input = input.unsqueeze(batch_dim)
             if hx is not None:
@@ -274,34 +320,42 @@ class _PythonRNN:
 
     def _run_batched(self, input: Tensor, hx: tuple[Tensor, ...] | None,
                      mask: Tensor | None) -> tuple[Tensor, tuple[Tensor, ...]]:
-        batch = input.shape[0 if self.batch_first else 1]  # type: ignore[attr-defined]
-        directions = 2 if self.bidirectional else 1  # type: ignore[attr-defined]
+        batch = input.shape[0 if self.batch_first else 1]
+        directions = 2 if self.bidirectional else 1
         if hx is None:
-            hx = tuple(input.new_zeros(self.num_layers * directions, batch, size)  # type: ignore[attr-defined]
+            hx = tuple(input.new_zeros(self.num_layers * directions, batch, size)
                        for size in self._state_sizes())
-        self.check_forward_args(input, hx if len(hx) > 1 else hx[0], None)  # type: ignore[attr-defined]
-        if not self.batch_first:  # type: ignore[attr-defined]
+        self._check_arguments(input, hx)
+        if not self.batch_first:
             input = input.transpose(0, 1)
             mask = None if mask is None else mask.transpose(0, 1)
         if mask is not None and mask.shape != input.shape[:2]:
             raise ValueError(f"{self._name}: `mask` must have the input's batch and time dims "
                              f"{tuple(input.shape[:2])}, got {tuple(mask.shape)}")
-        output, states = run_layers(input, hx, layer_weights(self), type(self)._cell,  # type: ignore[arg-type]
-                                    num_layers=self.num_layers, bidirectional=self.bidirectional,  # type: ignore
-                                    dropout=self.dropout, training=self.training, mask=mask)  # type: ignore
-        if not self.batch_first:  # type: ignore[attr-defined]
+        output, states = run_layers(input, hx, layer_weights(self), type(self)._cell, num_layers=self.num_layers,
+                                    bidirectional=self.bidirectional, dropout=self.dropout, training=self.training,
+                                    mask=mask)
+        if not self.batch_first:
             output = output.transpose(0, 1)
         return output, states
+
+    def _check_arguments(self, input: Tensor, hx: tuple[Tensor, ...]) -> None:
+        """torch's checks and messages: the input's features, then each state's shape."""
+        self.check_input(input, None)
+        expected = self.get_expected_hidden_size(input, None)
+        self.check_hidden_size(hx[0], expected, "Expected hidden[0] size {}, got {}")
+        if len(hx) > 1:
+            self.check_hidden_size(hx[1], (*expected[:2], self.hidden_size), "Expected hidden[1] size {}, got {}")
 
     def _run_packed(self, packed: PackedSequence,
                     hx: tuple[Tensor, ...] | None) -> tuple[PackedSequence, tuple[Tensor, ...]]:
         """A packed batch: run it padded (in the caller's order, as torch takes ``hx``) with a mask, repack."""
         padded, lengths = pad_packed_sequence(packed, batch_first=True)
         mask = torch.arange(padded.shape[1], device=padded.device) < lengths.to(padded.device)[:, None]
-        if not self.batch_first:  # type: ignore[attr-defined]
+        if not self.batch_first:
             padded, mask = padded.transpose(0, 1), mask.transpose(0, 1)
         output, states = self._run_batched(padded, hx, mask)
-        if not self.batch_first:  # type: ignore[attr-defined]
+        if not self.batch_first:
             output = output.transpose(0, 1)
         order = packed.sorted_indices
         if order is not None:
@@ -310,7 +364,7 @@ class _PythonRNN:
         return PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices), states
 
 
-class LSTM(_PythonRNN, nn.LSTM):
+class LSTM(_PythonRNN):
     """torch's ``nn.LSTM`` computed in plain tensor operations (vmap and compile friendly); torchrl's
     ``torchrl.modules.LSTM``, which defaults to ``batch_first=True``.
 
@@ -334,13 +388,13 @@ class LSTM(_PythonRNN, nn.LSTM):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = True,
                  bias: bool = True, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
-        nn.LSTM.__init__(self, input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
+        super().__init__("LSTM", input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
                          dropout=dropout, bidirectional=bidirectional, proj_size=proj_size, device=device, dtype=dtype)
 
     def _state_sizes(self) -> tuple[int, ...]:
         return (self.proj_size or self.hidden_size, self.hidden_size)
 
-    def forward(self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None, *,  # type: ignore[override]
+    def forward(self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None,  # type: ignore[override]
                 mask: Tensor | None = None) -> tuple[Tensor | PackedSequence, tuple[Tensor, Tensor]]:
         """Run over a sequence, as ``nn.LSTM``.
 
@@ -355,7 +409,7 @@ class LSTM(_PythonRNN, nn.LSTM):
         return output, (hidden, cell)
 
 
-class GRU(_PythonRNN, nn.GRU):
+class GRU(_PythonRNN):
     """torch's ``nn.GRU`` computed in plain tensor operations (vmap and compile friendly); torchrl's
     ``torchrl.modules.GRU``, which defaults to ``batch_first=True``.
 
@@ -378,13 +432,13 @@ class GRU(_PythonRNN, nn.GRU):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
-        nn.GRU.__init__(self, input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
-                        dropout=dropout, bidirectional=bidirectional, device=device, dtype=dtype)
+        super().__init__("GRU", input_size, hidden_size, num_layers=num_layers, bias=bias, batch_first=batch_first,
+                         dropout=dropout, bidirectional=bidirectional, device=device, dtype=dtype)
 
     def _state_sizes(self) -> tuple[int, ...]:
         return (self.hidden_size,)
 
-    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None, *,  # type: ignore[override]
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None,  # type: ignore[override]
                 mask: Tensor | None = None) -> tuple[Tensor | PackedSequence, Tensor]:
         """Run over a sequence, as ``nn.GRU``.
 

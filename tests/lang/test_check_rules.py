@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+import rldsl
+
 from rldsl.lang.check import CheckResult, check_text
 from rldsl.lang.types import spec_text
 
@@ -397,3 +399,27 @@ def test_role_keywords() -> None:
                    "in=[act])", "W0201")
     assert d.help == "declare it with `actor` (or `module`)"
     assert codes(OBS + "module a = Actor(MLP(out_features=1))") == []
+
+
+def test_an_output_named_underscore_is_thrown_away_as_tensordict_does() -> None:
+    text = ("key observation : f32[4]\n"
+            "module head = MLP(out_features=4) >> NormalParamExtractor() : observation -> _, scale\n"
+            "module other = MLP(out_features=4) >> NormalParamExtractor() : observation -> loc, _\n"
+            "value v = ValueOperator(MLP(out_features=1), in=[scale, loc])\n")
+    report = check_text(text, "a.rlm")
+    assert report.ok and not report.warnings
+    assert "_" not in {key.dotted for key in report.keys}
+    program = rldsl.compile(text)
+    assert program.writes("head") == ["scale"]
+    out = program["head"](program.spec_random_input("head", (2,)))
+    assert "_" not in out.keys() and out["scale"].shape == (2, 2)
+
+
+def test_an_unnamed_sequence_of_named_modules_is_no_cycle() -> None:
+    text = ("key observation : f32[4]\n"
+            "module a = MLP(out_features=4) : observation -> h\n"
+            "module b = MLP(out_features=4) : h -> g\n"
+            "module c = MLP(out_features=1) : g -> state_value\n"
+            "module outer = SafeSequential(SafeSequential(a, b), c)\n")
+    report = check_text(text, "a.rlm")
+    assert report.ok and not report.warnings, [(d.code, d.message) for d in report.diagnostics]

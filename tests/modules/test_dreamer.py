@@ -43,7 +43,8 @@ def layout(module: nn.Module) -> list[str]:
     out = []
     for layer in module:
         if isinstance(layer, (nn.LazyLinear, nn.LazyConv2d)):
-            out.append(f"{type(layer).__name__}({layer.out_features if isinstance(layer, nn.Linear) else layer.out_channels})")
+            width = layer.out_features if isinstance(layer, nn.Linear) else layer.out_channels
+            out.append(f"{type(layer).__name__}({width})")
         elif isinstance(layer, nn.Linear):
             out.append(f"Linear({layer.in_features}, {layer.out_features})")
         elif isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -193,7 +194,8 @@ def test_prior_layout_defaults_and_state_dict_names() -> None:
     prior = RSSMPrior(ACTION, action_dim=6)
     assert (prior.rnn.input_size, prior.rnn.hidden_size) == (200, 200)
     assert layout(prior.action_state_projector) == ["Linear(36, 200)", "ELU"]
-    assert layout(prior.rnn_to_prior_projector) == ["Linear(200, 200)", "ELU", "Linear(200, 60)", "NormalParamExtractor"]
+    assert layout(prior.rnn_to_prior_projector) == [
+        "Linear(200, 200)", "ELU", "Linear(200, 60)", "NormalParamExtractor"]
     assert shapes(prior) == {
         "rnn.weight_ih": (600, 200), "rnn.weight_hh": (600, 200), "rnn.bias_ih": (600,), "rnn.bias_hh": (600,),
         "action_state_projector.0.weight": (200, 36), "action_state_projector.0.bias": (200,),
@@ -253,7 +255,7 @@ def test_prior_without_belief_starts_from_zeros_and_noise_positionally() -> None
 def test_prior_samples_are_reparameterised() -> None:
     torch.manual_seed(2)
     prior = RSSMPrior(ACTION, hidden_dim=8, rnn_hidden_dim=8, state_dim=3, action_dim=6)
-    state, belief, action = torch.randn(1, 3).expand(20000, 3), torch.randn(1, 8).expand(20000, 8), torch.randn(1, 6).expand(20000, 6)
+    state, belief, action = (torch.randn(1, size).expand(20000, size) for size in (3, 8, 6))
     mean, std, sample, _ = prior(state, belief, action)
     assert torch.allclose(sample.mean(0), mean[0], atol=4 * std[0].max().item() / 100)
     assert torch.allclose(sample.std(0), std[0], rtol=0.05)
@@ -432,7 +434,8 @@ def test_rollout_equals_stepping_by_hand(batch: tuple[int, ...]) -> None:
         for key, value in (("prior_mean", prior_mean), ("prior_std", prior_std), ("belief", belief),
                            ("posterior_mean", post_mean), ("posterior_std", post_std), ("state", state)):
             assert torch.allclose(step["next", key], value, atol=1e-6), (t, key)
-        assert torch.equal(step["action"], td["action"][..., t, :]) and torch.equal(step["other"], td["other"][..., t, :])
+        for key in ("action", "other"):
+            assert torch.equal(step[key], td[key][..., t, :])
 
 
 def test_rollout_reads_only_the_first_state_and_belief() -> None:

@@ -22,7 +22,7 @@ from tensordict.nn import TensorDictModule
 from torch import distributions as D
 
 import rldsl.modules
-from rldsl.lang.kinds import KINDS
+from rldsl.lang.kinds import KINDS, Family
 from rldsl.modules import (
     Delta,
     DistributionalDQNnet,
@@ -106,9 +106,12 @@ def defined_in_rldsl_modules() -> list[type]:
 
 
 def kind_runtime_classes() -> list[tuple[str, type]]:
-    """``(kind name, class)`` for each kind whose runtime is an rldsl class (not torch's or tensordict's)."""
+    """``(kind name, class)`` for each kind whose runtime is an rldsl class (not torch's or tensordict's);
+    configurations (``DTConfig``) hold fields, not a forward, and are left out."""
     found = []
     for kind in KINDS:
+        if kind.family is Family.CONFIG:
+            continue
         module_name, _, attribute = kind.runtime.rpartition(".")
         runtime = getattr(importlib.import_module(module_name), attribute)
         if inspect.isclass(runtime) and runtime.__module__.startswith("rldsl."):

@@ -290,11 +290,23 @@ def test_module_in_evaluation_writes_the_input_and_no_mask() -> None:
     assert torch.equal(out["y"], x) and "m" not in out.keys()
 
 
-def test_module_primer_needs_torchrl() -> None:
+def test_module_primer_draws_a_new_mask_at_each_reset() -> None:
     with pytest.raises(RuntimeError, match="input_shape"):
         ConsistentDropoutModule(0.1, in_keys="x").make_tensordict_primer()
-    with pytest.raises(NotImplementedError, match="TensorDictPrimer"):
-        ConsistentDropoutModule(0.1, in_keys="x", input_shape=(4,)).make_tensordict_primer()
+    module = ConsistentDropoutModule(0.5, in_keys="x", input_shape=(64,))
+    primer = module.make_tensordict_primer()
+    mask_key = module.in_keys[1]
+    assert primer.keys() == [mask_key]
+    torch.manual_seed(0)
+    first = primer.reset(TensorDict(batch_size=[3]))[mask_key]
+    second = primer.reset(TensorDict(batch_size=[3]))[mask_key]
+    assert first.shape == (3, 64) and set(first.unique().tolist()) <= {0.0, 2.0}
+    assert not torch.equal(first, second)  # a new episode, a new mask
+    kept = TensorDict({mask_key: first}, batch_size=[3])
+    assert primer.reset(kept)[mask_key] is first  # within an episode the mask stays
+    x = torch.randn(3, 64)
+    out = module(TensorDict(x=x, **{mask_key: first}, batch_size=[3]))
+    assert torch.equal(out["x"], x * first)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,8 +377,6 @@ def test_lstm_net_leaves_its_arguments_alone_and_reports_bad_ones() -> None:
     lstm_kwargs = {"input_size": 5, "hidden_size": 6}
     LSTMNet(3, lstm_kwargs, {"out_features": 5})
     assert lstm_kwargs == {"input_size": 5, "hidden_size": 6}  # torchrl adds batch_first to the caller's dict
-    with pytest.raises(NotImplementedError, match="torchrl"):
-        LSTMNet(3, lstm_kwargs, {"out_features": 5}, lstm_backend="torchrl")
     with pytest.raises(ValueError, match="lstm_backend"):
         LSTMNet(3, lstm_kwargs, {"out_features": 5}, lstm_backend="cudnn")
     with pytest.raises(ValueError):
@@ -396,3 +406,17 @@ def test_lstm_net_from_sizes() -> None:
     assert lstm_net_from_sizes(2, 8, in_features=3, mlp_out_features=5).lstm.input_size == 5
     with pytest.raises(ValueError):
         lstm_net_from_sizes(2, 0, in_features=3)
+
+
+def test_lstm_net_with_torchrls_python_lstm_gives_the_same_numbers() -> None:
+    from rldsl.modules import LSTM
+
+    torch.manual_seed(0)
+    native = LSTMNet(3, {"input_size": 5, "hidden_size": 6}, {"out_features": 5})
+    python = LSTMNet(3, {"input_size": 5, "hidden_size": 6}, {"out_features": 5}, lstm_backend="torchrl")
+    assert isinstance(python.lstm, LSTM) and python.lstm.batch_first
+    x = torch.randn(2, 4, 5)
+    native(x), python(x)  # size the lazy layers
+    python.load_state_dict(native.state_dict())
+    for a, b in zip(native(x), python(x)):
+        torch.testing.assert_close(a, b)

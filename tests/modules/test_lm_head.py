@@ -113,7 +113,8 @@ def test_the_base_models_modules_are_shared_and_the_value_head_is_new() -> None:
     assert model.module[0].module[0].module is base.transformer
     assert model.get_policy_head().module[0].module is base.lm_head
     value = model.get_value_head().module
-    assert isinstance(value, nn.Linear) and value.bias is None and (value.in_features, value.out_features) == (N_EMBD, 1)
+    assert isinstance(value, nn.Linear) and value.bias is None
+    assert (value.in_features, value.out_features) == (N_EMBD, 1)
 
 
 @pytest.mark.parametrize("output", ["tuple", "tensor", "model_output"])

@@ -95,6 +95,16 @@ def test_each_batch_element_plans_from_its_own_observation() -> None:
     torch.testing.assert_close(action, optimum, atol=0.05, rtol=0)
 
 
+def test_the_planner_is_a_policy_for_the_environment() -> None:
+    # torchrl's usage: env.rollout(n, planner); the planner re-plans at every step (MPC)
+    torch.manual_seed(0)
+    env = linear_env()
+    planner = CEMPlanner(env, planning_horizon=3, optim_steps=6, num_candidates=300, top_k=30)
+    rollout = env.rollout(5, planner, tensordict=observations(2))
+    assert rollout.batch_size == (2, 5)
+    torch.testing.assert_close(rollout["next", "observation"][:, -1], TARGET.expand(2, 2), atol=0.1, rtol=0)
+
+
 def test_planner_leaves_the_input_entries_alone_and_writes_a_member_of_the_spec() -> None:
     env = linear_env()
     td = TensorDict(observation=torch.randn(5, 2), batch_size=[5])
@@ -276,6 +286,20 @@ def test_a_discrete_action_spec_is_planned_in_floats_and_projected() -> None:
     torch.manual_seed(0)
     td = CEMPlanner(env, 2, 4, 100, 10)(TensorDict(observation=torch.zeros(4, 1), batch_size=[4]))
     assert spec.is_in(td["action"]) and td["action"].tolist() == [2, 2, 2, 2]
+
+
+@pytest.mark.parametrize("planner_class", [CEMPlanner, MPPIPlanner])
+def test_actions_of_several_dims(planner_class: type) -> None:
+    # torchrl counts the candidate dim as len(action_shape) - 4 from the end: right for 1-D actions only
+    move = TensorDictModule(lambda obs, act: obs + act, in_keys=["observation", "action"], out_keys=["observation"])
+    score = TensorDictModule(lambda obs: -(obs - 3).pow(2).sum((-2, -1)).unsqueeze(-1), in_keys=["observation"],
+                             out_keys=["reward"])
+    env = ModelEnv(move, score, observation_spec=Composite(observation=Unbounded((2, 2))),
+                   action_spec=Bounded(-1.0, 1.0, shape=(2, 2)))
+    extra = (reward_to_go, 0.1) if planner_class is MPPIPlanner else ()
+    torch.manual_seed(0)
+    td = planner_class(env, *extra, 2, 6, 300, 30)(TensorDict(observation=torch.zeros(3, 2, 2), batch_size=[3]))
+    torch.testing.assert_close(td["action"], torch.ones(3, 2, 2), atol=0.05, rtol=0)
 
 
 def test_forward_projects_and_writes_tensordict_out() -> None:

@@ -24,6 +24,8 @@ from rldsl.lang.kinds import (
     algorithms,
     conv,
     distributions,
+    dreamer,
+    dt,
     exploration,
     layers,
     modules,
@@ -31,6 +33,7 @@ from rldsl.lang.kinds import (
     networks,
     noisy,
     norms,
+    planners,
     qvalue,
     recurrent,
     tensors,
@@ -58,6 +61,9 @@ KINDS: tuple[Kind, ...] = (
     *recurrent.KINDS,
     *wrappers.KINDS,
     *algorithms.KINDS,
+    *dreamer.KINDS,
+    *planners.KINDS,
+    *dt.KINDS,
 )
 
 
@@ -137,6 +143,7 @@ _FAMILY_TITLES = {
     Family.TENSOR: "Constant tensors",
     Family.DISTRIBUTION: "Distributions",
     Family.MODULE: "Modules",
+    Family.CONFIG: "Configurations",
 }
 
 

@@ -42,6 +42,7 @@ class Family(str, enum.Enum):
     DISTRIBUTION = "distribution"  # a value of `dist=`
     MODULE = "module"  # reads and writes keys (a tensordict module)
     TENSOR = "tensor"  # a constant vector (`support=`)
+    CONFIG = "config"  # a configuration object's fields, given as `dict(...)` to a KWARGS parameter (DTConfig)
 
 
 class ArgType(str, enum.Enum):
@@ -87,6 +88,10 @@ class Meaning(str, enum.Enum):
     # first key a module reads: a recurrent module's ``input_size``) as the checker typed it
     MASK = "mask"  # a key read as a boolean mask of allowed actions (random inputs allow at least one)
     LOG_PROBABILITIES = "log-probabilities"  # a key read as log-probabilities over value atoms ([*B, atoms, n])
+    KEY_SPECS = "key specs"  # keys passed as one composite of their checked specs (a model env's observation
+    # spec); left out, ``Param.derive`` names the keys
+    STEP_MODEL = "step model"  # a module its owner runs in place as one environment step: what it writes at
+    # `next.X` is also written at `X`, where the owner reads the step's result (a model env's world model)
 
 
 @attrs.frozen(slots=True)

@@ -113,11 +113,19 @@ def _state_specs(args: Args) -> list[T.Spec | None]:
                                                        for n in ("num_layers", "hidden_size")):
         return [None] * len(_STATE_KEYS[args.kind.name])
     layers, hidden = args["num_layers"], args["hidden_size"]
+    if args.ok("bidirectional") and args["bidirectional"] is True:
+        layers = _doubled(layers)
     if args.kind.name == "GRUModule":
         return [T.Unbounded((layers, hidden), "f32")]
     proj = args["proj_size"] if args.ok("proj_size") else 0
     h = proj if T.dim_value(proj) not in (0, None) else hidden
     return [T.Unbounded((layers, h), "f32"), T.Unbounded((layers, hidden), "f32")]
+
+
+def _doubled(dim: object) -> object:
+    """``2 * dim``: an int when known, else a symbolic dim."""
+    value = T.dim_value(dim)
+    return 2 * value if value is not None else T.Sym(f"2 * {dim}", None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,12 +173,14 @@ def _input_fits(ty: TypingContext, args: Args, ref: KeyRef, spec: T.Spec) -> boo
 
 
 def _output_width(args: Args) -> object:
-    """The output's features: the projection size when an LSTM projects, else the hidden size."""
-    if not args.ok("hidden_size"):
+    """The output's features: the projection size when an LSTM projects, else the hidden size;
+    twice that for a bidirectional module."""
+    if not args.ok("hidden_size", "bidirectional"):
         return None
+    width = args["hidden_size"]
     if "proj_size" in args.values and args.ok("proj_size") and T.dim_value(args["proj_size"]) not in (0, None):
-        return args["proj_size"]
-    return args["hidden_size"]
+        width = args["proj_size"]
+    return _doubled(width) if args["bidirectional"] is True else width
 
 
 def _state_fits(ty: TypingContext, owner: str, ref: KeyRef, found: T.Spec, expected: T.Spec) -> bool:
@@ -210,6 +220,7 @@ def _params(lstm: bool) -> tuple[Param, ...]:
         Param("batch_first", A.BOOL, True, "always true: the time dim comes after the batch dims"),
         Param("dropout", A.FLOAT, 0.0, "dropout between layers (not after the last)"),
         *((Param("proj_size", A.INT, 0, "an LSTM with projections: `h` has this size (0: none)"),) if lstm else ()),
+        Param("bidirectional", A.BOOL, False, "run each layer both ways: twice the state rows and output features"),
         Param("python_based", A.BOOL, False, "run torchrl's Python implementation (vmap and compile friendly)"),
         Param("recurrent_backend", A.CHOICE, "pad", "how recurrent mode runs trajectories that reset mid-sequence",
               choices=("pad", "auto")),
@@ -237,8 +248,9 @@ def _kind(name: str, lstm: bool) -> Kind:
         params=_params(lstm),
         reads=f"the input, {states} (kept by the module's primer), `is_init`",
         writes=f"the output, then `next.` + each state key",
-        rule=f"`f[*B, input_size]` gives `f[*B, hidden_size]` ({'`proj_size` when it projects' if lstm else 'the output'}); "
-             f"the state keys are {sizes}; `is_init` is bool",
+        rule=f"`f[*B, input_size]` gives `f[*B, hidden_size]` ({'`proj_size` when it projects; ' if lstm else ''}"
+             f"twice that when bidirectional); the state keys are {sizes} (`2 * num_layers` rows when "
+             "bidirectional); `is_init` is bool",
         omitted=(("device", "chosen when compiling"),
                  ("lstm" if lstm else "gru", "a module instance: give its sizes instead")),
         build=_build_recurrent,

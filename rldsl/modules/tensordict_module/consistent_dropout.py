@@ -114,15 +114,23 @@ class ConsistentDropoutModule(TensorDictModuleBase):
         return tensordict
 
     def make_tensordict_primer(self) -> Any:
-        """torchrl returns an environment transform (``TensorDictPrimer``) that draws a new mask at
-        every reset; environment transforms are torchrl's, not rldsl's, so this raises. Build it
-        with torchrl from ``self.in_keys[1]``, ``self.input_shape`` and
-        ``functools.partial(self.consistent_dropout.make_mask, shape=self.input_shape)``."""
+        """The primer of the mask key (:class:`~rldsl.modules.primer.TensorDictPrimer`), drawing a
+        new mask of ``input_shape`` at every reset, as torchrl's: an env resets the mask with each
+        episode, so it stays the same within one.
+
+        >>> from rldsl.modules import ConsistentDropoutModule
+        >>> module = ConsistentDropoutModule(p=0.5, in_keys="x", input_shape=(3,))
+        >>> module.make_tensordict_primer().keys()  # doctest: +ELLIPSIS
+        ['mask_...']
+        """
+        from functools import partial
+
+        from rldsl.modules.primer import TensorDictPrimer
+        from rldsl.specs import Unbounded
+
         if self.input_shape is None:
             raise RuntimeError("Cannot infer the shape of the input automatically. Please pass the shape of the tensor "
                                "to `ConsistentDropoutModule` during construction with the `input_shape` kwarg.")
-        raise NotImplementedError(
-            "make_tensordict_primer builds a torchrl environment transform (TensorDictPrimer), which rldsl does not "
-            f"have: with torchrl, use TensorDictPrimer(primers={{{self.in_keys[1]!r}: Unbounded(shape="
-            f"{tuple(self.input_shape)})}}, default_value=functools.partial(module.consistent_dropout.make_mask, "
-            f"shape={tuple(self.input_shape)}))")
+        shape = tuple(self.input_shape)
+        return TensorDictPrimer(primers={self.in_keys[1]: Unbounded(shape=shape)},
+                                default_value=partial(self.consistent_dropout.make_mask, shape=shape))

@@ -170,7 +170,9 @@ class DecisionTransformerInferenceWrapper(SpecOwner, TensorDictModuleWrapper):
        own observation, and the slot of the action being predicted is zero);
     4. the policy runs on the masked windows; its action at ``out_action`` and the
        return-to-go keep their **last step** only (``[*B, act_dim]``, ``[*B, 1]``); when the
-       tensordict's batch dims included the time dim, it is dropped from the batch size;
+       tensordict's batch dims included the time dim, it is dropped from the batch size. With
+       ``last_action_key`` set (an rldsl addition), the last step's action is written there
+       instead, and ``out_action`` and the return-to-go keep every step: no key changes its shape;
     5. the original (unmasked) observation is written back.
 
     Args:
@@ -185,6 +187,13 @@ class DecisionTransformerInferenceWrapper(SpecOwner, TensorDictModuleWrapper):
         context_length (int, optional): rldsl addition: the window length ``L`` the policy
             reads; shorter histories are left-padded with zeros, longer ones keep their last ``L``
             steps. Defaults to ``None``: windows as given (torchrl's behaviour).
+        observation_key, action_key, return_to_go_key, out_action_key (NestedKey, optional):
+            rldsl additions: the keys :meth:`set_tensor_keys` sets (``observation``, ``action``,
+            ``return_to_go``, ``out_action``), given when constructing. Default to torchrl's
+            ``"observation"``, ``"action"``, ``"return_to_go"`` and ``"action"``.
+        last_action_key (NestedKey, optional): rldsl addition: where the last step's action is
+            written, leaving ``out_action`` and the return-to-go window whole. Defaults to ``None``:
+            the last step overwrites them in place (torchrl's behaviour).
 
     ``in_keys`` are the observation, action and return-to-go keys; ``out_keys`` are those and
     every out key of the policy, sorted by their string form (as torchrl sorts them). Keys are
@@ -204,15 +213,23 @@ class DecisionTransformerInferenceWrapper(SpecOwner, TensorDictModuleWrapper):
 
     def __init__(self, policy: TensorDictModuleBase, *, inference_context: int = 5,
                  spec: TensorSpec | None = None, device: torch.device | str | int | None = None,
-                 context_length: int | None = None) -> None:
+                 context_length: int | None = None, observation_key: NestedKey = "observation",
+                 action_key: NestedKey = "action", return_to_go_key: NestedKey = "return_to_go",
+                 out_action_key: NestedKey = "action", last_action_key: NestedKey | None = None) -> None:
         if not isinstance(policy, TensorDictModuleBase):
             raise TypeError(f"DecisionTransformerInferenceWrapper `policy` must be a TensorDictModule, "
                             f"got {type(policy).__name__}")
         super().__init__(policy)
-        self.observation_key: NestedKey = "observation"
-        self.action_key: NestedKey = "action"
-        self.out_action_key: NestedKey = "action"
-        self.return_to_go_key: NestedKey = "return_to_go"
+        keys = {"observation": observation_key, "action": action_key, "return_to_go": return_to_go_key,
+                "out_action": out_action_key}
+        keys = {name: unravel_key(check_key(value, f"{name}_key", type(self).__name__))
+                for name, value in keys.items()}
+        self.observation_key: NestedKey = keys["observation"]
+        self.action_key: NestedKey = keys["action"]
+        self.out_action_key: NestedKey = keys["out_action"]
+        self.return_to_go_key: NestedKey = keys["return_to_go"]
+        self.last_action_key: NestedKey | None = None if last_action_key is None else unravel_key(
+            check_key(last_action_key, "last_action_key", type(self).__name__))
         self.inference_context = _check_context(inference_context, "inference_context")
         self.context_length = _check_context(context_length, "context_length", optional=True)
         self._spec = self._initial_spec(policy, spec)
@@ -228,19 +245,25 @@ class DecisionTransformerInferenceWrapper(SpecOwner, TensorDictModuleWrapper):
             if not isinstance(spec, TensorSpec):
                 raise TypeError(f"DecisionTransformerInferenceWrapper `spec` must be an rldsl spec or None, "
                                 f"got {type(spec).__name__}")
-            return Composite({self.action_key: spec.clone()}, shape=spec.shape[:-1])
+            return Composite({self._result_key: spec.clone()}, shape=spec.shape[:-1])
         for attribute in ("_spec", "spec"):
             policy_spec = getattr(policy, attribute, None)
             if isinstance(policy_spec, Composite):
                 policy_spec = policy_spec.clone()
-                if self.action_key not in policy_spec.keys():
-                    policy_spec[self.action_key] = None
+                if self._result_key not in policy_spec.keys():
+                    policy_spec[self._result_key] = None
                 return policy_spec
         return Composite({key: None for key in policy.out_keys})
 
     @property
+    def _result_key(self) -> NestedKey:
+        """Where the acting action is: ``last_action_key`` when set, else the action key (torchrl)."""
+        return self.action_key if self.last_action_key is None else self.last_action_key
+
+    @property
     def spec(self) -> Composite:
-        """The ``Composite`` of the outputs (the action's spec under the action key)."""
+        """The ``Composite`` of the outputs (the action's spec under the action key, or under
+        ``last_action_key`` when it is set)."""
         return self._spec
 
     @property
@@ -250,8 +273,11 @@ class DecisionTransformerInferenceWrapper(SpecOwner, TensorDictModuleWrapper):
 
     @property
     def out_keys(self) -> list[NestedKey]:
-        """The policy's out keys and the three in keys, sorted by ``str`` (torchrl's order)."""
+        """The policy's out keys and the three in keys (and ``last_action_key`` when set), sorted by
+        ``str`` (torchrl's order)."""
         keys = set(self.td_module.out_keys) | {self.observation_key, self.action_key, self.return_to_go_key}
+        if self.last_action_key is not None:
+            keys.add(self.last_action_key)
         return sorted(keys, key=str)
 
     def set_tensor_keys(self, **kwargs: NestedKey) -> None:
@@ -328,8 +354,11 @@ class DecisionTransformerInferenceWrapper(SpecOwner, TensorDictModuleWrapper):
     def _pad_windows(self, tensordict: TensorDictBase) -> None:
         """Cut or left-pad the three windows to ``context_length`` steps (when it is set)."""
         length = self.context_length
+        if length is None:
+            return
         observation = tensordict.get(self.observation_key)
-        if length is None or observation.ndim < 2 or observation.shape[-2] == length:
+        self._check_tensor_dims(tensordict.get(self.return_to_go_key), observation, tensordict.get(self.action_key))
+        if observation.shape[-2] == length:
             return
         if tensordict.batch_dims >= observation.ndim - 1:
             tensordict.batch_size = tensordict.batch_size[: observation.ndim - 2]
@@ -350,8 +379,11 @@ class DecisionTransformerInferenceWrapper(SpecOwner, TensorDictModuleWrapper):
         out_action = tensordict.get(self.out_action_key)
         if tensordict.ndim == out_action.ndim - 1:
             tensordict.batch_size = tensordict.batch_size[:-1]
-        tensordict.set(self.out_action_key, out_action[..., -1, :])
-        tensordict.set(self.return_to_go_key, tensordict.get(self.return_to_go_key)[..., -1, :])
+        if self.last_action_key is None:  # torchrl: the last step in place
+            tensordict.set(self.out_action_key, out_action[..., -1, :])
+            tensordict.set(self.return_to_go_key, tensordict.get(self.return_to_go_key)[..., -1, :])
+        else:
+            tensordict.set(self.last_action_key, out_action[..., -1, :])
         tensordict.set(self.observation_key, observation)
         return tensordict
 

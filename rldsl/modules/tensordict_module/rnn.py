@@ -47,11 +47,11 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 import torch
 import torch.nn.functional as F
-from tensordict import TensorDictBase, unravel_key_list
+from tensordict import TensorDict, TensorDictBase, unravel_key_list
 from tensordict.nn import TensorDictModuleBase, dispatch
 from tensordict.utils import NestedKey
 from torch import Tensor, nn
@@ -59,7 +59,16 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rldsl._checks import is_int, require_bool
 from rldsl.modules.primer import TensorDictPrimer
-from rldsl.modules.rnn import GRU, LSTM, LayerWeights, _PythonRNN, gru_step, layer_weights, lstm_step
+from rldsl.modules.rnn import (
+    GRU,
+    LSTM,
+    LayerWeights,
+    _PythonRNN,
+    gru_step,
+    layer_weights,
+    lstm_step,
+    run_layers_with_resets,
+)
 from rldsl.modules.tensordict_module._entries import read_entry, write_entry
 from rldsl.specs import Unbounded
 
@@ -71,6 +80,8 @@ Mode = Union[bool, str, None]
 BACKENDS = ("pad", "auto")
 _TORCHRL_ONLY_BACKENDS = ("scan", "triton")
 _IS_INIT = "is_init"
+_FAST_NESTED = all(hasattr(TensorDict, name) for name in ("_get_str", "_set_str")) and all(
+    hasattr(TensorDict({}, []), name) for name in ("_batch_size", "_device"))
 
 
 # --- the mode --------------------------------------------------------------------------------------------------------
@@ -181,6 +192,40 @@ def _keys(single: Any, many: Any, defaults: Sequence[NestedKey], word: str) -> l
     return unravel_key_list(list(many))
 
 
+def _write_state(tensordict: TensorDictBase, key: NestedKey, state: Tensor) -> None:
+    """``tensordict.set(key, state)``; a ``("next", name)`` key of a plain TensorDict whose ``"next"``
+    shares its batch size is written straight into that sub-tensordict (the per-step hot path)."""
+    if _FAST_NESTED and type(tensordict) is TensorDict and type(key) is tuple and len(key) == 2:
+        inner = tensordict._get_str(key[0], None)
+        if (type(inner) is TensorDict and inner._batch_size == tensordict._batch_size
+                and (inner._device is None or inner._device == state.device)):
+            inner._set_str(key[1], state, inplace=False, validated=True)
+            return
+    tensordict.set(key, state)
+
+
+def _first_layer_weights(rnn: nn.RNNBase) -> LayerWeights:
+    """The current parameters of layer 0 (forward direction), looked up by name at every call (so
+    that ``torch.func.functional_call`` and parameter swaps are seen)."""
+    bias = rnn.bias
+    return LayerWeights(rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0 if bias else None,
+                        rnn.bias_hh_l0 if bias else None, rnn.weight_hr_l0 if getattr(rnn, "proj_size", 0) else None)
+
+
+class _Config(NamedTuple):
+    """The wrapped RNN and what the forward needs to know of it."""
+
+    rnn: nn.RNNBase
+    layers: int  # num_layers * directions: the stored states' second-to-last dim
+    sizes: tuple[int, ...]  # each state's last dim
+    tails: tuple[torch.Size, ...]  # each state's shape after the batch dims: (layers, size)
+    native: bool  # torch's class without projection: torch's fused cell ops step it (else the Python cell)
+    python: bool  # rldsl's Python class: no data-dependent branches (vmap)
+    stepwise: bool  # a class whose step the module computes itself (else: the RNN's forward on one step)
+    single: bool  # one layer, one direction
+    resettable: bool  # rldsl's Python class, one direction: recurrent mode restarts inside the time loop
+
+
 # --- the shared module -----------------------------------------------------------------------------------------------
 class _RecurrentModule(TensorDictModuleBase):
     """What `LSTMModule` and `GRUModule` share: keys, modes, reshaping and the trajectory split."""
@@ -213,7 +258,8 @@ class _RecurrentModule(TensorDictModuleBase):
         require_bool(python_based, f"{self._name} `python_based`")
         if given is not None:
             if not isinstance(given, nn.RNNBase) or given.mode != self._torch_class.__name__.upper():
-                raise TypeError(f"{self._name} `{word}` must be a torch.nn.{self._torch_class.__name__} instance "
+                kind = self._torch_class.__name__
+                raise TypeError(f"{self._name} `{word}` must be a torch.nn.{kind} or rldsl.modules.{kind} instance "
                                 f"(or a subclass), got {type(given).__name__}")
             if not given.batch_first:
                 raise ValueError(f"The input {word} must have batch_first=True.")
@@ -323,91 +369,136 @@ class _RecurrentModule(TensorDictModuleBase):
         inputs = args if tensordict is None else (tensordict, *args)
         return self._dispatched(*inputs, **kwargs)
 
-    @dispatch(auto_batch_size=False)
+    @dispatch  # as torchrl's: the batch dims of a tensordict built from tensors are inferred
     def _dispatched(self, tensordict: TensorDictBase) -> TensorDictBase:
         return self._forward(tensordict)
 
     def _forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        value = read_entry(tensordict, self.in_keys[0])
+        in_keys, out_keys = self._in_keys, self._out_keys  # out_keys_source: select_out_keys filters afterwards
+        config = self._config()
+        value = read_entry(tensordict, in_keys[0])
         if value is None:
-            raise KeyError(f"{self._name} reads its input from {self.in_keys[0]!r}, which the tensordict lacks")
-        is_init = read_entry(tensordict, self.in_keys[-1])
+            raise KeyError(f"{self._name} reads its input from {in_keys[0]!r}, which the tensordict lacks")
+        is_init = read_entry(tensordict, in_keys[-1])
         if is_init is None:
             raise KeyError(f"{self._name} needs the key 'is_init' (True at the first step of each trajectory), which "
                            f"the tensordict lacks: add torchrl's InitTracker transform to the environment, or write "
                            f"it yourself")
-        states = tuple(read_entry(tensordict, key) for key in self.in_keys[1:-1])
-        if any(state is None for state in states):
-            if not all(state is None for state in states):
-                present = [key for key, state in zip(self.in_keys[1:-1], states) if state is not None]
-                raise RuntimeError(f"{self._name} needs all its hidden states or none, got only {present}")
-            states = None  # type: ignore[assignment]
+        states = self._read_states(tensordict, in_keys)
         batch = tensordict.batch_size
         if value.dim() != len(batch) + 1:
-            raise ValueError(f"{self._name} reads [*B, input_size] from {self.in_keys[0]!r} (B = the tensordict's "
-                             f"batch dims {tuple(batch)}), got a tensor of shape {tuple(value.shape)}")
+            raise ValueError(f"{self._name} reads [*B, input_size] from {in_keys[0]!r} (B = the tensordict's batch "
+                             f"dims {tuple(batch)}), got a tensor of shape {tuple(value.shape)}")
         is_init = self._check_is_init(is_init, batch)
         if states is not None:
-            self._check_states(states, batch)
-        if self.recurrent_mode:
-            output, next_states = self._recurrent(value, states, is_init, batch)
+            self._check_states(config, states, batch)
+        mode = _RECURRENT_MODE.get()
+        if (bool(self._recurrent_mode) if mode is None else mode):
+            output, next_states = self._recurrent(config, value, states, is_init, batch)
         else:
-            output, next_states = self._sequential(value, states, is_init, batch)
-        write_entry(tensordict, self.out_keys[0], output)
-        for key, state in zip(self.out_keys[1:], next_states):
-            tensordict.set(key, state)
+            output, next_states = self._sequential(config, value, states, is_init, batch)
+        write_entry(tensordict, out_keys[0], output, fits=True)
+        for key, state in zip(out_keys[1:], next_states):
+            _write_state(tensordict, key, state)
         return tensordict
 
+    def _read_states(self, tensordict: TensorDictBase, in_keys: list) -> tuple[Tensor, ...] | None:
+        """The stored states, or None when all are absent (zeros are then used)."""
+        states = tuple(read_entry(tensordict, key) for key in in_keys[1:-1])
+        if all(state is not None for state in states):
+            return states
+        if any(state is not None for state in states):
+            present = [key for key, state in zip(in_keys[1:-1], states) if state is not None]
+            raise RuntimeError(f"{self._name} needs all its hidden states or none, got only {present}")
+        return None
+
+    def _config(self) -> _Config:
+        """What the hot paths need to know of the wrapped RNN, computed again whenever it is replaced
+        (its parameters are read at every call, never cached)."""
+        rnn = self._modules[self._rnn_attribute]
+        cached = self.__dict__.get("_config_cache")
+        if cached is not None and cached.rnn is rnn:
+            return cached
+        directions = 2 if rnn.bidirectional else 1
+        native = type(rnn) is self._torch_class and not getattr(rnn, "proj_size", 0)
+        sizes = self._state_sizes()
+        layers = rnn.num_layers * directions
+        config = _Config(rnn=rnn, layers=layers, sizes=sizes, tails=tuple(torch.Size((layers, size)) for size in sizes),
+                         native=native, python=type(rnn) is self._python_class or isinstance(rnn, _PythonRNN),
+                         stepwise=type(rnn) is self._torch_class or type(rnn) is self._python_class,
+                         single=rnn.num_layers == 1 and directions == 1,
+                         resettable=type(rnn) is self._python_class and directions == 1)
+        self.__dict__["_config_cache"] = config  # not a submodule: kept out of nn.Module's registries
+        return config
+
     def _check_is_init(self, is_init: Tensor, batch: torch.Size) -> Tensor:
-        """``is_init`` as a bool tensor of the batch shape (``[*B, 1]`` and ``[*B]`` are accepted)."""
-        if is_init.dim() == len(batch) + 1 and is_init.shape[-1] == 1:
-            is_init = is_init.squeeze(-1)
-        if is_init.shape != batch:
-            raise ValueError(f"{self._name}: 'is_init' must have shape [*B, 1] = {[*batch, 1]}, got "
-                             f"{list(is_init.shape)}")
+        """``is_init`` as a bool tensor of shape ``[*B, 1]`` or ``[*B]`` (both accepted, both
+        reshaped by the callers to the flat batch)."""
+        shape = is_init.shape
+        if shape[:len(batch)] != batch or not (len(shape) == len(batch) or shape[len(batch):] == (1,)):
+            raise ValueError(f"{self._name}: 'is_init' must have shape [*B, 1] = {[*batch, 1]}, got {list(shape)}")
         return is_init if is_init.dtype is torch.bool else is_init != 0
 
-    def _check_states(self, states: tuple[Tensor, ...], batch: torch.Size) -> None:
-        layers = self._num_states()
-        for key, state, size in zip(self.in_keys[1:-1], states, self._state_sizes()):
-            if state.shape[len(batch):] != (layers, size):
-                raise ValueError(f"{self._name}: {key!r} must have shape [*B, num_layers * directions, hidden] = "
-                                 f"{[*batch, layers, size]}, got {list(state.shape)}")
+    def _check_states(self, config: _Config, states: tuple[Tensor, ...], batch: torch.Size) -> None:
+        start = len(batch)
+        for index, (state, tail) in enumerate(zip(states, config.tails)):
+            if state.shape[start:] != tail:
+                raise ValueError(f"{self._name}: {self._in_keys[1 + index]!r} must have shape [*B, num_layers * "
+                                 f"directions, hidden] = {[*batch, *tail]}, got {list(state.shape)}")
 
     # --- sequential: one step per element ----------------------------------------------------------------------------
-    def _sequential(self, value: Tensor, states: tuple[Tensor, ...] | None, is_init: Tensor,
+    def _sequential(self, config: _Config, value: Tensor, states: tuple[Tensor, ...] | None, is_init: Tensor,
                     batch: torch.Size) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Every element one step: ``value: [*B, F]``, states ``[*B, L, S]`` -> ``([*B, out], [*B, L, S])``."""
         count = batch.numel()
-        x = value.reshape(count, value.shape[-1])
-        layers = self._num_states()
+        x = value if value.dim() == 2 else value.reshape(count, value.shape[-1])
+        if config.single and config.stepwise:
+            return self._single_step(config, x, states, is_init, batch)
+        layers = config.layers
         if states is None:
-            flat = tuple(x.new_zeros(count, layers, size) for size in self._state_sizes())
+            flat = tuple(x.new_zeros(count, layers, size) for size in config.sizes)
         else:
-            reset = is_init.reshape(count, 1, 1)
-            flat = tuple(torch.where(reset, 0.0, state.reshape(count, layers, state.shape[-1])) for state in states)
-        output, new_states = self._one_step(x, flat)
+            flat = tuple(state.reshape(count, layers, state.shape[-1]) for state in states)
+            # the python RNNs stay free of data-dependent branches (vmap); torch's skip the reset when none is due
+            if config.python or is_init.is_meta or bool(is_init.any()):
+                reset = is_init.reshape(count, 1, 1)
+                flat = tuple(torch.where(reset, 0.0, state) for state in flat)
+        output, new_states = self._one_step(config, x, flat)
         return (output.reshape(*batch, output.shape[-1]),
                 tuple(state.reshape(*batch, layers, state.shape[-1]) for state in new_states))
 
-    def _one_step(self, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def _single_step(self, config: _Config, x: Tensor, states: tuple[Tensor, ...] | None, is_init: Tensor,
+                     batch: torch.Size) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """`_sequential` for one layer and one direction, the common case, with as few operations as
+        possible (the states' layer dim is 1, so ``[*B, 1, S]`` reshapes to ``[N, S]`` and back)."""
+        count = x.shape[0]
+        if states is None:
+            flat = tuple(x.new_zeros(count, size) for size in config.sizes)
+        else:
+            flat = tuple(state.reshape(count, state.shape[-1]) for state in states)
+            if config.python or is_init.is_meta or bool(is_init.any()):
+                reset = is_init.reshape(count, 1)
+                flat = tuple(torch.where(reset, 0.0, state) for state in flat)
+        new = self._cell(x, flat, _first_layer_weights(config.rnn), config.native)
+        output = new[0] if len(batch) == 1 else new[0].reshape(*batch, new[0].shape[-1])
+        return output, tuple(state.reshape(*batch, 1, state.shape[-1]) for state in new)
+
+    def _one_step(self, config: _Config, x: Tensor, states: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
         """One step of the stacked RNN: ``x: [N, input_size]``, states ``[N, num_layers * D, S]`` ->
         ``(output: [N, D * H_out], states: [N, num_layers * D, S])``."""
-        rnn = self.rnn
-        native = type(rnn) is self._torch_class and not getattr(rnn, "proj_size", 0)
-        if not native and type(rnn) is not self._python_class:
+        rnn = config.rnn
+        if not config.stepwise:
             return self._one_step_by_call(x, states)  # an RNN subclass: its own forward decides
         directions = 2 if rnn.bidirectional else 1
         weights = layer_weights(rnn)
-        if rnn.num_layers == 1 and directions == 1:  # the common case, with as few ops as possible
-            new = self._cell(x, tuple(state[:, 0] for state in states), weights[0], native)
-            return new[0], tuple(state.unsqueeze(1) for state in new)
         collected: list[list[Tensor]] = [[] for _ in states]
         layer_input = x
         for layer in range(rnn.num_layers):
             outputs = []
             for direction in range(directions):
                 index = layer * directions + direction
-                new = self._cell(layer_input, tuple(state[:, index] for state in states), weights[index], native)
+                new = self._cell(layer_input, tuple(state[:, index] for state in states), weights[index],
+                                 config.native)
                 outputs.append(new[0])
                 for found, state in zip(collected, new):
                     found.append(state)
@@ -424,16 +515,24 @@ class _RecurrentModule(TensorDictModuleBase):
         return output.squeeze(1), tuple(final.transpose(0, 1) for final in finals)
 
     # --- recurrent: time is the last batch dim -----------------------------------------------------------------------
-    def _recurrent(self, value: Tensor, states: tuple[Tensor, ...] | None, is_init: Tensor,
+    def _recurrent(self, config: _Config, value: Tensor, states: tuple[Tensor, ...] | None, is_init: Tensor,
                    batch: torch.Size) -> tuple[Tensor, tuple[Tensor, ...]]:
-        rows, steps = (1, 1) if not batch else (math.prod(batch[:-1]), batch[-1])
-        x = value.reshape(rows, steps, value.shape[-1])
-        is_init = is_init.reshape(rows, steps)
-        layers = self._num_states()
-        sizes = self._state_sizes()
-        stored = None if states is None else tuple(s.reshape(rows, steps, layers, size) for s, size in zip(states, sizes))
-        if steps > 1 and bool(is_init[:, 1:].any()):
-            output, next_states = self._split_trajectories(x, stored, is_init)
+        """Time last: ``value: [*N, T, F]``, states ``[*N, T, L, S]`` -> ``([*N, T, out], [*N, T, L, S])``.
+
+        A ``[N, T]`` tensordict (the usual layout) is used as is, other batch shapes are reshaped.
+        """
+        flat = len(batch) == 2
+        rows, steps = (batch[0], batch[1]) if flat else (1, 1) if not batch else (math.prod(batch[:-1]), batch[-1])
+        x = value if flat else value.reshape(rows, steps, value.shape[-1])
+        layers, sizes = config.layers, config.sizes
+        stored = states if flat or states is None else tuple(
+            s.reshape(rows, steps, layers, s.shape[-1]) for s in states)
+        if config.resettable:
+            output, next_states = self._run_with_resets(config, x, stored, is_init.reshape(rows, steps))
+        # "meta" tensors have shapes but no values: one trajectory per row (the shapes are the same)
+        elif steps > 1 and not is_init.is_meta and bool(
+                is_init[..., 1:, :].any() if is_init.dim() > len(batch) else is_init[..., 1:].any()):
+            output, next_states = self._split_trajectories(config, x, stored, is_init.reshape(rows, steps))
         else:
             if stored is None:
                 first = tuple(x.new_zeros(layers, rows, size) for size in sizes)
@@ -441,8 +540,26 @@ class _RecurrentModule(TensorDictModuleBase):
                 first = tuple(state[:, 0].transpose(0, 1).contiguous() for state in stored)
             output, finals = self._call_rnn(x, first)
             next_states = tuple(self._at_last_step(final, rows, steps) for final in finals)
+        if flat:
+            return output, next_states
         return (output.reshape(*batch, output.shape[-1]),
-                tuple(state.reshape(*batch, layers, size) for state, size in zip(next_states, sizes)))
+                tuple(state.reshape(*batch, layers, state.shape[-1]) for state in next_states))
+
+    def _run_with_resets(self, config: _Config, x: Tensor, stored: tuple[Tensor, ...] | None,
+                         is_init: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """rldsl's Python RNN (one direction): trajectories restart where ``is_init`` is set, inside
+        the time loop, instead of being split and padded; no data-dependent branch (vmap, compile).
+
+        ``x: [N, T, F]``, ``stored: [N, T, L, S]``, ``is_init: [N, T]`` -> ``(output: [N, T, out],
+        states: [N, T, L, S])``, the states only at the last step of each trajectory.
+        """
+        rnn = config.rnn
+        per_layer = None if stored is None else tuple(state.permute(2, 0, 1, 3) for state in stored)
+        output, per_step = run_layers_with_resets(x, is_init, per_layer, config.sizes, layer_weights(rnn),
+                                                  type(rnn)._cell, num_layers=rnn.num_layers, dropout=rnn.dropout,
+                                                  training=rnn.training)
+        ends = torch.cat([is_init[:, 1:], torch.ones_like(is_init[:, :1])], 1)[:, :, None, None]
+        return output, tuple(torch.where(ends, state.permute(1, 2, 0, 3), 0.0) for state in per_step)
 
     @staticmethod
     def _at_last_step(final: Tensor, rows: int, steps: int) -> Tensor:
@@ -451,7 +568,7 @@ class _RecurrentModule(TensorDictModuleBase):
         placed[:, -1] = final.transpose(0, 1)
         return placed
 
-    def _split_trajectories(self, x: Tensor, stored: tuple[Tensor, ...] | None,
+    def _split_trajectories(self, config: _Config, x: Tensor, stored: tuple[Tensor, ...] | None,
                             is_init: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Rows holding several trajectories (``is_init`` after the first step): one padded
         trajectory per row of a new batch, run with their lengths, put back in place.
@@ -471,8 +588,7 @@ class _RecurrentModule(TensorDictModuleBase):
         longest = int(lengths.max())
         padded = x.new_zeros(first.numel(), longest, features)
         padded[trajectory, position] = x.reshape(total, features)
-        layers = self._num_states()
-        sizes = self._state_sizes()
+        layers, sizes = config.layers, config.sizes
         if stored is None:
             initial = tuple(x.new_zeros(layers, first.numel(), size) for size in sizes)
         else:
@@ -522,7 +638,9 @@ class LSTMModule(_RecurrentModule):
         proj_size (int): projected hidden state size (0: none). Default: 0.
         bidirectional (bool): a backward pass too. Default: ``False``.
         python_based (bool): use ``rldsl.modules.LSTM`` (plain tensor operations: vmap and compile
-            friendly) instead of ``torch.nn.LSTM``. Default: ``False``.
+            friendly) instead of ``torch.nn.LSTM``; in recurrent mode its trajectories then restart
+            inside the time loop (``torch.where``, no split: vmap friendly too), with the same
+            numbers. Default: ``False``.
         recurrent_backend (str): how recurrent mode runs rows holding several trajectories:
             ``"pad"`` (padded trajectories, packed for ``nn.LSTM``) or ``"auto"`` (the same here).
             torchrl's ``"scan"`` and ``"triton"`` are refused with a ``ValueError``.
@@ -597,7 +715,7 @@ class GRUModule(_RecurrentModule):
         dropout (float): dropout between layers, in training. Default: 0.
         bidirectional (bool): a backward pass too. Default: ``False``.
         python_based (bool): use ``rldsl.modules.GRU`` (plain tensor operations: vmap and compile
-            friendly) instead of ``torch.nn.GRU``. Default: ``False``.
+            friendly) instead of ``torch.nn.GRU``; see `LSTMModule`. Default: ``False``.
         recurrent_backend (str): ``"pad"`` or ``"auto"`` (the same here); see `LSTMModule`.
 
     Keyword Args:

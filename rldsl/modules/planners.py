@@ -449,6 +449,24 @@ class MPCPlannerBase(TensorDictModuleBase, metaclass=abc.ABCMeta):
         return target
 
     # --- shared by the Gaussian planners -------------------------------------------------------
+    def _search(self, tensordict: TensorDictBase, refit: Any) -> torch.Tensor:
+        """The Gaussian search both planners run: from mean 0 and std 1 over the plans
+        ``[*B, 1, H, *action]``, ``optim_steps`` times draw ``num_candidates`` plans, project
+        them into the action spec, roll them all out at once and ``refit(actions, rollout,
+        (candidate dim, time dim))`` the mean and std. Returns the first step of the final mean."""
+        batch, batch_dims = tensordict.batch_size, tensordict.batch_dims
+        dims = (batch_dims, batch_dims + 1)
+        start = self._start_tensordicts(tensordict, self.num_candidates)
+        device, dtype = self._device_of(tensordict), self._sampling_dtype()
+        mean = torch.zeros((*batch, 1, self.planning_horizon, *self.action_spec.shape), device=device, dtype=dtype)
+        std = torch.ones_like(mean)
+        draw_shape = (*batch, self.num_candidates, self.planning_horizon, *self.action_spec.shape)
+        for _ in range(self.optim_steps):
+            actions = self.action_spec.project(mean + std * torch.randn(draw_shape, device=device, dtype=dtype))
+            rollout = self._rollout_candidates(start, actions, dims[1])
+            mean, std = refit(actions.to(dtype), rollout, dims)
+        return _first_step(mean, batch_dims)
+
     def _sampling_dtype(self) -> torch.dtype:
         """The dtype of the Gaussian: the action spec's when floating, else the default float dtype."""
         dtype = self.action_spec.dtype
@@ -556,23 +574,15 @@ class CEMPlanner(MPCPlannerBase):
 
     def planning(self, tensordict: TensorDictBase) -> torch.Tensor:
         """``observation: [*B, *obs] -> [*B, *action]``: the first step of the refitted mean."""
-        batch, batch_dims = tensordict.batch_size, tensordict.batch_dims
-        cand_dim, time_dim = batch_dims, batch_dims + 1
-        start = self._start_tensordicts(tensordict, self.num_candidates)
-        device, dtype = self._device_of(tensordict), self._sampling_dtype()
-        stats_shape = (*batch, 1, self.planning_horizon, *self.action_spec.shape)
-        mean = torch.zeros(stats_shape, device=device, dtype=dtype)
-        std = torch.ones_like(mean)
-        draw_shape = (*batch, self.num_candidates, self.planning_horizon, *self.action_spec.shape)
-        for _ in range(self.optim_steps):
-            actions = self.action_spec.project(mean + std * torch.randn(draw_shape, device=device, dtype=dtype))
-            rollout = self._rollout_candidates(start, actions, time_dim)
-            rewards = self._masked_rewards(rollout, self.reward_key)
-            returns = rewards.sum(time_dim).reshape(*batch, self.num_candidates, -1).sum(-1)
-            best = _gather_candidates(actions.to(dtype), returns.topk(self.top_k, dim=-1).indices, cand_dim)
-            mean = best.mean(dim=cand_dim, keepdim=True)
-            std = best.std(dim=cand_dim, keepdim=True)
-        return _first_step(mean, batch_dims)
+        return self._search(tensordict, self._refit)
+
+    def _refit(self, actions: torch.Tensor, rollout: TensorDictBase, dims: tuple[int, int]) -> tuple:
+        """The mean and (unbiased) std of the ``top_k`` candidates with the largest returns."""
+        cand_dim, time_dim = dims
+        rewards = self._masked_rewards(rollout, self.reward_key)
+        returns = rewards.sum(time_dim).reshape(*actions.shape[:cand_dim + 1], -1).sum(-1)
+        best = _gather_candidates(actions, returns.topk(self.top_k, dim=-1).indices, cand_dim)
+        return best.mean(dim=cand_dim, keepdim=True), best.std(dim=cand_dim, keepdim=True)
 
 
 class MPPIPlanner(MPCPlannerBase):
@@ -643,26 +653,21 @@ class MPPIPlanner(MPCPlannerBase):
 
     def planning(self, tensordict: TensorDictBase) -> torch.Tensor:
         """``observation: [*B, *obs] -> [*B, *action]``: the first step of the weighted mean."""
-        batch, batch_dims = tensordict.batch_size, tensordict.batch_dims
-        cand_dim, time_dim = batch_dims, batch_dims + 1
-        start = self._start_tensordicts(tensordict, self.num_candidates)
-        device, dtype = self._device_of(tensordict), self._sampling_dtype()
-        stats_shape = (*batch, 1, self.planning_horizon, *self.action_spec.shape)
-        mean = torch.zeros(stats_shape, device=device, dtype=dtype)
-        std = torch.ones_like(mean)
-        draw_shape = (*batch, self.num_candidates, self.planning_horizon, *self.action_spec.shape)
-        trailing = (1,) * (1 + len(self.action_spec.shape))  # the H and action dims
-        for _ in range(self.optim_steps):
-            actions = self.action_spec.project(mean + std * torch.randn(draw_shape, device=device, dtype=dtype))
-            rollout = self._rollout_candidates(start, actions, time_dim)
-            advantage = self._advantages(rollout, self._masked_rewards(rollout, self.reward_key), time_dim)
-            best_values, best_index = advantage.topk(self.top_k, dim=-1)
-            best = _gather_candidates(actions.to(dtype), best_index, cand_dim)
-            # exp(t * a) normalised; shifting by the largest exponent changes nothing but overflow
-            exponent = self.temperature.to(best_values.dtype) * best_values
-            weights = (exponent - exponent.amax(dim=-1, keepdim=True)).exp()
-            weights = weights.reshape(*weights.shape, *trailing).to(dtype)
-            total = weights.sum(dim=cand_dim, keepdim=True)
-            mean = (weights * best).sum(dim=cand_dim, keepdim=True) / total
-            std = ((weights * (best - mean).pow(2)).sum(dim=cand_dim, keepdim=True) / total).sqrt()
-        return _first_step(mean, batch_dims)
+        return self._search(tensordict, self._refit)
+
+    def _refit(self, actions: torch.Tensor, rollout: TensorDictBase, dims: tuple[int, int]) -> tuple:
+        """The mean and std of the ``top_k`` candidates by first-step advantage, weighted by
+        ``exp(temperature * advantage)``."""
+        cand_dim, time_dim = dims
+        advantage = self._advantages(rollout, self._masked_rewards(rollout, self.reward_key), time_dim)
+        best_values, best_index = advantage.topk(self.top_k, dim=-1)
+        best = _gather_candidates(actions, best_index, cand_dim)
+        # exp(t * a) normalised; shifting by the largest exponent changes nothing but overflow
+        exponent = self.temperature.to(best_values.dtype) * best_values
+        weights = (exponent - exponent.amax(dim=-1, keepdim=True)).exp()
+        trailing = (1,) * (actions.dim() - cand_dim - 1)  # the H and action dims
+        weights = weights.reshape(*weights.shape, *trailing).to(actions.dtype)
+        total = weights.sum(dim=cand_dim, keepdim=True)
+        mean = (weights * best).sum(dim=cand_dim, keepdim=True) / total
+        std = ((weights * (best - mean).pow(2)).sum(dim=cand_dim, keepdim=True) / total).sqrt()
+        return mean, std

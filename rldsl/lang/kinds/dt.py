@@ -316,36 +316,40 @@ DECISION_TRANSFORMER = Kind(
 
 _ACTOR_CONFIG = {"n_embd": 512, "n_inner": 2048}
 
-DT_ACTOR = Kind(
-    name="DTActor",
-    family=Family.NETWORK,
-    runtime="rldsl.modules.DTActor",
-    summary="A decision-transformer actor (torchrl's): a DecisionTransformer (512 wide, feed-forward 2048) and a "
-            "linear head giving an unbounded action per step.",
-    params=(*_sizes(), _config("transformer_config", "the transformer's configuration", **_ACTOR_CONFIG)),
-    reads=_READS,
-    writes="one tensor: the action at every step",
-    rule=_WINDOWS + "`f[*B, T, action_dim]`, unbounded (squash it with a TanhModule, or a TanhDelta in a "
-                    "ProbabilisticActor)",
-    omitted=(_DEVICE,),
-    build=_build_dt,
-    infer=_infer_dt_actor,
+def _actor_kind(name: str, summary: str, writes: str, rule: str, infer: object) -> Kind:
+    """A decision-transformer actor: the transformer with the actors' wider default configuration,
+    and its heads."""
+    return Kind(
+        name=name,
+        family=Family.NETWORK,
+        runtime=f"rldsl.modules.{name}",
+        summary=summary,
+        params=(*_sizes(), _config("transformer_config", "the transformer's configuration", **_ACTOR_CONFIG)),
+        reads=_READS,
+        writes=writes,
+        rule=_WINDOWS + rule,
+        omitted=(_DEVICE,),
+        build=_build_dt,
+        infer=infer,
+    )
+
+
+DT_ACTOR = _actor_kind(
+    "DTActor",
+    "A decision-transformer actor (torchrl's): a DecisionTransformer (512 wide, feed-forward 2048) and a linear "
+    "head giving an unbounded action per step.",
+    "one tensor: the action at every step",
+    "`f[*B, T, action_dim]`, unbounded (squash it with a TanhModule, or a TanhDelta in a ProbabilisticActor)",
+    _infer_dt_actor,
 )
 
-ONLINE_DT_ACTOR = Kind(
-    name="OnlineDTActor",
-    family=Family.NETWORK,
-    runtime="rldsl.modules.OnlineDTActor",
-    summary="An online decision-transformer actor (torchrl's): the transformer and two heads giving a Gaussian's mean "
-            "and standard deviation per step.",
-    params=(*_sizes(), _config("transformer_config", "the transformer's configuration", **_ACTOR_CONFIG)),
-    reads=_READS,
-    writes="two tensors: the mean and the standard deviation at every step",
-    rule=_WINDOWS + "`mu: f[*B, T, action_dim]` and `std: f[*B, T, action_dim] in [e^-5, e^2]` (feed them to a "
-                    "TanhNormal)",
-    omitted=(_DEVICE,),
-    build=_build_dt,
-    infer=_infer_online_dt_actor,
+ONLINE_DT_ACTOR = _actor_kind(
+    "OnlineDTActor",
+    "An online decision-transformer actor (torchrl's): the transformer and two heads giving a Gaussian's mean and "
+    "standard deviation per step.",
+    "two tensors: the mean and the standard deviation at every step",
+    "`mu: f[*B, T, action_dim]` and `std: f[*B, T, action_dim] in [e^-5, e^2]` (feed them to a TanhNormal)",
+    _infer_online_dt_actor,
 )
 
 # ---------------------------------------------------------------------------------------------

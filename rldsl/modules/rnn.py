@@ -231,9 +231,18 @@ class LSTMCell(nn.LSTMCell):
                  dtype: torch.dtype | None = None) -> None:
         super().__init__(input_size, hidden_size, bias=bias, device=device, dtype=dtype)
 
-    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | Tensor | None = None,
+                cx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """One step: ``input: [B, input_size]`` (or ``[input_size]``), ``hx = (h, c): [B, hidden_size]``
-        each (zeros when None) -> ``(h', c'): [B, hidden_size]`` each (unbatched in, unbatched out)."""
+        each (zeros when None) -> ``(h', c'): [B, hidden_size]`` each (unbatched in, unbatched out).
+
+        ``h`` and ``c`` may also come as two arguments, ``cell(input, h, c)``: how a tensordict
+        module passes the keys it reads (an rldsl addition; torch takes the pair only).
+        """
+        if cx is not None:
+            if not isinstance(hx, Tensor):
+                raise TypeError("LSTMCell: with `cx`, `hx` is the hidden state tensor h")
+            hx = (hx, cx)
         batched = _cell_input("LSTMCell", input, hx if hx is not None else (), self.input_size)
         if not batched:
             input = input.unsqueeze(0)

@@ -139,3 +139,49 @@ def test_the_compiled_gru_runs_on_meta_with_the_checked_shapes() -> None:
     out = program["gru"](program.spec_random_input("gru", (4,)))
     assert out["embed"].device == torch.device("meta") and out["embed"].shape == (4, 32)
     assert out["next", "recurrent_state"].shape == (4, 2, 32)
+
+
+# --- cells -------------------------------------------------------------------------------------------
+
+
+CELLS = """\
+key h : f32[32]
+key c : f32[32]
+module step = LSTMCell(8, 32) : observation, h, c -> next.h, next.c
+module gru = GRUCell(8, 32) : observation -> h2
+"""
+
+
+def test_cells_type_their_next_states() -> None:
+    found = report(CELLS)
+    assert found.ok
+    typed = {key.dotted: spec_text(key.spec) for key in found.keys}
+    assert typed["next.h"] == typed["next.c"] == typed["h2"] == "f32[32]"
+
+
+def test_compiled_cells_step_as_torchs_cells() -> None:
+    from rldsl.modules import GRUCell, LSTMCell
+
+    program = rldsl.compile(HEAD + CELLS)
+    cell, gru = program["step"].module, program["gru"].module
+    assert isinstance(cell, LSTMCell) and isinstance(gru, GRUCell)
+    reference = torch.nn.LSTMCell(8, 32)
+    reference.load_state_dict(cell.state_dict())
+    td = program.spec_random_input("step", (4,))
+    with torch.no_grad():
+        out = program["step"](td.clone())
+        h, c = reference(td["observation"], (td["h"], td["c"]))
+    torch.testing.assert_close(out["next", "h"], h)
+    torch.testing.assert_close(out["next", "c"], c)
+    assert program["gru"](program.spec_random_input("gru", (4,)))["h2"].shape == (4, 32)
+
+
+@pytest.mark.parametrize(("text", "code", "at"), [
+    ("module s = GRUCell(5, 32) : observation -> y\n", "E0406", "5"),
+    ("key h : f32[16]\nmodule s = GRUCell(8, 32) : observation, h -> y\n", "E0406", "32"),
+    ("key h : f32[32]\nmodule s = LSTMCell(8, 32) : observation, h -> y, z\n", "E0407", "LSTMCell(8, 32)"),
+    ("key seq : f32[4, 8]\nmodule s = GRUCell(8, 32) : seq -> y\n", "E0401", "GRUCell(8, 32)"),
+    ("module s = GRUCell(8, 0) : observation -> y\n", "E0606", "0"),
+])
+def test_cell_errors(text: str, code: str, at: str) -> None:
+    assert errors(text)[0] == (code, at)

@@ -17,10 +17,11 @@ state is never reset (torchrl raises a KeyError at the first call).
 from __future__ import annotations
 
 from rldsl.lang import types as T
-from rldsl.lang.ir import Args, KeyRef, ModuleNode, Origin, Step, Typed
+from rldsl.lang.ir import Args, KeyRef, ModuleNode, Network, Origin, Step, Typed
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_finite, check_positive, float_inputs, implicit, key, keys, node
+from rldsl.lang.source import Span
 from rldsl.lang.values import INVALID
 
 A = ArgType
@@ -247,7 +248,7 @@ def _kind(name: str, lstm: bool) -> Kind:
                 "last batch dim as time in recurrent mode.",
         params=_params(lstm),
         reads=f"the input, {states} (kept by the module's primer), `is_init`",
-        writes=f"the output, then `next.` + each state key",
+        writes="the output, then `next.` + each state key",
         rule=f"`f[*B, input_size]` gives `f[*B, hidden_size]` ({'`proj_size` when it projects; ' if lstm else ''}"
              f"twice that when bidirectional); the state keys are {sizes} (`2 * num_layers` rows when "
              "bidirectional); `is_init` is bool",
@@ -261,4 +262,73 @@ def _kind(name: str, lstm: bool) -> Kind:
 LSTM_MODULE = _kind("LSTMModule", lstm=True)
 GRU_MODULE = _kind("GRUModule", lstm=False)
 
-KINDS = (LSTM_MODULE, GRU_MODULE)
+# ---------------------------------------------------------------------------------------------
+# Cells: one step, the states as plain inputs and outputs (torchrl's Python cells)
+
+
+def _build_cell(lo: LoweringContext, args: Args) -> object:
+    check_positive(lo, args, "input_size", "hidden_size")
+    return Network(args.kind, args, args.span)
+
+
+def _infer_cell(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                at: Span) -> list[T.Spec] | None:
+    args = net.args
+    assert args is not None
+    owner = args.kind.name
+    states = 2 if owner == "LSTMCell" else 1
+    if len(inputs) not in (1, 1 + states):
+        names = "the input, then h and c" if states == 2 else "the input, then h"
+        ty.report("E0407", f"{owner} reads {names} (the states are zeros when left out), but is given "
+                           f"{len(inputs)} tensors", at, label=f"{len(inputs)} inputs",
+                  help=f"read 1 or {1 + states} keys: {names}")
+        return None
+    if T.is_unknown(*inputs) or not float_inputs(ty, inputs, labels, owner, at, weighted=True):
+        return None
+    for spec, label in zip(inputs, labels):
+        if len(spec.shape) != 1:
+            ty.report("E0401", f"{owner} reads vectors with one batch dim (`[batch, features]`, as torch's cells), "
+                               f"but {label} is {T.spec_text(spec)}", at, label=f"{label} is {T.spec_text(spec)}",
+                      help="declare the keys as vectors, such as `f32[8]`; a recurrent policy over other batch "
+                           "shapes is an LSTMModule or GRUModule")
+            return None
+    if not args.ok("input_size", "hidden_size"):
+        return None
+    sizes = [("input_size", args["input_size"])] + [("hidden_size", args["hidden_size"])] * states
+    for (name, size), spec, label in zip(sizes, inputs, labels):
+        if not T.dims_equal(size, spec.shape[-1]):
+            ty.report("E0406", f"`{name}={size}` but {label} has {spec.shape[-1]} features", args.span_of(name),
+                      label=f"{label} has {spec.shape[-1]} features",
+                      help=f"make `{name}` {spec.shape[-1]}, or read a key of {size} features")
+            return None
+    return [T.Unbounded((args["hidden_size"],), inputs[0].dtype)] * states
+
+
+def _cell_kind(name: str, lstm: bool) -> Kind:
+    states = "`h` and `c`" if lstm else "`h`"
+    outputs = "`h'` and `c'`" if lstm else "`h'`"
+    return Kind(
+        name=name,
+        family=Family.NETWORK,
+        runtime=f"rldsl.modules.{name}",
+        summary=f"One {'LSTM' if lstm else 'GRU'} step computed in plain tensor operations (torchrl's Python cell, "
+                f"torch's parameters and numbers): the input and the states {states} in, the next states out.",
+        params=(
+            Param("input_size", A.INT, doc="the input's features", positional=True),
+            Param("hidden_size", A.INT, doc="the size of the hidden state", positional=True),
+            Param("bias", A.BOOL, True, "whether the cell has biases"),
+        ),
+        reads=f"the input, then {states} (zeros when left out)",
+        writes=outputs,
+        rule=f"`f[input_size]`{', `f[hidden_size]`' * (2 if lstm else 1)} give "
+             f"{'two tensors ' if lstm else ''}`f[hidden_size]` (one batch dim at run time, as torch's cells)",
+        omitted=(("device", "chosen when compiling"), ("dtype", "the compile dtype")),
+        build=_build_cell,
+        infer=_infer_cell,
+    )
+
+
+LSTM_CELL = _cell_kind("LSTMCell", lstm=True)
+GRU_CELL = _cell_kind("GRUCell", lstm=False)
+
+KINDS = (LSTM_MODULE, GRU_MODULE, LSTM_CELL, GRU_CELL)

@@ -74,6 +74,11 @@ def _same(*tensors: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
     return tensors[0] if len(tensors) == 1 else tensors
 
 
+def _wraps_a_network(kind: Kind, args: Any) -> bool:
+    """Whether a module kind is given a network of its own (a recurrent module's ``lstm=``)."""
+    return any(param.type is ArgType.NETWORK and isinstance(args[param.name], Network) for param in kind.params)
+
+
 def tensordict_key(ref: object) -> object:
     """A key as tensordict writes it: a string, or a tuple for a nested key."""
     if isinstance(ref, KeyRef):
@@ -149,7 +154,8 @@ class Builder:
                 kwargs.update(self._distribution(arg.value, kwargs, self._value_shape(node)))
                 continue
             if param.meaning is Meaning.INPUT_SIZE and arg.value is None and node.reads:
-                kwargs[param.target] = self._read_size(node.reads[0], kind.input_dim)
+                if not _wraps_a_network(kind, args):  # a wrapped layer (`lstm=`) brings its own sizes
+                    kwargs[param.target] = self._read_size(node.reads[0], kind.input_dim)
                 continue
             if param.meaning is Meaning.KEY_SPECS:
                 refs = arg.value if arg.value is not None or param.derive is None else param.derive(args)
@@ -246,7 +252,7 @@ class Builder:
     def _network_inputs(self, node: ModuleNode) -> tuple[KeyRef, ...]:
         """The keys a kind's network reads: its :attr:`Meaning.INPUTS` argument."""
         assert node.args is not None and node.kind is not None
-        return tuple(ref for param in node.kind.params_meaning(Meaning.INPUTS) for ref in node.args[param.name])
+        return tuple(ref for param in node.kind.params_meaning(Meaning.INPUTS) for ref in node.args[param.name] or ())
 
     def _value_shape(self, node: ModuleNode | None) -> tuple[int, ...] | None:
         """The static shape of the first key a kind reads (its :attr:`Meaning.INPUTS` argument: what

@@ -185,3 +185,42 @@ def test_compiled_cells_step_as_torchs_cells() -> None:
 ])
 def test_cell_errors(text: str, code: str, at: str) -> None:
     assert errors(text)[0] == (code, at)
+
+
+# --- a wrapped layer: `LSTMModule(lstm=LSTM(...))` ------------------------------------------------------
+
+
+def test_a_wrapped_layer_sizes_the_module() -> None:
+    found = types("module memory = LSTMModule(lstm=LSTM(8, 64, num_layers=2, proj_size=16), in_key=observation, "
+                  "out_key=embed)\n"
+                  "module g = GRUModule(gru=GRU(8, 16, bidirectional=true), in_key=observation, out_key=embed2)\n")
+    assert found["recurrent_state_h"][0] == "f32[2, 16]" and found["recurrent_state_c"][0] == "f32[2, 64]"
+    assert found["embed"][0] == "f32[16]"
+    assert found["recurrent_state"][0] == "f32[2, 16]" and found["embed2"][0] == "f32[32]"
+
+
+def test_the_compiled_module_wraps_rldsls_python_layer() -> None:
+    from rldsl.modules import LSTM
+
+    program = rldsl.compile(HEAD + "module memory = LSTMModule(lstm=LSTM(8, 32, num_layers=2), in_key=observation, "
+                                   "out_key=embed)\n")
+    memory = program["memory"]
+    assert isinstance(memory.lstm, LSTM) and memory.lstm.num_layers == 2 and memory.lstm.input_size == 8
+    out = memory(program.spec_random_input("memory", (3,)))
+    assert out["embed"].shape == (3, 32) and out["next", "recurrent_state_h"].shape == (3, 2, 32)
+
+
+@pytest.mark.parametrize(("call", "code", "at"), [
+    ("LSTMModule(lstm=LSTM(8, 32), hidden_size=32, in_key=observation, out_key=y)", "E0606", "32"),
+    ("LSTMModule(lstm=GRU(8, 32), in_key=observation, out_key=y)", "E0607", "GRU(8, 32)"),
+    ("LSTMModule(lstm=LSTM(5, 32), in_key=observation, out_key=y)", "E0406", "5"),
+    ("LSTMModule(lstm=LSTM(8, 32, batch_first=false), in_key=observation, out_key=y)", "E0606", "false"),
+    ("GRUModule(in_key=observation, out_key=y)", "E0603", "GRUModule"),
+])
+def test_bad_wrapped_layers(call: str, code: str, at: str) -> None:
+    assert errors(f"module m = {call}\n")[0] == (code, at)
+
+
+def test_a_layer_with_keys_of_its_own_is_refused_with_the_module_to_use() -> None:
+    (error,) = report("module m = LSTM(8, 32) : observation -> y\n").errors
+    assert error.code == "E0607" and "LSTMModule(lstm=LSTM(...)" in error.help

@@ -38,15 +38,59 @@ _IS_INIT = "is_init"
 def _build_recurrent(lo: LoweringContext, args: Args) -> object:
     """The keys (E0606 for `in_key` with `in`, or neither; lists of the wrong length), the
     argument checks, and the state keys the module brings with it."""
+    if not _wrapped_layer_fits(lo, args):
+        return INVALID
     _check_sizes(lo, args)
     keyed = _keys(lo, args)
     if keyed is None:
         return INVALID
     inputs, outputs = keyed
     lo.unique(outputs, args.kind.name)
-    for ref, spec in zip(inputs[1:-1], _state_specs(args)):
+    for ref, spec in zip(inputs[1:-1], _state_specs(_sized(args), args.kind)):
         lo.provide(ref, T.UNKNOWN if spec is None else spec)  # unknown after an error: no E0301 besides it
     return node(lo, args, [Step(inputs, outputs)])
+
+
+#: The arguments that size a recurrent module's layer, which a wrapped layer (``lstm=``) brings.
+_SIZES = ("input_size", "hidden_size", "num_layers", "bias", "dropout", "proj_size", "bidirectional")
+
+
+def _layer_param(kind: Kind) -> str:
+    return "lstm" if kind.name == "LSTMModule" else "gru"
+
+
+def _wrapped_layer_fits(lo: LoweringContext, args: Args) -> bool:
+    """A layer given as ``lstm=`` / ``gru=`` is of the module's own sort (E0607) and sizes the module:
+    its sizes are not given again (E0606); without one, ``hidden_size`` is needed (E0603)."""
+    name = _layer_param(args.kind)
+    layer = args[name] if args.ok(name) else INVALID
+    wanted = "LSTM" if name == "lstm" else "GRU"
+    if layer is None:
+        if args.ok("hidden_size") and args["hidden_size"] is None:
+            lo.report("E0603", f"{args.kind.name} needs `hidden_size`, or a layer: `{name}={wanted}(...)`",
+                      args.name_span, label="no hidden size",
+                      help=f"pass `hidden_size=64`, or `{name}={wanted}(input_size, 64)`")
+            return False
+        return True
+    if layer is INVALID:
+        return False
+    if not isinstance(layer, Network) or layer.kind is None or layer.kind.name != wanted:
+        lo.report("E0607", f"`{name}` of {args.kind.name} is a `{wanted}` layer", args.span_of(name),
+                  label=f"not a {wanted}", help=f"write `{name}={wanted}(input_size, hidden_size, ...)`")
+        return False
+    given = [size for size in _SIZES if size in args.values and args.given(size)]
+    if given:
+        lo.report("E0606", f"{args.kind.name} takes its sizes from `{name}`, so `{given[0]}` cannot be given too",
+                  args.span_of(given[0]), label="given twice",
+                  help=f"give `{given[0]}` to the `{wanted}` layer instead")
+        return False
+    return True
+
+
+def _sized(args: Args) -> Args:
+    """The arguments that size the module: the wrapped layer's when one is given."""
+    layer = args[_layer_param(args.kind)] if args.ok(_layer_param(args.kind)) else None
+    return layer.args if isinstance(layer, Network) and layer.args is not None else args
 
 
 def _check_sizes(lo: LoweringContext, args: Args) -> None:
@@ -58,7 +102,7 @@ def _check_sizes(lo: LoweringContext, args: Args) -> None:
     if args.ok("batch_first") and args["batch_first"] is False:
         lo.report("E0606", f"{args.kind.name} keeps the time dim after the batch dims: `batch_first` must be true",
                   args.span_of("batch_first"), label="not supported", help="remove `batch_first=false`")
-    if "proj_size" in args.values and args.ok("proj_size", "hidden_size"):
+    if "proj_size" in args.values and args.ok("proj_size", "hidden_size") and args["hidden_size"] is not None:
         proj, hidden = T.dim_value(args["proj_size"]), T.dim_value(args["hidden_size"])
         if proj is not None and (proj < 0 or (hidden is not None and 0 < hidden <= proj)):
             lo.report("E0606", f"`proj_size` must be at least 0 and below `hidden_size` ({hidden}), got {proj}",
@@ -92,8 +136,8 @@ def _one_of(lo: LoweringContext, args: Args, single: str, listed: str, count: in
     one, many = key(args, single), keys(args, listed)
     if bool(one) == bool(many):
         both = "both" if one else "neither"
-        lo.report("E0606", f"{args.kind.name} takes `{single}` or `{listed}`, but {both} is given",
-                  args.span_of(listed if many else single), label=f"{both} given",
+        lo.report("E0606", f"{args.kind.name} takes `{single}` or `{listed}`, but {'both are' if one else 'neither is'} "
+                           "given", args.span_of(listed if many else single), label=f"{both} given",
                   help=f"give `{single}=KEY` (torchrl's default state keys), or `{listed}=[...]` with {what}")
         return None
     if one:
@@ -107,20 +151,27 @@ def _one_of(lo: LoweringContext, args: Args, single: str, listed: str, count: in
     return many
 
 
-def _state_specs(args: Args) -> list[T.Spec | None]:
-    """The spec of each state key, ``f32[num_layers, size]`` (an LSTM's ``h`` has ``proj_size``
-    entries when it projects); None where the arguments are invalid."""
-    if not args.ok("num_layers", "hidden_size") or any(T.dim_value(args[n]) is not None and T.dim_value(args[n]) < 1
-                                                       for n in ("num_layers", "hidden_size")):
-        return [None] * len(_STATE_KEYS[args.kind.name])
+def _state_specs(args: Args, module: Kind) -> list[T.Spec | None]:
+    """The spec of each state key of ``module``, ``f32[num_layers, size]`` (an LSTM's ``h`` has
+    ``proj_size`` entries when it projects), from the arguments that size it (``args``: the
+    module's, or its wrapped layer's); None where they are invalid."""
+    count = len(_STATE_KEYS[module.name])
+    if not args.ok("num_layers", "hidden_size") or not all(_is_size(args[n]) for n in ("num_layers", "hidden_size")):
+        return [None] * count
     layers, hidden = args["num_layers"], args["hidden_size"]
     if args.ok("bidirectional") and args["bidirectional"] is True:
         layers = _doubled(layers)
-    if args.kind.name == "GRUModule":
+    if count == 1:
         return [T.Unbounded((layers, hidden), "f32")]
     proj = args["proj_size"] if args.ok("proj_size") else 0
     h = proj if T.dim_value(proj) not in (0, None) else hidden
     return [T.Unbounded((layers, h), "f32"), T.Unbounded((layers, hidden), "f32")]
+
+
+def _is_size(value: object) -> bool:
+    """Whether ``value`` is a size: a dim of unknown value, or a known one of at least 1."""
+    known = T.dim_value(value)
+    return value is not None and (known is None or known >= 1)
 
 
 def _doubled(dim: object) -> object:
@@ -139,12 +190,13 @@ def _infer_recurrent(ty: TypingContext, module: ModuleNode) -> None:
     owner = args.kind.name
     source, *states, init = module.reads
     spec = ty.read(source)
-    if not T.is_unknown(spec) and _input_fits(ty, args, source, spec):
-        width = _output_width(args)
+    sized = _sized(args)
+    if not T.is_unknown(spec) and _input_fits(ty, sized, source, spec, owner):
+        width = _output_width(sized)
         if width is not None:
             out = T.Unbounded((*spec.shape[:-1], width), spec.dtype)
             ty.write(module, module.writes[0], Typed(out, Origin.NETWORK, ty.by(module)))
-    for state, written, expected in zip(states, module.writes[1:], _state_specs(args)):
+    for state, written, expected in zip(states, module.writes[1:], _state_specs(sized, args.kind)):
         if expected is None:
             continue
         declared = ty.declared(state.path) is not None  # compared with the module's own when lowering
@@ -154,13 +206,14 @@ def _infer_recurrent(ty: TypingContext, module: ModuleNode) -> None:
     _is_init_bool(ty, init)
 
 
-def _input_fits(ty: TypingContext, args: Args, ref: KeyRef, spec: T.Spec) -> bool:
-    """A float input ``[*B, input_size]`` (E0401 for a scalar, E0406 for another size)."""
+def _input_fits(ty: TypingContext, args: Args, ref: KeyRef, spec: T.Spec, owner: str) -> bool:
+    """A float input ``[*B, input_size]`` (E0401 for a scalar, E0406 for another size); ``args``
+    size the module (a wrapped layer's)."""
     label = f"`{ref.dotted}`"
-    if not float_inputs(ty, [spec], [label], args.kind.name, ref.span, weighted=True):
+    if not float_inputs(ty, [spec], [label], owner, ref.span, weighted=True):
         return False
     if not spec.shape:
-        ty.report("E0401", f"{args.kind.name} reads features `[*B, input_size]`, but {label} is a scalar "
+        ty.report("E0401", f"{owner} reads features `[*B, input_size]`, but {label} is a scalar "
                            f"({T.spec_text(spec)})", ref.span, label="no feature dim",
                   help="declare the input with its features last, as `f32[8]`")
         return False
@@ -215,7 +268,7 @@ def _params(lstm: bool) -> tuple[Param, ...]:
     return (
         Param("input_size", A.INT, None, "the input's features; inferred from the input key when left out",
               meaning=Meaning.INPUT_SIZE),
-        Param("hidden_size", A.INT, doc="the size of the hidden state"),
+        Param("hidden_size", A.INT, None, "the size of the hidden state (required unless a layer is given)"),
         Param("num_layers", A.INT, 1, "the number of stacked recurrent layers"),
         Param("bias", A.BOOL, True, "whether the layers have biases"),
         Param("batch_first", A.BOOL, True, "always true: the time dim comes after the batch dims"),
@@ -232,6 +285,9 @@ def _params(lstm: bool) -> tuple[Param, ...]:
         Param("out", A.KEYS, None, "the output key, then the next state keys", target="out_keys", aka=("out_keys",)),
         Param("default_recurrent_mode", A.BOOL, None, "run over a time dim (true) or step by step (false) when no "
                                                       "`set_recurrent_mode` context says"),
+        Param("lstm" if lstm else "gru", A.NETWORK, None,
+              f"a layer to wrap, `{'lstm=LSTM' if lstm else 'gru=GRU'}(input_size, hidden_size, ...)`: it gives the "
+              "sizes, which are then not given to the module"),
     )
 
 
@@ -252,8 +308,7 @@ def _kind(name: str, lstm: bool) -> Kind:
         rule=f"`f[*B, input_size]` gives `f[*B, hidden_size]` ({'`proj_size` when it projects; ' if lstm else ''}"
              f"twice that when bidirectional); the state keys are {sizes} (`2 * num_layers` rows when "
              "bidirectional); `is_init` is bool",
-        omitted=(("device", "chosen when compiling"),
-                 ("lstm" if lstm else "gru", "a module instance: give its sizes instead")),
+        omitted=(("device", "chosen when compiling"),),
         build=_build_recurrent,
         infer=_infer_recurrent,
     )
@@ -331,4 +386,59 @@ def _cell_kind(name: str, lstm: bool) -> Kind:
 LSTM_CELL = _cell_kind("LSTMCell", lstm=True)
 GRU_CELL = _cell_kind("GRUCell", lstm=False)
 
-KINDS = (LSTM_MODULE, GRU_MODULE, LSTM_CELL, GRU_CELL)
+# ---------------------------------------------------------------------------------------------
+# Multi-step layers: the layer a recurrent module wraps (`lstm=LSTM(8, 64, num_layers=2)`)
+
+
+def _build_layer(lo: LoweringContext, args: Args) -> object:
+    check_positive(lo, args, "input_size", "hidden_size", "num_layers")
+    if args.ok("batch_first") and args["batch_first"] is False:
+        lo.report("E0606", f"a recurrent module wraps a {args.kind.name} with the time dim after the batch dims: "
+                           "`batch_first` must be true", args.span_of("batch_first"), label="not supported",
+                  help="remove `batch_first=false`")
+    return Network(args.kind, args, args.span)
+
+
+def _infer_layer(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                 at: Span) -> list[T.Spec] | None:
+    """A layer returns its output and its states together, which keys cannot hold: it is wrapped."""
+    name = net.kind.name if net.kind is not None else "LSTM"
+    module, param = ("LSTMModule", "lstm") if name == "LSTM" else ("GRUModule", "gru")
+    ty.report("E0607", f"`{name}` returns its output and its states together: it runs inside a {module}",
+              at, label="a layer, not a network with keys",
+              help=f"write `{module}({param}={name}(...), in_key=..., out_key=...)`: the module keeps the states in "
+                   "the tensordict")
+    return None
+
+
+def _layer_kind(name: str, lstm: bool) -> Kind:
+    flags = (Param("bias", A.BOOL, True, "whether the layers have biases"),
+             Param("batch_first", A.BOOL, True, "true: `[batch, time, features]` (torchrl's default)"))
+    return Kind(
+        name=name,
+        family=Family.NETWORK,
+        runtime=f"rldsl.modules.{name}",
+        summary=f"torchrl's Python {name} (torch's parameters and numbers; vmap and compile friendly), the layer a "
+                f"{name}Module wraps: `{name}Module({name.lower()}={name}(8, 64), in_key=..., out_key=...)`.",
+        params=(
+            Param("input_size", A.INT, doc="the input's features", positional=True),
+            Param("hidden_size", A.INT, doc="the size of the hidden state", positional=True),
+            Param("num_layers", A.INT, 1, "the number of stacked layers"),
+            *(tuple(reversed(flags)) if lstm else flags),
+            Param("dropout", A.FLOAT, 0.0, "dropout between layers"),
+            Param("bidirectional", A.BOOL, False, "run each layer both ways"),
+            *((Param("proj_size", A.INT, 0, "`h` has this size (0: no projection)"),) if lstm else ()),
+        ),
+        reads="nothing by itself: it is the `" + name.lower() + "=` of a " + name + "Module",
+        writes="its output and states, to the module that wraps it",
+        rule=f"only inside `{name}Module({name.lower()}=...)`, which it sizes",
+        omitted=(("device", "chosen when compiling"), ("dtype", "the compile dtype")),
+        build=_build_layer,
+        infer=_infer_layer,
+    )
+
+
+LSTM_LAYER = _layer_kind("LSTM", lstm=True)
+GRU_LAYER = _layer_kind("GRU", lstm=False)
+
+KINDS = (LSTM_MODULE, GRU_MODULE, LSTM_CELL, GRU_CELL, LSTM_LAYER, GRU_LAYER)

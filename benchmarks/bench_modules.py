@@ -6,12 +6,19 @@ MLP with two hidden layers of 256 units):
 
 - ``Actor(MLP)``: the MLP.
 - ``Actor(MLP, safe=True)`` with a ``Bounded(-1, 1)`` spec: the MLP, then ``clamp``.
+- ``ActorValueOperator`` with a shared trunk (``observation -> hidden``, one hidden layer of
+  256 units), an ``Actor`` head (``hidden -> action``, linear) and a ``ValueOperator`` head
+  (``hidden -> state_value``, linear), the whole operator: trunk, then both heads.
+- ``Actor`` + ``AdditiveGaussianModule`` (``Bounded(-1, 1)``, sigma 0.5) in a
+  ``TensorDictSequential`` under ``RANDOM``: the MLP, ``+ sigma * normal(0, 1)``, then ``clamp``.
 - ``ProbabilisticActor`` + ``TanhNormal``, ``return_log_prob=True``, under ``RANDOM`` and
   ``DETERMINISTIC``: MLP -> split -> biased-softplus scale -> (reparameterised normal
   draw | the location) -> tanh -> log-prob with the tanh correction, summed over the
   action dims.
 
-Budget (issue 3): at most 2x plain torch at batch 1 and 1.15x at batch 1024. For scale,
+Ratios are medians over back-to-back pairs of timings (see `compare`), which keeps them
+steady on a shared machine. Budget (issues 3 and 13): at most 2x plain torch at batch 1
+and 1.15x at batch 1024. For scale,
 torchrl 0.14.1 measured ``Actor(MLP)`` 75 us vs 24 us plain and ``ProbabilisticActor`` +
 ``TanhNormal`` 1012 us vs 98 us plain at batch 1 (another machine).
 
@@ -21,19 +28,32 @@ torchrl 0.14.1 measured ``Actor(MLP)`` 75 us vs 24 us plain and ``ProbabilisticA
 from __future__ import annotations
 
 import math
+import statistics
 import sys
+import timeit
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tensordict import TensorDict
-from tensordict.nn import NormalParamExtractor, TensorDictModule
+from tensordict.nn import NormalParamExtractor, TensorDictModule, TensorDictSequential
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import compare, print_table  # noqa: E402
+from _timing import print_table  # noqa: E402
 
-from rldsl.modules import MLP, Actor, ExplorationType, ProbabilisticActor, TanhNormal, set_exploration_type  # noqa: E402
+from rldsl.modules import (  # noqa: E402
+    MLP,
+    Actor,
+    ActorValueOperator,
+    AdditiveGaussianModule,
+    ExplorationType,
+    ProbabilisticActor,
+    TanhNormal,
+    ValueOperator,
+    set_exploration_type,
+)
 from rldsl.modules.utils import inv_softplus  # noqa: E402
 from rldsl.specs import Bounded  # noqa: E402
 
@@ -80,6 +100,39 @@ class PlainTanhNormal(nn.Module):
         return pre_tanh.tanh(), (normal_lp - correction).sum(-1)
 
 
+class PlainActorValue(nn.Module):
+    """Trunk -> hidden, then the policy head and the value head on the same hidden features."""
+
+    def __init__(self, trunk: nn.Module, policy: nn.Module, value: nn.Module) -> None:
+        super().__init__()
+        self.trunk, self.policy, self.value = trunk, policy, value
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        hidden = self.trunk(obs)
+        return hidden, self.policy(hidden), self.value(hidden)
+
+
+class PlainGaussianNoise(nn.Module):
+    """The MLP, plus sigma-scaled normal noise, clamped into the box."""
+
+    def __init__(self, mlp: nn.Module, sigma: float, low: float, high: float) -> None:
+        super().__init__()
+        self.mlp, self.low, self.high = mlp, low, high
+        self.register_buffer("mean", torch.tensor(0.0))
+        self.register_buffer("std", torch.tensor(1.0))
+        self.register_buffer("sigma", torch.tensor(sigma))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        action = self.mlp(obs)
+        noise = torch.normal(self.mean.expand(action.shape), self.std.expand(action.shape))
+        return (action + noise * self.sigma).clamp(self.low, self.high)
+
+
+def rldsl_actor_value(trunk: nn.Module, policy: nn.Module, value: nn.Module) -> ActorValueOperator:
+    common = TensorDictModule(trunk, in_keys=["observation"], out_keys=["hidden"])
+    return ActorValueOperator(common, Actor(policy, in_keys=["hidden"]), ValueOperator(value, in_keys=["hidden"]))
+
+
 def rldsl_tanh_normal_actor(mlp: nn.Module) -> ProbabilisticActor:
     net = TensorDictModule(nn.Sequential(mlp, NormalParamExtractor()), in_keys=["observation"], out_keys=["loc", "scale"])
     return ProbabilisticActor(net, in_keys=["loc", "scale"], distribution_class=TanhNormal, return_log_prob=True)
@@ -87,8 +140,33 @@ def rldsl_tanh_normal_actor(mlp: nn.Module) -> ProbabilisticActor:
 
 def timing(batch: int, quick: bool) -> dict:
     if batch == 1:
-        return {"number": 100 if quick else 200, "repeats": 11 if quick else 41}
-    return {"number": 5 if quick else 10, "repeats": 5 if quick else 31}
+        return {"number": 100, "rounds": 40 if quick else 150}
+    return {"number": 2 if quick else 4, "rounds": 15 if quick else 40}
+
+
+def compare(baseline: Callable[[], object], candidate: Callable[[], object], *, number: int,
+            rounds: int) -> tuple[float, float, float]:
+    """(baseline µs, candidate µs, ratio): the ratio is the median over `rounds` back-to-back pairs.
+
+    Each round times `number` calls of both, in alternating order, and keeps their ratio:
+    the two sides of a pair run under the same machine load, so drift from other processes
+    on a shared machine cancels out (a median of separately-taken medians does not, and
+    the budgets here are tight). The times are the medians of the per-round means.
+    """
+    baseline()
+    candidate()  # warm-up: first-call allocations and dispatch caches
+    base_us, cand_us, ratios = [], [], []
+    for round_index in range(rounds):
+        if round_index % 2:
+            cand = timeit.timeit(candidate, number=number)
+            base = timeit.timeit(baseline, number=number)
+        else:
+            base = timeit.timeit(baseline, number=number)
+            cand = timeit.timeit(candidate, number=number)
+        base_us.append(base / number * 1e6)
+        cand_us.append(cand / number * 1e6)
+        ratios.append(cand / base)
+    return statistics.median(base_us), statistics.median(cand_us), statistics.median(ratios)
 
 
 def cases(batch: int, quick: bool) -> list[tuple[str, float, float, float]]:
@@ -105,12 +183,25 @@ def cases(batch: int, quick: bool) -> list[tuple[str, float, float, float]]:
         safe_actor = Actor(mlp, spec=Bounded(-1.0, 1.0, shape=(ACT,)), safe=True)
         rows.append((f"Actor(MLP, safe=True), batch {batch}",
                      *compare(lambda: plain_safe(obs), lambda: safe_actor(td), **kwargs)))
+        trunk = MLP(in_features=OBS, out_features=CELLS[-1], num_cells=CELLS[:1], activate_last_layer=True)
+        policy_head = MLP(in_features=CELLS[-1], out_features=ACT, num_cells=[])
+        value_head = MLP(in_features=CELLS[-1], out_features=1, num_cells=[])
+        plain_av = PlainActorValue(trunk, policy_head, value_head)
+        actor_value = rldsl_actor_value(trunk, policy_head, value_head)
+        rows.append((f"ActorValueOperator (shared trunk), batch {batch}",
+                     *compare(lambda: plain_av(obs), lambda: actor_value(td), **kwargs)))
+        plain_noise = PlainGaussianNoise(mlp, 0.5, -1.0, 1.0)
+        noisy_actor = TensorDictSequential(
+            actor, AdditiveGaussianModule(Bounded(-1.0, 1.0, shape=(ACT,)), sigma_init=0.5, sigma_end=0.1))
+        with set_exploration_type(ExplorationType.RANDOM):
+            rows.append((f"Actor+AdditiveGaussianModule, batch {batch}",
+                         *compare(lambda: plain_noise(obs), lambda: noisy_actor(td), **kwargs)))
         mlp2 = make_mlp(2 * ACT)
         prob_actor = rldsl_tanh_normal_actor(mlp2)
         for name, kind in (("RANDOM", ExplorationType.RANDOM), ("DETERMINISTIC", ExplorationType.DETERMINISTIC)):
             plain = PlainTanhNormal(mlp2, random=kind is ExplorationType.RANDOM)
             with set_exploration_type(kind):
-                rows.append((f"ProbabilisticActor+TanhNormal {name}, batch {batch}",
+                rows.append((f"ProbActor+TanhNormal {name}, batch {batch}",
                              *compare(lambda: plain(obs), lambda: prob_actor(td), **kwargs)))
     return rows
 

@@ -65,6 +65,8 @@ BUILTIN_BASES = {
     "rldsl.modules.tensordict_module.qvalue.ActionSpaceTypeError": (TypeError, RuntimeError),
     "rldsl.modules.utils.ArgumentError": (ValueError, RuntimeError),
     "rldsl.modules.utils.LazyLayerError": (ValueError, KeyError),
+    "rldsl.specs._base.SpecKeyError": (KeyError, AttributeError),
+    "rldsl.specs._base.SpecValueError": (ValueError, AssertionError),
 }
 
 

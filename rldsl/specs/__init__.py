@@ -1,8 +1,11 @@
 """Runtime specs: the types of tensor keys, mirroring torchrl 0.14's spec classes.
 
 Every spec has `shape`, `dtype`, `device`, `is_in`, `project`, `rand`, `zero`, `one`,
-`encode`, `expand`, indexing, `to`, equality and a readable repr. `project` maps any value
-into the domain (a value already inside comes back unchanged); each class documents how.
+`encode`, `expand`, `squeeze`/`unsqueeze`, `reshape`, `unbind`, `clone`, indexing, `to`,
+`type_check`, equality and a readable repr. `project` maps any value into the domain (a
+value already inside comes back unchanged); each class documents how. ``torch.stack`` of
+specs gives a spec of the same class when they are equal, else a lazy `Stacked` /
+`StackedComposite`; `NonTensor` types entries holding Python data.
 
 >>> import torch
 >>> from rldsl.specs import Bounded, Composite, OneHot
@@ -32,6 +35,8 @@ from rldsl.specs.gym import (
     space_to_spec,
     spec_to_space,
 )
+from rldsl.specs.nontensor import NonTensor
+from rldsl.specs.stacked import Stacked, StackedComposite, stack_specs
 
 # torchrl's older class names, still common in tutorials and in the torchrl docs' examples.
 BoundedTensorSpec = Bounded
@@ -43,6 +48,9 @@ BinaryDiscreteTensorSpec = Binary
 MultiOneHotDiscreteTensorSpec = MultiOneHot
 MultiDiscreteTensorSpec = MultiCategorical
 CompositeSpec = Composite
+LazyStackedTensorSpec = Stacked
+LazyStackedCompositeSpec = StackedComposite
+NonTensorSpec = NonTensor
 
 __all__ = [
     "Binary",
@@ -58,12 +66,18 @@ __all__ = [
     "ContinuousBox",
     "DiscreteTensorSpec",
     "EnvSpecs",
+    "LazyStackedCompositeSpec",
+    "LazyStackedTensorSpec",
     "MultiCategorical",
     "MultiDiscreteTensorSpec",
     "MultiOneHot",
     "MultiOneHotDiscreteTensorSpec",
+    "NonTensor",
+    "NonTensorSpec",
     "OneHot",
     "OneHotDiscreteTensorSpec",
+    "Stacked",
+    "StackedComposite",
     "TensorSpec",
     "Unbounded",
     "UnboundedContinuous",
@@ -75,4 +89,5 @@ __all__ = [
     "observation_from_env",
     "space_to_spec",
     "spec_to_space",
+    "stack_specs",
 ]

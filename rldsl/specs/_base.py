@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import torch
 
 from rldsl._checks import is_int, require_int, require_positive
+from rldsl.errors import RldslError
 
 
 def as_shape(shape: Any, argument: str = "shape") -> torch.Size:
@@ -43,6 +44,74 @@ def as_shape(shape: Any, argument: str = "shape") -> torch.Size:
             raise ValueError(f"`{argument}` must contain non-negative sizes, got {dim} in {tuple(shape)!r}")
         dims.append(dim)
     return torch.Size(dims)
+
+
+def batch_dims(shape: Any) -> torch.Size:
+    """The batch dims given to `rand`/`zero`/`one`: `None` means none (a value of the spec's own shape).
+
+    >>> batch_dims(None), batch_dims(3)
+    (torch.Size([]), torch.Size([3]))
+    """
+    return torch.Size() if shape is None else as_shape(shape)
+
+
+class SpecValueError(RldslError, ValueError, AssertionError):
+    """A value outside a spec's domain where a member is required (`encode`, `assert_is_in`).
+
+    Both a `ValueError` (rldsl's own convention) and an `AssertionError` (what torchrl's
+    `assert_is_in` and its encode checks raise), so code written for either catches it.
+    """
+
+
+class SpecKeyError(RldslError, KeyError, AttributeError):
+    """A key a `Composite` cannot hold; both `KeyError` and torchrl's `AttributeError`."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; this one reads as a sentence
+        return str(self.args[0]) if self.args else ""
+
+
+def unsqueezed_shape(shape: torch.Size, dim: int, protected_last: bool) -> torch.Size:
+    """`shape` with a size-1 dim inserted at `dim` (torch's rule: -1 appends a last dim).
+
+    Specs whose last dim is the event itself (one-hot rows, bit vectors) refuse a new dim
+    after it.
+    """
+    if not is_int(dim):
+        raise TypeError(f"`dim` must be an int, got {dim!r}")
+    position = dim + len(shape) + 1 if dim < 0 else dim
+    if not 0 <= position <= len(shape):
+        raise IndexError(f"cannot unsqueeze a spec of shape {tuple(shape)} at dim {dim}: "
+                         f"dim must lie in [{-len(shape) - 1}, {len(shape)}]")
+    if protected_last and position == len(shape):
+        raise ValueError(f"cannot unsqueeze at dim {dim}: the last dim of this spec is its event "
+                         f"(the one-hot row or bit vector) and must stay last")
+    return torch.Size((*shape[:position], 1, *shape[position:]))
+
+
+def squeezed_shape(shape: torch.Size, dim: int | None, protected_last: bool) -> torch.Size:
+    """`shape` without its size-1 dims (or only `dim`, when it has size 1), as `torch.squeeze`.
+
+    Specs whose last dim is the event itself keep it even when it has size 1.
+    """
+    if dim is None:
+        lead = shape[:-1] if protected_last else shape
+        kept = [size for size in lead if size != 1]
+        return torch.Size((*kept, *(shape[-1:] if protected_last else ())))
+    if not is_int(dim):
+        raise TypeError(f"`dim` must be an int or None, got {dim!r}")
+    if not shape and dim in (0, -1):  # torch lets a 0-d tensor squeeze dim 0 / -1: nothing changes
+        return shape
+    position = dim + len(shape) if dim < 0 else dim
+    if not 0 <= position < len(shape):
+        span = max(len(shape), 1)
+        raise IndexError(f"cannot squeeze a spec of shape {tuple(shape)} at dim {dim}: "
+                         f"dim must lie in [{-span}, {span - 1}]")
+    if shape[position] != 1:
+        return shape
+    if protected_last and position == len(shape) - 1:
+        raise ValueError(f"cannot squeeze dim {dim}: the last dim of this spec is its event "
+                         f"(the one-hot row or bit vector) and must stay")
+    return torch.Size((*shape[:position], *shape[position + 1:]))
 
 
 def as_device(device: Any) -> torch.device:
@@ -194,6 +263,16 @@ class CategoricalBox(NamedTuple):
     n: int
 
 
+#: torch functions a spec answers through `__torch_function__` (``torch.stack([...])`` of specs,
+#: ``torch.squeeze(spec)``...); each maps to a function taking torch's arguments. Modules that
+#: define a handler register it here (`rldsl.specs.stacked` adds `torch.stack`).
+TORCH_FUNCTIONS: dict[Any, Any] = {
+    torch.squeeze: lambda spec, dim=None: spec.squeeze(dim),
+    torch.unsqueeze: lambda spec, dim: spec.unsqueeze(dim),
+    torch.unbind: lambda spec, dim=0: spec.unbind(dim),
+}
+
+
 class TensorSpec(abc.ABC):
     """Base of all specs: the domain of the values a tensor key may hold.
 
@@ -206,6 +285,9 @@ class TensorSpec(abc.ABC):
     dtype: torch.dtype
     device: torch.device
     domain: str
+    #: True when the last dim is the event itself (a one-hot row, a bit vector): indexing,
+    #: `squeeze` and `unsqueeze` act on the dims in front of it only.
+    event_last: bool = False
 
     def _set_shape(self, shape: torch.Size) -> None:
         """Set `shape` and the slice that picks a value's trailing dims to compare with it."""
@@ -220,6 +302,14 @@ class TensorSpec(abc.ABC):
     def ndim(self) -> int:
         """Number of dims of the spec's own shape."""
         return len(self.shape)
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: tuple = (), kwargs: Any = None) -> Any:
+        """Answer the torch functions of `TORCH_FUNCTIONS` for specs, as torchrl's specs do."""
+        handler = TORCH_FUNCTIONS.get(func)
+        if handler is None:
+            return NotImplemented
+        return handler(*args, **(kwargs or {}))
 
     # --- membership and projection -------------------------------------------------------
     @abc.abstractmethod
@@ -243,16 +333,33 @@ class TensorSpec(abc.ABC):
         if not self.is_in(value):
             shown = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
             dtype = value.dtype if isinstance(value, torch.Tensor) else None
-            raise ValueError(f"value (shape {shown}, dtype {dtype}) is not in {self!r}")
+            raise SpecValueError(f"value (shape {shown}, dtype {dtype}) is not in {self!r}")
+
+    def type_check(self, value: torch.Tensor, key: Any = None) -> None:
+        """Raise `TypeError` when `value`'s dtype is not the spec's (torchrl's `type_check`).
+
+        `key` only names the entry in the message (a `Composite` passes it down).
+        """
+        if not isinstance(value, torch.Tensor) or value.dtype is not self.dtype:
+            found = value.dtype if isinstance(value, torch.Tensor) else type(value).__name__
+            where = f" for key {key!r}" if key is not None else ""
+            raise TypeError(f"value{where} has dtype {found}, but the spec expects {self.dtype}")
+
+    def clear_device_(self) -> "TensorSpec":
+        """A no-op: a leaf spec always has a device (a `Composite` erases its own)."""
+        return self
 
     # --- construction of values ----------------------------------------------------------
     def zero(self, shape: Any = ()) -> torch.Tensor:
-        """Zeros of shape ``(*shape, *spec.shape)``: a filled tensor, not always in the domain."""
-        return torch.zeros((*as_shape(shape), *self.shape), dtype=self.dtype, device=self.device)
+        """Zeros of shape ``(*shape, *spec.shape)``: a filled tensor, not always in the domain.
+
+        ``shape=None`` adds no batch dims, as in torchrl.
+        """
+        return torch.zeros((*batch_dims(shape), *self.shape), dtype=self.dtype, device=self.device)
 
     def one(self, shape: Any = ()) -> torch.Tensor:
         """Ones of shape ``(*shape, *spec.shape)``: a filled tensor, not always in the domain."""
-        return torch.ones((*as_shape(shape), *self.shape), dtype=self.dtype, device=self.device)
+        return torch.ones((*batch_dims(shape), *self.shape), dtype=self.dtype, device=self.device)
 
     zeros = zero
     ones = one
@@ -278,6 +385,14 @@ class TensorSpec(abc.ABC):
             tensor = tensor.reshape(self.shape)
         return tensor
 
+    def memoize_encode(self, mode: bool = True) -> None:
+        """Accept torchrl's switch for a cached `encode` dispatch; rldsl's `encode` gives the same
+        results either way (it has no per-type dispatch chain to cache), so only the mode is kept."""
+        self.encode_memoized = bool(mode)
+
+    def erase_memoize_cache(self) -> None:
+        """Clear the `encode` cache of `memoize_encode` (there is nothing cached: a no-op)."""
+
     def to_numpy(self, value: torch.Tensor):
         """The value as a numpy array (on the CPU, without gradient)."""
         return value.detach().cpu().numpy()
@@ -291,6 +406,53 @@ class TensorSpec(abc.ABC):
         torch.Size([4, 3])
         """
         return self._rebuild(shape=expanded_shape(self.shape, shape))
+
+    def unsqueeze(self, dim: int) -> "TensorSpec":
+        """A spec with a size-1 dim inserted at `dim` (bounds and masks follow).
+
+        >>> from rldsl.specs import Bounded
+        >>> Bounded(-1.0, 1.0, shape=(3,)).unsqueeze(0).shape
+        torch.Size([1, 3])
+        """
+        return self._reshape(unsqueezed_shape(self.shape, dim, self.event_last))
+
+    def squeeze(self, dim: int | None = None) -> "TensorSpec":
+        """A spec without its size-1 dims (or only `dim`); a dim of another size is kept, as in torch."""
+        return self._reshape(squeezed_shape(self.shape, dim, self.event_last))
+
+    def reshape(self, *shape: Any) -> "TensorSpec":
+        """The same elements in another shape with as many elements (one dim may be -1).
+
+        Specs whose last dim is the event (one-hot rows, bit vectors) keep that dim last.
+
+        >>> from rldsl.specs import Unbounded
+        >>> Unbounded((2, 3)).reshape(-1).shape
+        torch.Size([6])
+        """
+        if len(shape) == 1 and not is_int(shape[0]):
+            shape = tuple(shape[0])
+        try:
+            new = torch.empty(self.shape, device="meta").reshape(shape).shape
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"cannot reshape a spec of shape {tuple(self.shape)} to {tuple(shape)}: {err}") from None
+        if self.event_last and (not new or new[-1] != self.shape[-1]):
+            raise ValueError(f"cannot reshape to {tuple(new)}: the last dim {self.shape[-1]} of this spec is its "
+                             f"event (the one-hot row or bit vector) and must stay last")
+        return self._reshape(new)
+
+    view = reshape
+
+    def unbind(self, dim: int = 0) -> tuple["TensorSpec", ...]:
+        """One spec per index along `dim` (as `torch.unbind`): the specs of the slices."""
+        if not is_int(dim) or not -self.ndim <= dim < self.ndim:
+            raise IndexError(f"cannot unbind a spec of shape {tuple(self.shape)} along dim {dim!r}")
+        dim = dim % self.ndim
+        lead = (slice(None),) * dim
+        return tuple(self[(*lead, index)] for index in range(self.shape[dim]))
+
+    def _reshape(self, shape: torch.Size) -> "TensorSpec":
+        """A copy with the same elements laid out in `shape` (only size-1 dims added or removed)."""
+        return self._rebuild(shape=shape)
 
     def to(self, dest: Any) -> "TensorSpec":
         """A copy on another device (``spec.to("cuda")``) or with another dtype."""

@@ -7,16 +7,31 @@ dicts and tuple keys create nested composites.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
 import torch
 from tensordict import TensorDict, TensorDictBase
 
-from rldsl.specs._base import TensorSpec, as_device, as_shape, expanded_shape, indexed_shape
+from rldsl.specs._base import (
+    SpecKeyError,
+    TensorSpec,
+    as_device,
+    as_shape,
+    batch_dims,
+    expanded_shape,
+    indexed_shape,
+    squeezed_shape,
+    unsqueezed_shape,
+)
 
 NestedKey = Union[str, tuple[str, ...]]
 _RESERVED = frozenset({"shape", "device", "dtype", "space"})
+
+
+def is_composite_class(cls: type) -> bool:
+    """The default `is_leaf` of `Composite.keys`: every class but `Composite` is a leaf."""
+    return not issubclass(cls, Composite)
 
 
 def as_key(key: Any) -> tuple[str, ...]:
@@ -52,11 +67,102 @@ class Composite(TensorSpec):
             if shape not in ((), None):
                 raise TypeError("Composite takes `shape` or its alias `batch_size`, not both")
             shape = batch_size
-        self.shape = as_shape(shape if shape is not None else ())
-        self.device = None if device is None else as_device(device)
         self._specs: dict[str, TensorSpec | None] = {}
+        self._locked = False
+        self._shape = as_shape(shape if shape is not None else ())
+        self.device = None if device is None else as_device(device)
         for key, spec in {**(dict(specs) if specs is not None else {}), **kwargs}.items():
             self[key] = spec
+
+    # --- shape, device and locking ------------------------------------------------------------
+    @property
+    def shape(self) -> torch.Size:
+        """The batch shape every entry's shape starts with."""
+        return self._shape
+
+    @shape.setter
+    def shape(self, value: Any) -> None:
+        """Set the batch shape; nested composites follow, a leaf that cannot take it is refused.
+
+        torchrl 0.14 refuses the new shape with a `ValueError` when a leaf's shape does not
+        start with it, sets it on nested composites, and refuses any change to a locked spec
+        (`RuntimeError`). Nothing is changed when the shape is refused.
+        """
+        new = as_shape(value)
+        self._require_unlocked("set the shape of")
+        self._check_shape_fits(new)
+        self._apply_shape(new)
+
+    def _check_shape_fits(self, new: torch.Size) -> None:
+        for name, spec in self._specs.items():
+            if isinstance(spec, Composite):
+                if spec.shape[: len(new)] != new:
+                    spec._require_unlocked("set the shape of")
+                    spec._check_shape_fits(new)
+            elif spec is not None and spec.shape[: len(new)] != new:
+                raise ValueError(
+                    f"cannot set the Composite's shape to {tuple(new)}: entry {name!r} has shape "
+                    f"{tuple(spec.shape)}, which does not start with it"
+                )
+
+    def _apply_shape(self, new: torch.Size) -> None:
+        for spec in self._specs.values():
+            if isinstance(spec, Composite) and spec.shape[: len(new)] != new:
+                spec._apply_shape(new)
+        self._shape = new
+
+    @property
+    def is_locked(self) -> bool:
+        """True after `lock_`: entries cannot be set, deleted or updated, nor the shape changed."""
+        return self._locked
+
+    def lock_(self, recurse: bool | None = None) -> "Composite":
+        """Lock the spec (and, unless ``recurse=False``, its nested composites); returns it.
+
+        A locked spec raises `RuntimeError` on `__setitem__`, `__delitem__`, `update` and a
+        shape change, as torchrl's; `clone` gives an unlocked copy.
+        """
+        self._locked = True
+        if recurse is None or recurse:
+            for spec in self._specs.values():
+                if isinstance(spec, Composite):
+                    spec.lock_(recurse=True)
+        return self
+
+    def unlock_(self, recurse: bool | None = None) -> "Composite":
+        """Unlock the spec (and, unless ``recurse=False``, its nested composites); returns it."""
+        self._locked = False
+        if recurse is None or recurse:
+            for spec in self._specs.values():
+                if isinstance(spec, Composite):
+                    spec.unlock_(recurse=True)
+        return self
+
+    def _require_unlocked(self, action: str) -> None:
+        if self._locked:
+            raise RuntimeError(f"cannot {action} a locked Composite; call spec.unlock_() first")
+
+    def clear_device_(self) -> "Composite":
+        """Erase the device of this composite and of its nested composites (leaves keep theirs)."""
+        self.device = None
+        for spec in self._specs.values():
+            if spec is not None:
+                spec.clear_device_()
+        return self
+
+    def is_empty(self, recurse: bool | None = None) -> bool:
+        """True without entries; with ``recurse=True``, True when no leaf sits anywhere below.
+
+        As torchrl's: "If True, will return True if there are no leaves. If False (default)
+        will return whether there is any spec defined at the root level."
+        """
+        if not recurse:
+            return not self._specs
+        return all(isinstance(spec, Composite) and spec.is_empty(recurse=True) for spec in self._specs.values())
+
+    def empty(self) -> "Composite":
+        """A composite like this one (shape, device) with no entries."""
+        return Composite(shape=self.shape, device=self.device)
 
     # --- the mapping ------------------------------------------------------------------------
     @property
@@ -66,6 +172,7 @@ class Composite(TensorSpec):
 
     def __setitem__(self, key: NestedKey, spec: Any) -> None:
         parts = as_key(key)
+        self._require_unlocked("set an entry of")
         if len(parts) > 1:
             child = self._specs.get(parts[0])
             if child is None:
@@ -79,14 +186,26 @@ class Composite(TensorSpec):
 
     def _set_entry(self, name: str, spec: Any) -> None:
         if name in _RESERVED:
-            raise KeyError(f"{name!r} cannot be a spec key: it is an attribute of every spec; rename the entry")
+            raise SpecKeyError(f"{name!r} cannot be a spec key: it is an attribute of every spec; rename the entry")
         if isinstance(spec, Mapping) and not isinstance(spec, TensorSpec):
             spec = Composite(spec, shape=self.shape, device=self.device)
+        if isinstance(spec, Composite):
+            spec = self._adopt(spec)
         if spec is not None and not isinstance(spec, TensorSpec):
             raise TypeError(f"entry {name!r} must be a spec or None, got {type(spec).__name__}")
         if spec is not None:
             self._check_entry(name, spec)
         self._specs[name] = spec
+
+    def _adopt(self, child: "Composite") -> "Composite":
+        """A nested composite without a device gets a copy on this one's device, as in torchrl.
+
+        (A nested composite with a shorter batch shape is still refused by `_check_entry`:
+        tests/specs/test_composite.py pins that; torchrl would set the parent's shape on it.)
+        """
+        if self.device is not None and child.device is None:
+            child = child.to(self.device)
+        return child
 
     def _check_entry(self, name: str, spec: TensorSpec) -> None:
         if spec.shape[: self.ndim] != self.shape:
@@ -122,6 +241,7 @@ class Composite(TensorSpec):
 
     def __delitem__(self, key: NestedKey) -> None:
         parts = as_key(key)
+        self._require_unlocked("delete an entry of")
         parent = self._lookup(parts[:-1]) if len(parts) > 1 else self
         if not isinstance(parent, Composite) or parts[-1] not in parent._specs:
             raise KeyError(f"no entry {key!r} to delete")
@@ -140,23 +260,31 @@ class Composite(TensorSpec):
     def __len__(self) -> int:
         return len(self._specs)
 
-    def keys(self, include_nested: bool = False, leaves_only: bool = False) -> list[NestedKey]:
-        """Entry names; nested ones as tuples with `include_nested` (like TensorDict.keys)."""
-        return [key for key, _ in self.items(include_nested, leaves_only)]
+    def keys(self, include_nested: bool = False, leaves_only: bool = False, *,
+             is_leaf: Callable[[type], bool] | None = None) -> list[NestedKey]:
+        """Entry names; nested ones as tuples with `include_nested` (like TensorDict.keys).
 
-    def values(self, include_nested: bool = False, leaves_only: bool = False) -> list[Any]:
+        `is_leaf` takes an entry's class and says whether it is a leaf (default: every class
+        but `Composite`); `leaves_only` keeps the leaves, `include_nested` descends into the rest.
+        """
+        return [key for key, _ in self.items(include_nested, leaves_only, is_leaf=is_leaf)]
+
+    def values(self, include_nested: bool = False, leaves_only: bool = False, *,
+               is_leaf: Callable[[type], bool] | None = None) -> list[Any]:
         """Entry specs, in the order of `keys`."""
-        return [spec for _, spec in self.items(include_nested, leaves_only)]
+        return [spec for _, spec in self.items(include_nested, leaves_only, is_leaf=is_leaf)]
 
-    def items(self, include_nested: bool = False, leaves_only: bool = False) -> list[tuple[NestedKey, Any]]:
+    def items(self, include_nested: bool = False, leaves_only: bool = False, *,
+              is_leaf: Callable[[type], bool] | None = None) -> list[tuple[NestedKey, Any]]:
         """``(key, spec)`` pairs; `None` entries count as leaves."""
+        is_leaf = is_composite_class if is_leaf is None else is_leaf
         result = []
         for name, spec in self._specs.items():
-            nested = isinstance(spec, Composite)
-            if not (leaves_only and nested):
+            leaf = is_leaf(type(spec))
+            if leaf or not leaves_only:
                 result.append((name, spec))
-            if include_nested and nested:
-                for sub_key, sub_spec in spec.items(True, leaves_only):
+            if include_nested and not leaf and isinstance(spec, Composite):
+                for sub_key, sub_spec in spec.items(True, leaves_only, is_leaf=is_leaf):
                     result.append(((name, *as_key(sub_key)), sub_spec))
         return result
 
@@ -204,7 +332,7 @@ class Composite(TensorSpec):
     ones = one
 
     def _fill(self, shape: Any, make: Any) -> TensorDict:
-        batch = as_shape(shape)
+        batch = batch_dims(shape)
         entries = {name: make(spec, batch) for name, spec in self._specs.items() if spec is not None}
         return TensorDict(entries, batch_size=(*batch, *self.shape), device=self.device)
 
@@ -249,17 +377,87 @@ class Composite(TensorSpec):
         entries = {name: None if spec is None else spec.to(device) for name, spec in self._specs.items()}
         return Composite(entries, shape=self.shape, device=device)
 
+    def unsqueeze(self, dim: int) -> "Composite":
+        """A size-1 batch dim inserted at `dim` (among the batch dims), in every entry too."""
+        new = unsqueezed_shape(self.shape, dim, protected_last=False)
+        position = dim + self.ndim + 1 if dim < 0 else dim
+        entries = {name: None if spec is None else spec.unsqueeze(position) for name, spec in self._specs.items()}
+        return Composite(entries, shape=new, device=self.device)
+
+    def squeeze(self, dim: int | None = None) -> "Composite":
+        """The size-1 batch dims removed (or only `dim`), in every entry too."""
+        if dim is None:
+            result = self
+            for position in reversed(range(self.ndim)):
+                if self.shape[position] == 1:
+                    result = result.squeeze(position)
+            return result if result is not self else self.clone()
+        new = squeezed_shape(self.shape, dim, protected_last=False)
+        if new == self.shape:
+            return self.clone()
+        position = dim + self.ndim if dim < 0 else dim
+        entries = {name: None if spec is None else spec.squeeze(position) for name, spec in self._specs.items()}
+        return Composite(entries, shape=new, device=self.device)
+
+    def reshape(self, *shape: Any) -> "Composite":
+        """The batch dims laid out in another shape with as many elements, in every entry too."""
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = tuple(shape[0])
+        try:
+            new = torch.empty(self.shape, device="meta").reshape(shape).shape
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"cannot reshape a Composite of batch shape {tuple(self.shape)} to {shape}: {err}") from None
+        entries = {name: None if spec is None else spec.reshape(*new, *spec.shape[self.ndim:])
+                   for name, spec in self._specs.items()}
+        return Composite(entries, shape=new, device=self.device)
+
+    view = reshape
+
     def clone(self) -> "Composite":
+        """A copy with every entry cloned; locked specs give unlocked clones, as in torchrl."""
         entries = {name: None if spec is None else spec.clone() for name, spec in self._specs.items()}
         return Composite(entries, shape=self.shape, device=self.device)
 
     def _rebuild(self, **changes: Any) -> "Composite":
         return self.clone()
 
-    def update(self, other: Mapping[str, Any]) -> None:
-        """Set every entry of `other` (a Composite or a dict of specs) in this one."""
+    def update(self, other: Mapping[str, Any]) -> "Composite":
+        """Set every entry of `other` (a Composite or a dict of specs) in this one; returns it.
+
+        Recursive, as torchrl's: where this spec already holds a nested `Composite`, that
+        composite is updated with the new entry's entries instead of being replaced.
+        """
+        self._require_unlocked("update")
         for name in other:
-            self[name] = other[name]
+            item = other[name]
+            current = self._specs.get(name) if isinstance(name, str) else self.get(name)
+            if isinstance(current, Composite) and isinstance(item, (Composite, Mapping)):
+                current.update(item)
+            else:
+                self[name] = item
+        return self
+
+    def type_check(self, value: Any, selected_keys: Any = None) -> None:
+        """Raise `TypeError` when an entry of `value` does not have its spec's dtype.
+
+        `value` is a TensorDict (or a dict), or a tensor with `selected_keys` naming its
+        entry, as in torchrl; `selected_keys` limits the check to those top-level keys.
+        """
+        if isinstance(value, torch.Tensor):
+            if not isinstance(selected_keys, (str, tuple)):
+                raise TypeError("Composite.type_check of a tensor needs `selected_keys`, the entry it belongs to")
+            spec = self._lookup(as_key(selected_keys))
+            if spec is not None:
+                spec.type_check(value, selected_keys)
+            return
+        keys = None if selected_keys is None else {as_key(key)[0] for key in _as_key_list(selected_keys)}
+        for name, spec in self._specs.items():
+            if spec is None or (keys is not None and name not in keys):
+                continue
+            entry = value.get(name, None) if isinstance(value, (Mapping, TensorDictBase)) else None
+            if entry is None:
+                raise KeyError(f"Composite.type_check: the value has no entry {name!r}")
+            spec.type_check(entry, name) if not isinstance(spec, Composite) else spec.type_check(entry)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Composite):
@@ -276,6 +474,15 @@ class Composite(TensorSpec):
             return f"Composite(shape={tuple(self.shape)}, device={self.device})"
         lines = [f"    {name}: {_indent(repr(spec))}" for name, spec in self._specs.items()]
         return "Composite(\n" + ",\n".join(lines) + f",\n    shape={tuple(self.shape)}, device={self.device})"
+
+
+def _as_key_list(keys: Any) -> list[Any]:
+    """`selected_keys` as a list: one key (a string or a tuple of strings) or a sequence of keys."""
+    if isinstance(keys, str) or (isinstance(keys, tuple) and all(isinstance(k, str) for k in keys)):
+        return [keys]
+    if isinstance(keys, Sequence):
+        return list(keys)
+    raise TypeError(f"`selected_keys` must be a key or a list of keys, got {keys!r}")
 
 
 def _cast_entry(spec: TensorSpec | None, dtype: torch.dtype) -> TensorSpec | None:

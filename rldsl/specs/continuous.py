@@ -16,6 +16,7 @@ from rldsl.specs._base import (
     as_device,
     as_dtype,
     as_shape,
+    batch_dims,
     format_float,
     format_tensor,
     has_values,
@@ -132,7 +133,7 @@ class Unbounded(TensorSpec):
 
     def rand(self, shape: Any = ()) -> torch.Tensor:
         """Standard normal for floats (and complex), uniform over the whole range for integers and bool."""
-        full = (*as_shape(shape), *self.shape)
+        full = (*batch_dims(shape), *self.shape)
         if self.dtype.is_floating_point or self.dtype.is_complex:
             return torch.randn(full, dtype=self.dtype, device=self.device)
         if self.dtype is torch.bool:
@@ -306,7 +307,7 @@ class Bounded(TensorSpec):
         A side that is infinite gets a half-normal tail from its finite bound, and an
         element unbounded on both sides a standard normal, so `rand` is always in the box.
         """
-        full = (*as_shape(shape), *self.shape)
+        full = (*batch_dims(shape), *self.shape)
         if not self.dtype.is_floating_point:
             return self._rand_integers(full)
         low, high = self._low.double(), self._high.double()
@@ -335,6 +336,10 @@ class Bounded(TensorSpec):
         shape = indexed_shape(self.shape, index, protected_last=False)
         return Bounded(self._low[index].reshape(shape), self._high[index].reshape(shape), shape,
                        self.device, self.dtype, domain=self.domain)
+
+    def _reshape(self, shape: torch.Size) -> "Bounded":
+        return Bounded(self._low.reshape(shape), self._high.reshape(shape), shape, self.device, self.dtype,
+                       domain=self.domain)
 
     def _rebuild(self, **changes: Any) -> "Bounded":
         shape = changes.get("shape", self.shape)

@@ -24,7 +24,9 @@ from rldsl.specs._base import (
     TensorSpec,
     as_device,
     as_dtype,
+    SpecValueError,
     as_shape,
+    batch_dims,
     check_positive_int,
     has_values,
     indexed_shape,
@@ -212,7 +214,7 @@ class OneHot(_DiscreteSpec):
 
     def rand(self, shape: Any = ()) -> torch.Tensor:
         """A uniformly drawn allowed category per row, one-hot encoded."""
-        batch = as_shape(shape)
+        batch = batch_dims(shape)
         if self.mask is None:
             index = torch.randint(0, self.n, (*batch, *self.shape[:-1]), device=self.device)
         else:
@@ -260,6 +262,12 @@ class OneHot(_DiscreteSpec):
     def __getitem__(self, index: Any) -> "OneHot":
         shape = indexed_shape(self.shape, index, protected_last=True)
         mask = None if self.mask is None else self.mask[index].reshape(shape)
+        return OneHot(self.n, shape, self.device, self.dtype, self.use_register, mask)
+
+    event_last = True
+
+    def _reshape(self, shape: torch.Size) -> "OneHot":
+        mask = None if self.mask is None else self.mask.reshape(shape)
         return OneHot(self.n, shape, self.device, self.dtype, self.use_register, mask)
 
     def _rebuild(self, **changes: Any) -> "OneHot":
@@ -329,10 +337,36 @@ class Categorical(_DiscreteSpec):
 
     def rand(self, shape: Any = ()) -> torch.Tensor:
         """A uniformly drawn allowed index per element."""
-        batch = as_shape(shape)
+        batch = batch_dims(shape)
         if self.mask is None:
             return torch.randint(0, self.n, (*batch, *self.shape), device=self.device).to(self.dtype)
         return sample_allowed(self.mask, batch).to(self.dtype)
+
+    def encode(self, value: Any) -> torch.Tensor:
+        """Indices (int, list, array or tensor) to a tensor of this spec; out-of-domain values are refused.
+
+        torchrl documents `encode` as mapping an environment's value "to the TorchRL required
+        domain"; a value outside ``{0..n-1}`` (or forbidden by the mask), or a non-integer
+        number, raises `SpecValueError` (a `ValueError` and an `AssertionError`, what torchrl's
+        encode check raises) instead of being returned as an invalid action.
+        """
+        raw = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+        if raw.is_floating_point() and has_values(raw) and not torch.equal(raw, raw.round()):
+            raise SpecValueError(f"{type(self).__name__}.encode takes whole numbers, got {raw.tolist()}")
+        self._check_encoded_range(raw)
+        encoded = super().encode(raw)
+        if has_values(encoded) and not self.is_in(encoded):
+            raise SpecValueError(f"{type(self).__name__}.encode: {raw.tolist()} holds values forbidden by the mask")
+        return encoded
+
+    def _check_encoded_range(self, raw: torch.Tensor) -> None:
+        """Refuse values outside ``{0..n-1}`` before the dtype cast could wrap or truncate them."""
+        if raw.numel() == 0 or not has_values(raw):
+            return
+        wide = raw.double() if raw.is_floating_point() else raw.long()
+        if bool((wide < 0).any()) or bool((wide > self.n - 1).any()):
+            shown = raw.tolist() if raw.numel() <= 16 else f"a tensor of shape {tuple(raw.shape)}"
+            raise SpecValueError(f"{type(self).__name__}.encode: values must lie in [0, {self.n - 1}], got {shown}")
 
     def to_one_hot(self, value: torch.Tensor) -> torch.Tensor:
         """One-hot rows (bool) of the indices."""
@@ -345,6 +379,10 @@ class Categorical(_DiscreteSpec):
     def __getitem__(self, index: Any) -> "Categorical":
         shape = indexed_shape(self.shape, index, protected_last=False)
         mask = None if self.mask is None else self.mask[index].reshape(*shape, self.n)
+        return Categorical(self.n, shape, self.device, self.dtype, mask)
+
+    def _reshape(self, shape: torch.Size) -> "Categorical":
+        mask = None if self.mask is None else self.mask.reshape(*shape, self.n)
         return Categorical(self.n, shape, self.device, self.dtype, mask)
 
     def _rebuild(self, **changes: Any) -> "Categorical":
@@ -407,11 +445,16 @@ class Binary(Categorical):
 
     def rand(self, shape: Any = ()) -> torch.Tensor:
         """Independent fair bits."""
-        return torch.randint(0, 2, (*as_shape(shape), *self.shape), device=self.device).to(self.dtype)
+        return torch.randint(0, 2, (*batch_dims(shape), *self.shape), device=self.device).to(self.dtype)
 
     def __getitem__(self, index: Any) -> "Binary":
         shape = indexed_shape(self.shape, index, protected_last=True)
         return Binary(shape[-1], shape, self.device, self.dtype)
+
+    event_last = True
+
+    def _reshape(self, shape: torch.Size) -> "Binary":
+        return self._rebuild(shape=shape)
 
     def _rebuild(self, **changes: Any) -> "Binary":
         shape = changes.get("shape", self.shape)
@@ -503,7 +546,7 @@ class MultiOneHot(_DiscreteSpec):
 
     def rand(self, shape: Any = ()) -> torch.Tensor:
         """A uniformly drawn allowed entry per block."""
-        batch = as_shape(shape)
+        batch = batch_dims(shape)
         blocks = []
         for n, mask in zip(self.nvec, self._mask_blocks(self.device)):
             if mask is None:
@@ -540,6 +583,12 @@ class MultiOneHot(_DiscreteSpec):
     def __getitem__(self, index: Any) -> "MultiOneHot":
         shape = indexed_shape(self.shape, index, protected_last=True)
         mask = None if self.mask is None else self.mask[index].reshape(shape)
+        return MultiOneHot(self.nvec, shape, self.device, self.dtype, self.use_register, mask)
+
+    event_last = True
+
+    def _reshape(self, shape: torch.Size) -> "MultiOneHot":
+        mask = None if self.mask is None else self.mask.reshape(shape)
         return MultiOneHot(self.nvec, shape, self.device, self.dtype, self.use_register, mask)
 
     def _rebuild(self, **changes: Any) -> "MultiOneHot":
@@ -642,7 +691,7 @@ class MultiCategorical(_DiscreteSpec):
 
     def rand(self, shape: Any = ()) -> torch.Tensor:
         """A uniformly drawn allowed value per variable."""
-        batch = as_shape(shape)
+        batch = batch_dims(shape)
         if self.mask is None:
             uniform = torch.rand((*batch, *self.shape), device=self.device, dtype=torch.float64)
             return torch.minimum(torch.floor(uniform * self.nvec), self.nvec - 1).to(self.dtype)
@@ -665,6 +714,13 @@ class MultiCategorical(_DiscreteSpec):
         mask = None if self.mask is None else self.mask[index].reshape(*shape[:-1], self.mask.shape[-1])
         cpu_index = index.cpu() if isinstance(index, torch.Tensor) else index  # the cardinalities live on the CPU
         nvec = self._nvec_given.broadcast_to(self.shape)[cpu_index].reshape(shape)
+        return MultiCategorical(nvec, shape, self.device, self.dtype, mask)
+
+    event_last = True
+
+    def _reshape(self, shape: torch.Size) -> "MultiCategorical":
+        mask = None if self.mask is None else self.mask.reshape(*shape[:-1], self.mask.shape[-1])
+        nvec = self._nvec_given.broadcast_to(self.shape).reshape(shape)
         return MultiCategorical(nvec, shape, self.device, self.dtype, mask)
 
     def _rebuild(self, **changes: Any) -> "MultiCategorical":

@@ -327,6 +327,23 @@ def _make_extractor(scale_mapping: str, scale_lb: float) -> NormalParamExtractor
         ) from None
 
 
+_NUMBER_BOXES: dict[tuple[str, str, bool], TanhBox] = {}
+
+
+def _number_box(low: float, high: float, safe: bool) -> TanhBox:
+    """The `TanhBox` for number bounds, built once per ``(low, high, safe)`` (it is never mutated).
+
+    Keyed by the exact bits of the bounds (``float.hex``: ``-0.0`` and ``0.0`` stay apart).
+    """
+    key = (low.hex(), high.hex(), safe)
+    box = _NUMBER_BOXES.get(key)
+    if box is None:
+        box = TanhBox(low, high, safe)
+        if len(_NUMBER_BOXES) < 256:  # bounded: a sweep over many bounds must not grow it forever
+            _NUMBER_BOXES[key] = box
+    return box
+
+
 class TanhNormal(D.Distribution):
     """A Normal pushed through ``tanh`` and scaled onto the box ``[low, high]``.
 
@@ -393,13 +410,15 @@ class TanhNormal(D.Distribution):
         self._bounds = (low, high)
         self._bound_tensors: tuple[torch.Tensor, torch.Tensor] | None = None
         self._like = loc
-        self.upscale = check_upscale(upscale)
-        self.tanh_loc = check_flag(tanh_loc, "tanh_loc")
-        self.safe_tanh = check_flag(safe_tanh, "safe_tanh")
+        # the common arguments (a positive float, plain bools) are checked inline: a
+        # TanhNormal is built on every forward pass of a policy
+        self.upscale = upscale if type(upscale) is float and upscale > 0 else check_upscale(upscale)
+        self.tanh_loc = tanh_loc if tanh_loc is False or tanh_loc is True else check_flag(tanh_loc, "tanh_loc")
+        self.safe_tanh = safe_tanh if safe_tanh is False or safe_tanh is True else check_flag(safe_tanh, "safe_tanh")
         self._event_dims = min(1, loc.ndim) if event_dims is None else event_dims
         numbers = not isinstance(low, torch.Tensor) and not isinstance(high, torch.Tensor)
         # number bounds stay floats (no tensor work per distribution, built every forward pass)
-        self._box = TanhBox(float(low), float(high), self.safe_tanh) if numbers else TanhBox(
+        self._box = _number_box(float(low), float(high), self.safe_tanh) if numbers else TanhBox(
             self.low, self.high, self.safe_tanh)
         self.update(loc, scale)
 
@@ -430,9 +449,15 @@ class TanhNormal(D.Distribution):
         if self.tanh_loc:
             loc = self.upscale * (loc / self.upscale).tanh()
         scale = resolve_scale(scale, loc)
-        bound_shapes = [bound.shape for bound in self._bounds if isinstance(bound, torch.Tensor)]
-        shape = common_shape(loc.shape, scale.shape, *bound_shapes)
-        check_event_dims(self._event_dims, len(shape), "event_dims")
+        low, high = self._bounds
+        if scale.shape == loc.shape and not isinstance(low, torch.Tensor) and not isinstance(high, torch.Tensor):
+            shape = loc.shape  # the common case: nothing to broadcast
+        else:
+            bound_shapes = [bound.shape for bound in self._bounds if isinstance(bound, torch.Tensor)]
+            shape = common_shape(loc.shape, scale.shape, *bound_shapes)
+        event_dims = self._event_dims
+        if not (type(event_dims) is int and 0 <= event_dims <= len(shape)):
+            check_event_dims(event_dims, len(shape), "event_dims")
         self.loc = loc if loc.shape == shape else loc.expand(shape)
         self.scale = scale if scale.shape == shape else scale.expand(shape)
         cut = len(shape) - self._event_dims

@@ -237,6 +237,12 @@ class TruncatedNormal(D.Independent):
         super().__init__(base, 1, validate_args=False)
 
     @property
+    def device(self) -> torch.device:
+        """The device of ``loc`` (torchrl's TruncatedNormal records ``loc.device`` as ``device``;
+        code written for it, such as collectors casting actions, reads it)."""
+        return self.loc.device
+
+    @property
     def mode(self) -> torch.Tensor:
         """``loc`` clamped into ``[low, high]``."""
         base = self.base_dist

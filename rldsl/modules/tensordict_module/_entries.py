@@ -1,4 +1,5 @@
-"""Fast reads and writes of tensordict entries for the per-step hot paths (Q-value, exploration).
+"""Fast reads and writes of tensordict entries for the per-step hot paths (Q-value, exploration,
+the short forward of the tensordict modules, the values of probabilistic modules).
 
 A plain `TensorDict` with a string key goes straight to its entry table (tensordict's
 ``_get_str`` / ``_set_str``, present with the same signature in tensordict 0.14 and 0.15);

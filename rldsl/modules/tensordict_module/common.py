@@ -22,6 +22,7 @@ from tensordict.nn import TensorDictModule, skip_existing
 from tensordict.utils import NestedKey
 
 from rldsl._checks import require_bool
+from rldsl.modules.tensordict_module._entries import read_entry, write_entry
 from rldsl.modules.utils import ArgumentError
 from rldsl.specs import Composite, TensorSpec
 
@@ -146,7 +147,7 @@ class SpecOwner:
 
 def read_inputs(tensordict: TensorDictBase, in_keys: Sequence[NestedKey]) -> list[torch.Tensor] | None:
     """The entries at ``in_keys``, or ``None`` if one is missing (the caller then takes the slow path)."""
-    values = [tensordict.get(key, None) for key in in_keys]
+    values = [read_entry(tensordict, key) for key in in_keys]
     return None if any(value is None for value in values) else values
 
 
@@ -170,7 +171,10 @@ def write_outputs(tensordict: TensorDictBase, outputs: Any, out_keys: Sequence[N
         )
     for key, value in zip(out_keys, outputs):
         if key != "_":
-            tensordict.set(key, value if isinstance(value, (torch.Tensor, TensorDictBase)) else TensorDict.from_any(value))
+            if isinstance(value, (torch.Tensor, TensorDictBase)):
+                write_entry(tensordict, key, value)
+            else:
+                tensordict.set(key, TensorDict.from_any(value))
     return tensordict
 
 

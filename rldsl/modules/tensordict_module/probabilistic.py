@@ -38,6 +38,7 @@ from torch import distributions as D, nn
 from rldsl._checks import is_int, require_bool, require_int
 from rldsl.modules import distributions as rldsl_distributions
 from rldsl.modules.distributions import Delta
+from rldsl.modules.tensordict_module._entries import read_entry, write_entry
 from rldsl.modules.tensordict_module.common import (
     SpecOwner,
     call_module,
@@ -334,8 +335,9 @@ class SafeProbabilisticModule(SpecOwner, ProbabilisticTensorDictModule):
             out.update(tensordict.select(*self.in_keys, strict=False))
         dist = self.get_dist(tensordict)
         if not requires_sample:
+            source = self._project_present_values(tensordict, out)
             if self.return_log_prob:
-                self._write_log_prob_of_present_values(dist, tensordict, out)
+                self._write_log_prob_of_present_values(dist, source, out)
             return out
         value = self._draw(dist, tensordict)
         if self.num_samples is not None:
@@ -352,9 +354,9 @@ class SafeProbabilisticModule(SpecOwner, ProbabilisticTensorDictModule):
                 f"the distribution gave {len(values)} value(s) for {len(keys)} out_keys {keys}"
             )
         for key, item in zip(keys, values):
-            out.set(key, item)
+            write_entry(out, key, item)
         if self.return_log_prob:
-            out.set(self._tensor_log_prob_key(), dist.log_prob(*values))
+            write_entry(out, self._tensor_log_prob_key(), dist.log_prob(*values))
         return out
 
     def _tensor_log_prob_key(self) -> NestedKey:
@@ -374,7 +376,7 @@ class SafeProbabilisticModule(SpecOwner, ProbabilisticTensorDictModule):
             return super().get_dist(tensordict)
         params = {}
         for dist_key, td_key in zip(self.dist_keys, self.in_keys):
-            params[dist_key[-1] if isinstance(dist_key, tuple) else dist_key] = tensordict.get(td_key, None)
+            params[dist_key[-1] if isinstance(dist_key, tuple) else dist_key] = read_entry(tensordict, td_key)
         kwargs = self.distribution_kwargs
         if not has_values(*params.values()):  # "meta" parameters: torch's argument checks cannot run
             kwargs = _without_validation(self.distribution_class, kwargs)
@@ -443,6 +445,17 @@ class SafeProbabilisticModule(SpecOwner, ProbabilisticTensorDictModule):
                 self._update_td_lp(log_prob)
                 sample.update(log_prob)
         out.update(sample)
+        return out
+
+    def _project_present_values(self, tensordict: TensorDictBase, out: TensorDictBase) -> TensorDictBase:
+        """``safe=True`` when an earlier module already wrote the values (a gSDE-style network that
+        writes ``action``): they are projected into ``out`` too, as torchrl's safe hook projects
+        every present key with a spec. Returns the tensordict holding the values to score."""
+        if not self._projections:
+            return tensordict
+        if out is not tensordict:
+            out.update(tensordict.select(*self.dist_sample_keys, strict=False))
+        self._project_tensordict(out)
         return out
 
     def _write_log_prob_of_present_values(self, dist: Any, tensordict: TensorDictBase, out: TensorDictBase) -> None:

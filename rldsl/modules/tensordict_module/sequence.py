@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tensordict.nn import TensorDictSequential
+from tensordict import TensorDictBase
+from tensordict.nn import TensorDictSequential, skip_existing
+from torch import nn
 
+from rldsl.modules.tensordict_module.common import call_module
 from rldsl.specs import Composite
 
 
@@ -53,6 +56,44 @@ class SafeSequential(TensorDictSequential):
 
     def __init__(self, *modules: Any, partial_tolerant: bool = False, **kwargs: Any) -> None:
         super().__init__(*modules, partial_tolerant=partial_tolerant, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the modules in order on ``tensordict`` (as `TensorDictSequential.forward`).
+
+        Each module's shapes, in order, on one tensordict of batch size ``[*B]``: e.g.
+        ``observation: [*B, n_obs] -> hidden: [*B, n_hidden] -> action: [*B, d]``.
+
+        The common call ``seq(td)`` (one tensordict, writing in place, no ``selected_out_keys``,
+        not partial-tolerant, no ``set_skip_existing`` in force) runs the modules directly,
+        plain `TensorDictModule`s through `call_module`; every other call (tensors,
+        ``tensordict_out``...) is tensordict's generic forward, unchanged.
+        """
+        if len(args) == 1 and not kwargs and isinstance(args[0], TensorDictBase) and self._lean_sequence_ok():
+            return self._lean_sequence_forward(args[0])
+        return super().forward(*args, **kwargs)
+
+    def _lean_sequence_ok(self) -> bool:
+        return (
+            self.inplace in (None, True)
+            and not self._select_before_return
+            and not self.partial_tolerant
+            and not skip_existing()
+        )
+
+    def _lean_sequence_forward(self, tensordict: TensorDictBase) -> TensorDictBase:
+        """What `TensorDictSequential.forward` does for ``seq(td)``, without its bookkeeping."""
+        modules = self._modules["module"]
+        result = tensordict
+        for module in (modules.values() if isinstance(modules, nn.ModuleDict) else modules):
+            try:
+                result = call_module(module, result)
+            except Exception as err:
+                err.add_note(f"Failed while executing module '{self._get_module_num_or_key(module)}'.")
+                raise
+        if self.inplace is True and result is not tensordict:
+            tensordict.update(result, keys_to_update=self.out_keys)
+            return tensordict
+        return result
 
     @property
     def spec(self) -> Composite:

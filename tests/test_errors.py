@@ -66,6 +66,7 @@ BUILTIN_BASES = {
     "rldsl.modules.utils.ArgumentError": (ValueError, RuntimeError),
     "rldsl.modules.utils.LazyLayerError": (ValueError, KeyError),
     "rldsl.specs._base.SpecKeyError": (KeyError, AttributeError),
+    "rldsl.specs._base.SpecUndefinedError": (ValueError, NotImplementedError),
     "rldsl.specs._base.SpecValueError": (ValueError, AssertionError),
 }
 

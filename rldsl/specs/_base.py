@@ -55,6 +55,15 @@ def batch_dims(shape: Any) -> torch.Size:
     return torch.Size() if shape is None else as_shape(shape)
 
 
+class SpecUndefinedError(RldslError, ValueError, NotImplementedError):
+    """An operation a spec does not define for this value or layout: projecting a tensor onto a
+    `NonTensor` spec (no member is nearest), reshaping a lazy stack of specs.
+
+    A `ValueError` (rldsl's convention for a bad argument) and a `NotImplementedError` (what
+    torchrl raises in these places), so code written for either catches it.
+    """
+
+
 class SpecValueError(RldslError, ValueError, AssertionError):
     """A value outside a spec's domain where a member is required (`encode`, `assert_is_in`).
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from tensordict import NonTensorData, is_non_tensor
 
-from rldsl.specs._base import TensorSpec, as_device, as_shape, batch_dims, indexed_shape
+from rldsl.specs._base import SpecUndefinedError, TensorSpec, as_device, as_shape, batch_dims, indexed_shape
 
 
 class NonTensor(TensorSpec):
@@ -49,10 +49,11 @@ class NonTensor(TensorSpec):
         return not isinstance(value, torch.Tensor) and not hasattr(value, "batch_size")
 
     def project(self, value: Any) -> Any:
-        """A member unchanged; anything else has no projection (`NotImplementedError`)."""
+        """A member unchanged; anything else has no nearest member (`SpecUndefinedError`, a
+        `NotImplementedError` as torchrl's)."""
         if self.is_in(value):
             return value
-        raise NotImplementedError(f"NonTensor.project: a {type(value).__name__} is not non-tensor data "
+        raise SpecUndefinedError(f"NonTensor.project: a {type(value).__name__} is not non-tensor data "
                                   f"of shape {tuple(self.shape)}, and there is no nearest one")
 
     def rand(self, shape: Any = ()) -> NonTensorData:

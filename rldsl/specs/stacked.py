@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from tensordict import LazyStackedTensorDict, TensorDictBase
 
-from rldsl.specs._base import TORCH_FUNCTIONS, TensorSpec, batch_dims, expanded_shape
+from rldsl.specs._base import TORCH_FUNCTIONS, SpecUndefinedError, TensorSpec, batch_dims, expanded_shape
 from rldsl.specs.composite import Composite
 
 
@@ -154,7 +154,7 @@ class _LazyStack(TensorSpec):
 
     def reshape(self, *shape: Any) -> TensorSpec:
         """Not defined for a lazy stack: reshape its elements (``spec.unbind(dim)``) instead."""
-        raise NotImplementedError(f"a {type(self).__name__} cannot be reshaped; reshape each element "
+        raise SpecUndefinedError(f"a {type(self).__name__} cannot be reshaped; reshape each element "
                                   f"(spec.unbind({self.dim})) and stack them again")
 
     view = reshape

@@ -23,7 +23,7 @@ from rldsl.specs import (
     StackedComposite,
     Unbounded,
 )
-from rldsl.specs._base import SpecKeyError, SpecValueError
+from rldsl.specs._base import SpecKeyError, SpecUndefinedError, SpecValueError
 
 
 @pytest.fixture(autouse=True)
@@ -371,6 +371,10 @@ class TestStacking:
         assert not stacked.is_in(torch.full((2, 2), 3.0))
         assert stacked.project(torch.full((2, 2), 3.0)).tolist() == [[1.0, 1.0], [3.0, 3.0]]
         assert stacked.zero().shape == (2, 2)
+        with pytest.raises(SpecUndefinedError, match="reshape each element"):
+            stacked.reshape(4)  # torchrl raises NotImplementedError: so does this (both classes)
+        with pytest.raises(NotImplementedError):
+            stacked.view(4)
 
     def test_a_stack_on_another_dim_is_indexed_there(self):
         low, high = Bounded(0.0, 1.0, shape=(2,)), Bounded(-5.0, 5.0, shape=(2,))

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from rldsl._checks import is_int
-from rldsl.modules.models import MLP, _ExecutableLayer
+from rldsl.modules.models import MLP, _ExecutableLayer, per_layer_kwargs
 from rldsl.modules.utils import ArgumentError, check_flag, create_on_device
 
 __all__ = ["Conv2dNet", "Conv3dNet", "ConvNet", "SquashDims", "Squeeze2dLayer", "SqueezeLayer"]
@@ -142,8 +142,9 @@ class _ConvStack(nn.Sequential):
             aggregator_kwargs = {"ndims_in": self._spatial + 1}
         elif not isinstance(aggregator_kwargs, dict):
             raise TypeError(f"aggregator_kwargs must be a dict or None, got {type(aggregator_kwargs).__name__}.")
-        activation_kwargs = _per_layer(config["activation_kwargs"], depth, "activation_kwargs", owner)
-        norm_kwargs = _per_layer(config["norm_kwargs"], depth, "norm_kwargs", owner)
+        needs = f"the network has {depth} layers"
+        activation_kwargs = per_layer_kwargs(config["activation_kwargs"], depth, "activation_kwargs", needs, owner)
+        norm_kwargs = per_layer_kwargs(config["norm_kwargs"], depth, "norm_kwargs", needs, owner)
         layers = self._layers(config, per_layer, activation_kwargs, norm_kwargs, aggregator_kwargs, device)
         super().__init__(*[m if isinstance(m, nn.Module) else _ExecutableLayer(m) for m in layers])
         self.in_features = config["in_features"]
@@ -394,22 +395,6 @@ def _check_geometry(owner: str, resolved: dict[str, list], spatial: int) -> None
                     f"{owner}: {name} must be made of {what} (or tuples of {spatial} of them), got "
                     f"{entry!r} in {resolved[name]!r}."
                 )
-
-
-def _per_layer(kwargs: Any, n: int, name: str, owner: str) -> list[dict]:
-    """``n`` independent kwargs dicts from one dict (copied) or a list of ``n`` dicts."""
-    if kwargs is None:
-        return [{} for _ in range(n)]
-    if isinstance(kwargs, dict):
-        return [deepcopy(kwargs) for _ in range(n)]
-    if isinstance(kwargs, (list, tuple)) and all(isinstance(k, dict) for k in kwargs):
-        if len(kwargs) != n:
-            raise ValueError(
-                f"{owner}: {name} has {len(kwargs)} entries but the network has {n} layers; pass one dict "
-                "per layer, or a single dict for all."
-            )
-        return [deepcopy(k) for k in kwargs]
-    raise TypeError(f"{name} must be a dict, a list of dicts or None, got {type(kwargs).__name__}.")
 
 
 def _check_in_features(in_features: Any) -> None:

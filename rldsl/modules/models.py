@@ -149,11 +149,13 @@ class MLP(nn.Sequential):
             sizes_in=[in_features, *num_cells],
             sizes_out=[*num_cells, out_num],
             layer_class=layer_class,
-            layer_kwargs=_per_layer(layer_kwargs, depth + 1, "layer_kwargs", "depth + 1"),
+            layer_kwargs=per_layer_kwargs(layer_kwargs, depth + 1, "layer_kwargs",
+                                          f"the MLP needs {depth + 1} (depth + 1)"),
             activation_class=activation_class,
-            activation_kwargs=_per_layer(activation_kwargs, n_act, "activation_kwargs", n_act_text),
+            activation_kwargs=per_layer_kwargs(activation_kwargs, n_act, "activation_kwargs",
+                                               f"the MLP needs {n_act} ({n_act_text})"),
             norm_class=norm_class,
-            norm_kwargs=_per_layer(norm_kwargs, n_act, "norm_kwargs", n_act_text),
+            norm_kwargs=per_layer_kwargs(norm_kwargs, n_act, "norm_kwargs", f"the MLP needs {n_act} ({n_act_text})"),
             dropout=dropout,
             bias_last_layer=bias_last_layer,
             single_bias_last_layer=single_bias_last_layer,
@@ -360,17 +362,21 @@ def _check_dropout(dropout: Any) -> None:
         raise ValueError(f"dropout must be a probability in [0, 1] or None, got {dropout!r}.")
 
 
-def _per_layer(kwargs: Any, n: int, name: str, expected: str) -> list[dict]:
-    """``n`` independent kwargs dicts from one dict (copied) or a list of ``n`` dicts."""
+def per_layer_kwargs(kwargs: Any, n: int, name: str, needs: str, owner: str = "") -> list[dict]:
+    """``n`` independent kwargs dicts from one dict (copied) or a list of ``n`` dicts; ``needs``
+    says why ``n`` in the error (``"the MLP needs 3 (depth + 1)"``), ``owner`` prefixes it.
+
+    >>> per_layer_kwargs({"p": 0.1}, 2, "norm_kwargs", "the MLP needs 2")
+    [{'p': 0.1}, {'p': 0.1}]
+    """
     if kwargs is None:
         return [{} for _ in range(n)]
     if isinstance(kwargs, dict):
         return [deepcopy(kwargs) for _ in range(n)]
     if isinstance(kwargs, (list, tuple)) and all(isinstance(k, dict) for k in kwargs):
         if len(kwargs) != n:
-            raise ValueError(
-                f"{name} has {len(kwargs)} entries but the MLP needs {n} ({expected}); "
-                "pass one dict per layer, or a single dict for all."
-            )
+            prefix = f"{owner}: " if owner else ""
+            raise ValueError(f"{prefix}{name} has {len(kwargs)} entries but {needs}; pass one dict per layer, or a "
+                             "single dict for all.")
         return [deepcopy(k) for k in kwargs]
     raise TypeError(f"{name} must be a dict, a list of dicts or None, got {type(kwargs).__name__}.")

@@ -29,6 +29,7 @@ from rldsl.lang.ir import Args, ModuleNode, Network, Origin, Step, Typed
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import check_positive, float_inputs, keys, last_dims, node, out_shape, product, through
+from rldsl.lang.kinds.conv import image_input
 from rldsl.lang.source import Span
 from rldsl.lang.values import INVALID
 
@@ -259,25 +260,6 @@ DDPG_MLP_QNET = Kind(
 # Pixel networks: the ConvNet trunk
 
 
-def _image(ty: TypingContext, owner: str, spec: T.Spec, label: str, at: Span) -> T.Spec | None:
-    """The float image ``[*B, C, H, W]`` a pixel network reads, or None after E0503/E0422."""
-    if not isinstance(spec, T.Composite) and not T.is_float_dtype(spec.dtype):
-        ty.report("E0503", f"{owner} reads float images, but {label} is {spec.dtype}", at,
-                  label=f"{label} is {T.spec_text(spec)}",
-                  help=f"declare the key the model reads as floats (`{T.spec_text(T.Unbounded(spec.shape, 'f32'))}`) "
-                       f"and convert the {spec.dtype} pixels with a transform before the model (torchrl's "
-                       "`ToTensorImage` scales u8 to [0, 1])")
-        return None
-    if not float_inputs(ty, [spec], [label], owner, at, weighted=True):
-        return None
-    if len(spec.shape) < 3:
-        ty.report("E0422", f"{owner} reads images `[*B, C, H, W]`, but {label} has {len(spec.shape)} "
-                           f"dim{'s' if len(spec.shape) != 1 else ''}", at, label=f"{label} is {T.spec_text(spec)}",
-                  help="declare the image with its channels first, as `f32[3, 84, 84]`; flat features go to an MLP")
-        return None
-    return spec
-
-
 def _ddpg_embedding(ty: TypingContext, args: Args, image: T.Spec, label: str, at: Span) -> T.Spec | None:
     """The DDPG trunk's features: its ConvNet's last image, averaged per channel (``[*B, C']``)
     with ``use_avg_pooling``, else flattened (``[*B, C' * H' * W']``)."""
@@ -298,7 +280,7 @@ def _infer_dueling_cnn(ty: TypingContext, net: Network, inputs: list[T.Spec], la
     owner = "DuelingCnnDQNet"
     if not _counted(ty, owner, inputs, at, 1, "one image"):
         return None
-    image = _image(ty, owner, inputs[0], labels[0], at)
+    image = image_input(ty, owner, inputs[:1], labels[:1], at, 3, owner)
     features = None if image is None else through(ty, args["cnn_kwargs"], [image], labels[:1], at)
     return None if features is None else _dueling_heads(ty, args, "mlp_kwargs", features, at)
 
@@ -310,7 +292,7 @@ def _infer_cnn_actor(ty: TypingContext, net: Network, inputs: list[T.Spec], labe
     owner = "DdpgCnnActor"
     if not _counted(ty, owner, inputs, at, 1, "one image"):
         return None
-    image = _image(ty, owner, inputs[0], labels[0], at)
+    image = image_input(ty, owner, inputs[:1], labels[:1], at, 3, owner)
     hidden = None if image is None else _ddpg_embedding(ty, args, image, labels[0], at)
     if hidden is None or not args.ok("action_dim"):
         return None
@@ -325,7 +307,7 @@ def _infer_cnn_qnet(ty: TypingContext, net: Network, inputs: list[T.Spec], label
     owner = "DdpgCnnQNet"
     if not _counted(ty, owner, inputs, at, 2, "an image and an action, in that order"):
         return None
-    image = _image(ty, owner, inputs[0], labels[0], at)
+    image = image_input(ty, owner, inputs[:1], labels[:1], at, 3, owner)
     if image is None or not float_inputs(ty, inputs, labels, owner, at, weighted=True):
         return None
     action = _vector(ty, owner, inputs[1], labels[1], at)

@@ -149,7 +149,7 @@ def _infer_conv(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: l
     args, kind = net.args, net.kind
     assert args is not None and kind is not None
     spatial = _spatial(kind)
-    image = _image_input(ty, kind.name, inputs, labels, at, spatial + 1, "a ConvNet" if spatial == 2 else
+    image = image_input(ty, kind.name, inputs, labels, at, spatial + 1, "a ConvNet" if spatial == 2 else
                          "a Conv3dNet")
     if image is None:
         return None
@@ -205,7 +205,7 @@ def _norm_fits(ty: TypingContext, norm: object, image: T.Spec, index: int, at: S
     return norm is None or through(ty, norm, [image], [f"the output of layer {index + 1}"], at) is not None
 
 
-def _image_input(ty: TypingContext, owner: str, inputs: list[T.Spec], labels: list[str], at: Span,
+def image_input(ty: TypingContext, owner: str, inputs: list[T.Spec], labels: list[str], at: Span,
                  rank: int, article: str) -> T.Spec | None:
     """The one float image a conv network reads, or None after a diagnostic."""
     if len(inputs) != 1:

@@ -39,7 +39,7 @@ from rldsl.lang.kinds._rules import (
     node,
     product,
 )
-from rldsl.lang.kinds.conv import _image_input, conv_output_size, smallest_input
+from rldsl.lang.kinds.conv import conv_output_size, image_input, smallest_input
 from rldsl.lang.source import Span
 from rldsl.lang.values import INVALID
 
@@ -140,7 +140,7 @@ def _infer_encoder(ty: TypingContext, net: Network, inputs: list[T.Spec], labels
                    at: Span) -> list[T.Spec] | None:
     args = net.args
     assert args is not None
-    image = _image_input(ty, "ObsEncoder", inputs, labels, at, 3, "the ObsEncoder")
+    image = image_input(ty, "ObsEncoder", inputs, labels, at, 3, "the ObsEncoder")
     if image is None or not _sizes_valid(args, "channels", "num_layers", "in_channels"):
         return None
     lead, channels, sizes = image.shape[:-3], image.shape[-3], image.shape[-2:]

@@ -663,6 +663,36 @@ def test_parameters_are_read_at_every_call() -> None:
 
 
 @pytest.mark.parametrize("cls", [LSTMModule, GRUModule])
+def test_recurrent_mode_calls_torchs_kernel_with_the_current_parameters(cls: type) -> None:
+    """On CPU, without hooks, recurrent mode calls torch's fused kernel on the layer's parameters
+    (skipping ``nn.LSTM.forward``'s checks): the same numbers as the layer's own call, parameters
+    swapped by ``functional_call`` are used, dropout follows ``train()``, and a hook on the layer
+    makes the module call the layer as usual so that the hook runs."""
+    module = make_module(cls, {"num_layers": 2})
+    rnn = module.rnn
+    td = TensorDict(obs=torch.randn(2, 6, 3, dtype=F64), is_init=torch.zeros(2, 6, 1, dtype=torch.bool),
+                    batch_size=[2, 6])
+    with set_recurrent_mode(True):
+        direct = module(td.clone())["features"]
+        swapped = functional_call(module, {name: 2 * p.detach() for name, p in module.named_parameters()},
+                                  (td.clone(),))["features"]
+        seen = []
+        handle = rnn.register_forward_hook(lambda *_: seen.append(True))
+        hooked = module(td.clone())["features"]
+        handle.remove()
+    torch.testing.assert_close(direct, rnn(td["obs"])[0])
+    torch.testing.assert_close(hooked, direct)
+    assert seen == [True]
+    assert not torch.allclose(swapped, direct)
+    rnn.dropout = 0.5
+    with set_recurrent_mode(True):
+        torch.testing.assert_close(module.eval()(td.clone())["features"], direct)
+        assert not torch.allclose(module.train()(td.clone())["features"], direct)
+    with set_recurrent_mode(True), pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size"):
+        module(TensorDict(obs=torch.randn(2, 6, 4, dtype=F64), is_init=td["is_init"], batch_size=[2, 6]))
+
+
+@pytest.mark.parametrize("cls", [LSTMModule, GRUModule])
 def test_make_python_based_and_back_keep_the_parameters(cls: type) -> None:
     module = make_module(cls, {"num_layers": 2})
     parameters = list(module.parameters())

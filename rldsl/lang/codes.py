@@ -927,6 +927,27 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "(`make_log_softmax=true`, the default). Feed `DistributionalQValueModule` such values, or a "
         "declared key holding them.",
     ),
+    CodeInfo(
+        "E0711",
+        "distribution parameter not known to be in its domain",
+        "Some distribution parameters have a domain: a normal distribution's `scale` is positive, "
+        "`probs` lie in [0, 1]. The checker follows value ranges through networks (a linear layer's "
+        "output can be anything; `Tanh` is in [-1, 1]; `Softplus`, `ReLU` and `NormalParamExtractor`'s "
+        "scale are at least 0) and through declarations (`f32[2] in [1e-4, inf]`), and the value read "
+        "must be known to lie in the domain, else torch refuses it or the log-probabilities turn NaN "
+        "during training. The error is shown where the value is produced: end the network with the "
+        "mapping that guarantees the domain (`NormalParamExtractor()`, `>> Softplus()`), read "
+        "`logits` instead of `probs`, or declare the key within the domain.",
+    ),
+    CodeInfo(
+        "E0712",
+        "log-probability of a point mass",
+        "`Delta` and `TanhDelta` put all their mass on one value: a deterministic policy written as a "
+        "distribution. They have no density, so a log-probability (`return_log_prob=true`) is 0 at "
+        "the policy's own action and -inf anywhere else, and no loss can learn from it. Drop "
+        "`return_log_prob`, or use a distribution with a density (`TanhNormal`, `Normal`) for a "
+        "stochastic policy.",
+    ),
     # -- Wxxxx: warnings --------------------------------------------------------------------
     CodeInfo(
         "W0150",

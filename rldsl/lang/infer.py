@@ -105,6 +105,14 @@ class Typing:
         found = self.types.get(path)
         return found[0] if found is not None else None
 
+    def source(self, path: tuple[str, ...]) -> tuple[T.Spec, Span, str] | None:
+        """The spec a key's first writer produced, where and by whom; else its declaration."""
+        site = self._sites.get(path)
+        if site is not None:
+            return site[0].spec, site[1], site[0].by
+        declared = self.scope.declared.get(path)
+        return (declared.spec, declared.span, "declared") if declared is not None else None
+
     def by(self, node: ModuleNode) -> str:
         """How a writer is named in messages: its declaration, else its kind."""
         if node.name is not None:

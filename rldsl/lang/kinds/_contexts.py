@@ -68,6 +68,11 @@ class TypingContext(Reports, Protocol):
     def written(self, path: tuple[str, ...]) -> Typed | None:
         """How a key that is not declared was first written (its spec, origin and writer), or None."""
 
+    def source(self, path: tuple[str, ...]) -> tuple[T.Spec, Span, str] | None:
+        """Where a key's value comes from: the spec its first writer produced (before any
+        declaration it lands in), where, and who wrote it; for data nobody writes, its declaration
+        ("declared"). None for a key neither written nor declared."""
+
     def by(self, node: ModuleNode) -> str:
         """How a writer is named in messages: `` `policy` ``, or its kind."""
 

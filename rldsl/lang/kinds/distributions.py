@@ -124,10 +124,52 @@ def infer(ty: TypingContext, dist: Dist, params: dict[str, tuple[T.Spec, KeyRef]
                                f"{T.spec_text(spec)}", ref.span, label="not a float tensor",
                       help="feed the distribution the output of a network")
             return None
+    if not all(_in_domain(ty, kind, name, *params[name]) for name in main):
+        return None
     base = specs[0]
     if info.masked and not _mask_fits(ty, kind, params, base, at):
         return None
     return _sample(ty, dist, base, at)
+
+
+#: Parameters whose values must lie in a domain, in every distribution that reads them: (low, high,
+#: the domain in words, how to make a network's output land there). A value outside makes torch's
+#: distributions raise, or give NaN log-probabilities.
+_DOMAINS = {
+    "scale": (0.0, math.inf, "positive",
+              "end the network with `NormalParamExtractor()`, which maps the second half of its input to a "
+              "positive scale, or with a positive activation: `>> Softplus()`"),
+    "probs": (0.0, 1.0, "in [0, 1]",
+              "read unconstrained `logits` instead (name the key `logits`), or end the network with `>> Sigmoid()`"),
+}
+
+
+def _in_domain(ty: TypingContext, kind: Kind, name: str, spec: T.Spec, ref: KeyRef) -> bool:
+    """E0711 when the value given as parameter ``name`` is not known to lie in its domain (a scale
+    from a linear layer, an unbounded key declared as probabilities), reported where the value is
+    produced, with the mapping that would guarantee it. A spec the checker cannot tell about passes."""
+    domain = _DOMAINS.get(name)
+    source = ty.source(ref.path)
+    if domain is None or source is None:
+        return True
+    produced, where, writer = source
+    low, high, words, remedy = domain
+    if T.is_unknown(produced) or isinstance(produced, T.Composite):
+        return True
+    bounds = T.bounds_of(produced) if isinstance(produced, T.Bounded) else ([-math.inf], [math.inf])
+    if bounds is None or (min(bounds[0]) >= low and max(bounds[1]) <= high):
+        return True
+    if writer == "declared":
+        what = "declared as"
+        box = T.Bounded(produced.shape, produced.dtype, 1e-4 if name == "scale" else low, high)
+        remedy = f"declare it as {T.spec_text(box)}, or compute it: {remedy}"
+    else:
+        what = f"written by {writer} as"
+    ty.report("E0711", f"{kind.name}'s `{name}` must be {words}, but `{ref.dotted}` is {what} "
+                       f"{T.spec_text(produced)}, which can be outside", where,
+              label=f"not known to be {words}", labels=((ref.span, f"read as `{name}` by {kind.name}"),),
+              help=remedy)
+    return False
 
 
 def _names(names: list[str]) -> str:

@@ -293,6 +293,7 @@ def _probabilistic_step(lo: LoweringContext, args: Args) -> tuple[Step, tuple[Ke
     require_spec_for_safe(lo, args)
     check_positive(lo, args, "n_empirical_estimate")
     _interaction_available(lo, args)
+    _log_prob_has_density(lo, args)
     return Step((*keys(args, "in"), *(ref for _, ref in _dist_keys(args["dist"]))), writes), writes
 
 
@@ -309,6 +310,23 @@ def _interaction_available(lo: LoweringContext, args: Args) -> None:
     lo.report("E0708", f'{dist.kind.name} has no {wanted}, so `default_interaction_type="{wanted}"` cannot be '
                        "computed", args.span_of("default_interaction_type"), label=f"{dist.kind.name} has no {wanted}",
               help=f"use one of {choices} (\"deterministic\" is the default)")
+
+
+#: Distributions without a density: all their mass on one value.
+_POINT_MASSES = ("Delta", "TanhDelta")
+
+
+def _log_prob_has_density(lo: LoweringContext, args: Args) -> None:
+    """E0712 for ``return_log_prob=true`` with a point mass (given, or the default Delta): its
+    log-probability is 0 at its own sample and -inf elsewhere, which no loss can learn from."""
+    dist = args["dist"]
+    if args["return_log_prob"] is not True or not isinstance(dist, Dist) or dist.kind.name not in _POINT_MASSES:
+        return
+    named = "" if args.given("dist") else " (the default when `dist=` is not given)"
+    lo.report("E0712", f"{dist.kind.name}{named} is a point mass: its log-probability is 0 at its own sample and "
+                       "-inf elsewhere", args.span_of("return_log_prob"), label="no density to take the log of",
+              help="drop `return_log_prob`, or give a distribution with a density for a stochastic policy, such as "
+                   "`dist=TanhNormal(low=action.low, high=action.high)`")
 
 
 def _build_probabilistic(lo: LoweringContext, args: Args) -> ModuleNode | object:

@@ -9,7 +9,10 @@ as torchrl 0.14 does:
   them: ``net.params["0", "weight"]`` is ``[n_agents, out, in]`` and the ``state_dict`` names it
   ``"params.0.weight"``, as torchrl's. With ``use_td_params=False`` they live, stacked the same
   way, in ``self._empty_net`` (``"_empty_net.0.weight"``) and ``self.params`` is a plain
-  TensorDict view of them.
+  TensorDict view of them. With ``use_td_params=True``, ``self._empty_net`` is torchrl's
+  parameter-free copy of one agent's network on the ``meta`` device (not a registered submodule:
+  it holds no state), for torchrl's recipe ``params.to_module(net._empty_net)`` and
+  :meth:`MultiAgentNetBase.vmap_func_module`.
 - **One batched call.** The forward pass runs one parameter-free copy of the per-agent network
   (on the ``meta`` device) with :func:`torch.func.functional_call`, under :func:`torch.vmap` over
   the agent dim when the agents have their own parameters: every agent is evaluated in one call
@@ -185,7 +188,34 @@ class MultiAgentNetBase(nn.Module):
         if name == "params" and not self.__dict__.get("use_td_params", True) and "_empty_net" in self._modules:
             # use_td_params=False: a TensorDict view of the tensors held by _empty_net.
             return _td_view(self._tensors(), self._batch_size)
+        if name == "_empty_net" and self.__dict__.get("use_td_params", True):
+            return self._parameter_free_net()
         return super().__getattr__(name)
+
+    def _parameter_free_net(self) -> nn.Module:
+        """torchrl's ``_empty_net`` with ``use_td_params=True``: one agent's architecture on the
+        ``meta`` device, into which ``params.to_module(net)`` swaps the real tensors (the forward
+        pass uses it the same way). Not a registered submodule, so it adds nothing to
+        ``state_dict``, ``named_modules`` or ``.to()``."""
+        skeleton = self.__dict__.get("_skeleton")
+        if skeleton is None:
+            raise AttributeError(f"{type(self).__name__}._empty_net is built with the per-agent networks, at the "
+                                 "first call of a lazy network: call the module once first.")
+        return skeleton
+
+    @staticmethod
+    def vmap_func_module(module: nn.Module, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        """torchrl's helper: ``torch.vmap`` (with ``args``/``kwargs`` as its ``in_dims``,
+        ``out_dims``, ``randomness``...) of ``f(params, *inputs)``, which runs ``module(*inputs)``
+        with the TensorDict ``params`` swapped into ``module`` (``params.to_module``). With
+        ``net.params`` stacked over the agents, ``vmap_func_module(net._empty_net, (0, -2),
+        (-2,))(net.params, x)`` is what ``net(x)`` computes."""
+
+        def run_with(params: TensorDict, *inputs: Any) -> Any:
+            with params.to_module(module):
+                return module(*inputs)
+
+        return torch.vmap(run_with, *args, **kwargs)
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
@@ -327,7 +357,7 @@ class MultiAgentNetBase(nn.Module):
             layout = (f"{self.n_agents} {kind}s, one per agent, parameters stacked on a leading dim of "
                       f"{self.n_agents}")
         return (f"{type(self).__name__}(\n  n_agents={self.n_agents}, {self._size_text()}, "
-                f"share_params={self.share_params}, centralized={self.centralized},\n"
+                f"share_params={self.share_params}, centralized={self.centralized}, agent_dim={self.agent_dim},\n"
                 f"  {layout}; each agent's {kind}:\n  {net}\n)")
 
     _net_name = "network"

@@ -5,7 +5,8 @@ Every spec has `shape`, `dtype`, `device`, `is_in`, `project`, `rand`, `zero`, `
 `type_check`, equality and a readable repr. `project` maps any value into the domain (a
 value already inside comes back unchanged); each class documents how. ``torch.stack`` of
 specs gives a spec of the same class when they are equal, else a lazy `Stacked` /
-`StackedComposite`; `NonTensor` types entries holding Python data.
+`StackedComposite`; `NonTensor` types entries holding Python data; `Choice` draws from one of
+several specs (or fixed non-tensor values).
 
 >>> import torch
 >>> from rldsl.specs import Bounded, Composite, OneHot
@@ -17,6 +18,7 @@ torch.Size([4])
 """
 
 from rldsl.specs._base import CategoricalBox, ContinuousBox, TensorSpec
+from rldsl.specs.choice import Choice
 from rldsl.specs.composite import Composite
 from rldsl.specs.continuous import (
     Bounded,
@@ -61,6 +63,7 @@ __all__ = [
     "BoundedTensorSpec",
     "Categorical",
     "CategoricalBox",
+    "Choice",
     "Composite",
     "CompositeSpec",
     "ContinuousBox",

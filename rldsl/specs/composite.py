@@ -2,7 +2,8 @@
 
 A composite has a batch `shape` that every entry's shape starts with. Entries may be
 `None` (a key whose spec is unknown: it is kept but never checked or projected). Nested
-dicts and tuple keys create nested composites.
+dicts and tuple keys create nested composites. A nested `Composite` or `NonTensor` whose
+shape is a shorter prefix of the batch shape takes the batch shape (on a copy), as in torchrl.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rldsl.specs._base import (
     squeezed_shape,
     unsqueezed_shape,
 )
+from rldsl.specs.nontensor import NonTensor
 
 NestedKey = Union[str, tuple[str, ...]]
 _RESERVED = frozenset({"shape", "device", "dtype", "space"})
@@ -86,7 +88,9 @@ class Composite(TensorSpec):
 
         torchrl 0.14 refuses the new shape with a `ValueError` when a leaf's shape does not
         start with it, sets it on nested composites, and refuses any change to a locked spec
-        (`RuntimeError`). Nothing is changed when the shape is refused.
+        (`RuntimeError`). Nothing is changed when the shape is refused. A `NonTensor` entry
+        whose shape is a shorter prefix of the new shape is replaced by a copy with the new
+        shape, as when such an entry is set (torchrl's setter refuses it instead).
         """
         new = as_shape(value)
         self._require_unlocked("set the shape of")
@@ -99,16 +103,18 @@ class Composite(TensorSpec):
                 if spec.shape[: len(new)] != new:
                     spec._require_unlocked("set the shape of")
                     spec._check_shape_fits(new)
-            elif spec is not None and spec.shape[: len(new)] != new:
+            elif spec is not None and spec.shape[: len(new)] != new and not _takes_batch_shape(spec, new):
                 raise ValueError(
                     f"cannot set the Composite's shape to {tuple(new)}: entry {name!r} has shape "
                     f"{tuple(spec.shape)}, which does not start with it"
                 )
 
     def _apply_shape(self, new: torch.Size) -> None:
-        for spec in self._specs.values():
+        for name, spec in self._specs.items():
             if isinstance(spec, Composite) and spec.shape[: len(new)] != new:
                 spec._apply_shape(new)
+            elif isinstance(spec, NonTensor) and _takes_batch_shape(spec, new):
+                self._specs[name] = spec._rebuild(shape=new)  # a new NonTensor: the old one may be shared
         self._shape = new
 
     @property
@@ -191,6 +197,8 @@ class Composite(TensorSpec):
             spec = Composite(spec, shape=self.shape, device=self.device)
         if isinstance(spec, Composite):
             spec = self._adopt(spec)
+        if isinstance(spec, (Composite, NonTensor)) and _takes_batch_shape(spec, self.shape):
+            spec = self._widen(name, spec)
         if spec is not None and not isinstance(spec, TensorSpec):
             raise TypeError(f"entry {name!r} must be a spec or None, got {type(spec).__name__}")
         if spec is not None:
@@ -198,14 +206,29 @@ class Composite(TensorSpec):
         self._specs[name] = spec
 
     def _adopt(self, child: "Composite") -> "Composite":
-        """A nested composite without a device gets a copy on this one's device, as in torchrl.
-
-        (A nested composite with a shorter batch shape is still refused by `_check_entry`:
-        tests/specs/test_composite.py pins that; torchrl would set the parent's shape on it.)
-        """
+        """A nested composite without a device gets a copy on this one's device, as in torchrl."""
         if self.device is not None and child.device is None:
             child = child.to(self.device)
         return child
+
+    def _widen(self, name: str, child: "Composite | NonTensor") -> "Composite | NonTensor":
+        """A copy of a nested `Composite`/`NonTensor` whose shape is a shorter prefix of this
+        batch shape, with this batch shape set, as torchrl's `Composite` does ("nested
+        Composite/NonTensor with shorter shape get their shape set").
+
+        The user's spec is not changed: the entry holds the copy. A `NonTensor` gets exactly
+        the batch shape; a `Composite` whose entries do not start with it is refused
+        (`ValueError`), as its `shape` setter refuses it.
+        """
+        if isinstance(child, NonTensor):
+            return child._rebuild(shape=self.shape)
+        copy = child.clone()
+        try:
+            copy.shape = self.shape
+        except ValueError as err:
+            raise ValueError(f"entry {name!r} (a Composite of batch shape {tuple(child.shape)}) cannot take the "
+                             f"batch shape {tuple(self.shape)}: {err}") from None
+        return copy
 
     def _check_entry(self, name: str, spec: TensorSpec) -> None:
         if spec.shape[: self.ndim] != self.shape:
@@ -474,6 +497,13 @@ class Composite(TensorSpec):
             return f"Composite(shape={tuple(self.shape)}, device={self.device})"
         lines = [f"    {name}: {_indent(repr(spec))}" for name, spec in self._specs.items()]
         return "Composite(\n" + ",\n".join(lines) + f",\n    shape={tuple(self.shape)}, device={self.device})"
+
+
+def _takes_batch_shape(spec: TensorSpec, batch_shape: torch.Size) -> bool:
+    """True for a nested `Composite`/`NonTensor` whose shape is a strict prefix of `batch_shape`:
+    torchrl sets `batch_shape` on such an entry instead of refusing it."""
+    return (isinstance(spec, (Composite, NonTensor)) and spec.ndim < len(batch_shape)
+            and batch_shape[: spec.ndim] == spec.shape)
 
 
 def _as_key_list(keys: Any) -> list[Any]:

@@ -231,10 +231,10 @@ class OneHot(_DiscreteSpec):
             value = self._registered_index(value)
         index = torch.as_tensor(value, device=self.device)
         if index.is_floating_point() and not torch.equal(index, index.round()):
-            raise ValueError(f"OneHot.encode takes category indices, got non-integer values {index.tolist()}")
+            raise SpecValueError(f"OneHot.encode takes category indices, got non-integer values {index.tolist()}")
         index = index.long()
         if index.numel() and (index.min() < 0 or index.max() >= self.n):
-            raise ValueError(f"OneHot.encode: indices must lie in [0, {self.n - 1}], got {index.tolist()}")
+            raise SpecValueError(f"OneHot.encode: indices must lie in [0, {self.n - 1}], got {index.tolist()}")
         return one_hot(index, self.n, self.dtype).reshape(*index.shape[: index.ndim - self.ndim + 1], *self.shape)
 
     def _registered_index(self, value: Any) -> int:
@@ -563,7 +563,7 @@ class MultiOneHot(_DiscreteSpec):
             raise ValueError(f"MultiOneHot.encode takes {len(self.nvec)} indices per row, got shape {tuple(index.shape)}")
         nvec = torch.tensor(self.nvec, device=self.device)
         if ((index < 0) | (index >= nvec)).any():
-            raise ValueError(f"MultiOneHot.encode: indices {index.tolist()} out of range for nvec={self.nvec}")
+            raise SpecValueError(f"MultiOneHot.encode: indices {index.tolist()} out of range for nvec={self.nvec}")
         blocks = [one_hot(i, n, self.dtype) for i, n in zip(index.unbind(-1), self.nvec)]
         return torch.cat(blocks, -1)
 

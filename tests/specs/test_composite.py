@@ -54,9 +54,15 @@ class TestConstruction:
         with pytest.raises(ValueError, match=r"entry 'a' has shape \(3,\).*batch shape \(2,\); expand it with spec.expand\(2, ...\)"):
             Composite(a=Unbounded(3), shape=(2,))
 
-    def test_nested_composite_with_a_shorter_batch_shape_is_a_value_error(self):
-        with pytest.raises(ValueError, match=r"entry 'a' has shape \(\)"):
-            Composite(a=Composite(x=Unbounded((2, 1))), shape=(2,))
+    def test_nested_composite_with_a_shorter_batch_shape_takes_the_parents(self):
+        """Behaviour reference 2.2, `Composite`: "nested Composite/NonTensor with shorter shape get
+        their shape set"; the user's composite is left as it was (the entry holds a copy)."""
+        inner = Composite(x=Unbounded((2, 1)))
+        spec = Composite(a=inner, shape=(2,))
+        assert spec["a"].shape == (2,) and inner.shape == ()
+        with pytest.raises(ValueError, match=r"entry 'a' \(a Composite of batch shape \(\)\) cannot take the batch "
+                                             r"shape \(2,\): .*entry 'x' has shape \(3,\)"):
+            Composite(a=Composite(x=Unbounded(3)), shape=(2,))
 
     def test_device_mismatch_is_a_value_error_suggesting_to(self):
         with pytest.raises(ValueError, match=r"entry 'a' is on meta but the composite is on cpu; use spec.to\('cpu'\)"):

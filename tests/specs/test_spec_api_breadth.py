@@ -533,3 +533,81 @@ def test_a_scalar_spec_squeezes_like_a_zero_dim_tensor():
     assert spec.squeeze(0) == spec and spec.squeeze(-1) == spec and spec.squeeze() == spec
     with pytest.raises(IndexError, match=r"\[-1, 0\]"):
         spec.squeeze(1)
+
+
+# --- a Composite passes its batch shape down to nested composites and NonTensor entries ----------
+class TestNestedBatchShape:
+    """Behaviour reference 2.2, `Composite`: "Leaf shapes must start with the composite shape
+    (`ValueError` otherwise; nested Composite/NonTensor with shorter shape get their shape set)".
+    torchrl sets the shape on a clone when the entry's shape is a prefix of the batch shape; rldsl
+    does the same, so the spec the user passed is never changed."""
+
+    def test_a_nested_composite_with_a_shorter_shape_takes_the_batch_shape_on_a_copy(self):
+        inner = Composite(x=Unbounded((2, 3, 1)), deeper=Composite(y=OneHot(4, shape=(2, 3, 4)), shape=(2,)))
+        spec = Composite(a=inner, shape=(2, 3))
+        assert spec["a"].shape == (2, 3) and spec["a", "deeper"].shape == (2, 3)
+        assert inner.shape == () and inner["deeper"].shape == (2,)  # the user's spec is untouched
+        assert spec.rand().batch_size == (2, 3) and spec.rand()["a", "deeper"].batch_size == (2, 3)
+
+    def test_every_way_of_setting_an_entry_applies_the_rule(self):
+        spec = Composite(shape=(2,))
+        spec["a"] = Composite(x=Unbounded((2, 1)))
+        spec.update({"b": Composite(x=Unbounded((2, 1)))})
+        spec["c", "d"] = Composite(x=Unbounded((2, 1)))
+        spec["e"] = {"f": Composite(x=Unbounded((2, 1)))}
+        for key in ("a", "b", ("c", "d"), ("e", "f")):
+            assert spec[key].shape == (2,), key
+
+    def test_a_composite_whose_entries_cannot_take_the_batch_shape_is_a_value_error(self):
+        with pytest.raises(ValueError, match=r"entry 'a' \(a Composite of batch shape \(\)\) cannot take the "
+                                             r"batch shape \(2,\).*entry 'x' has shape \(3, 1\)"):
+            Composite(a=Composite(x=Unbounded((3, 1))), shape=(2,))
+
+    @pytest.mark.parametrize("inner_shape, outer_shape", [((3,), (2,)), ((5,), (2, 3)), ((2, 3), (2,))])
+    def test_only_a_shorter_prefix_is_set(self, inner_shape, outer_shape):
+        """A nested shape of the same length that differs, or that is not a prefix, is refused as
+        torchrl refuses it; a longer nested shape that starts with the batch shape is kept."""
+        inner = Composite(x=Unbounded((*inner_shape, 1)), shape=inner_shape)
+        if tuple(inner_shape[: len(outer_shape)]) == tuple(outer_shape):
+            assert Composite(a=inner, shape=outer_shape)["a"].shape == inner_shape
+        else:
+            with pytest.raises(ValueError, match="entry 'a' has shape"):
+                Composite(a=inner, shape=outer_shape)
+
+    def test_a_locked_nested_composite_is_copied_unlocked(self):
+        inner = Composite(x=Unbounded((2, 1))).lock_()
+        spec = Composite(a=inner, shape=(2,))
+        assert spec["a"].shape == (2,) and not spec["a"].is_locked and inner.is_locked and inner.shape == ()
+
+    def test_batch_shape_and_device_pass_down_together(self):
+        spec = Composite(a=Composite(x=Unbounded((2, 1))), shape=(2,), device="cpu")
+        assert spec["a"].shape == (2,) and spec["a"].device == torch.device("cpu")
+
+    def test_a_non_tensor_entry_with_a_shorter_shape_takes_the_batch_shape(self):
+        text = NonTensor(shape=(), example_data="go")
+        spec = Composite(prompt=text, obs=Unbounded((4, 3)), shape=(4,))
+        assert spec["prompt"].shape == (4,) and spec["prompt"].example_data == "go" and text.shape == ()
+        value = spec.rand()
+        assert value.batch_size == (4,) and value["prompt"] == "go" and spec.is_in(value)
+
+    def test_a_non_tensor_entry_of_the_same_length_must_match(self):
+        """`NonTensor`'s default shape is ``(1,)``: in a composite of shape ``(4,)`` it is no
+        shorter prefix, so it is refused (torchrl too); ``NonTensor(shape=())`` takes the shape."""
+        with pytest.raises(ValueError, match=r"entry 'prompt' has shape \(1,\)"):
+            Composite(prompt=NonTensor(example_data="go"), shape=(4,))
+
+    def test_the_shape_setter_passes_the_shape_down_too(self):
+        """torchrl's setter sets the new shape on nested composites; rldsl also sets it on a
+        `NonTensor` entry with a shorter prefix shape (torchrl's setter refuses that one), so
+        setting the shape later gives the same spec as building with it."""
+        text = NonTensor(shape=(), example_data="go")
+        spec = Composite(prompt=text, agent=Composite(action=OneHot(3, shape=(2, 3, 3))))
+        spec.shape = (2, 3)
+        assert spec["prompt"].shape == (2, 3) and spec["agent"].shape == (2, 3) and text.shape == ()
+        assert spec == Composite(prompt=text, agent=Composite(action=OneHot(3, shape=(2, 3, 3))), shape=(2, 3))
+
+    def test_a_refused_shape_leaves_every_entry_as_it_was(self):
+        spec = Composite(prompt=NonTensor(shape=(), example_data="go"), obs=Unbounded((2, 3)))
+        with pytest.raises(ValueError, match="entry 'obs'"):
+            spec.shape = (3,)
+        assert spec.shape == () and spec["prompt"].shape == ()

@@ -30,7 +30,7 @@ from rldsl.lang import ast
 from rldsl.lang.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from rldsl.lang.infer import Typing
 from rldsl.lang.ir import ModuleNode
-from rldsl.lang.keyflow import key_flow, unread_outputs
+from rldsl.lang.keyflow import key_flow, overwritten_inputs, unread_outputs
 from rldsl.lang.lower import Lowering
 from rldsl.lang.pysite import python_source
 from rldsl.lang.report import KeyInfo, Report
@@ -96,6 +96,7 @@ def _check(declarations: Sequence[ast.Decl], dtype: str = "f32") -> Report:
     typing.conflicts()
     typing.nested_in_tensors()
     if not any(d.is_error for d in reporter.diagnostics):
+        overwritten_inputs(modules, reporter)
         unread_outputs(scope, modules, reporter)
     keys = _keys(scope, typing)
     valid = {name: node for name, node in lowered.items() if node is not INVALID}

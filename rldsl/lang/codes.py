@@ -963,6 +963,24 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "with `value` (or the like) is probably a mistake; use the keyword that fits, or `module`.",
     ),
     CodeInfo(
+        "W0202",
+        "value wider than one number",
+        "By torchrl's convention a value head writes one number per sample: `state_value` and "
+        "`state_action_value` are `[*B, 1]`, and the losses and advantage modules read them so. A "
+        "`ValueOperator` whose network gives more (`out_features=2`) is usually a slip; when it is "
+        "meant (an ensemble, quantiles), say so by declaring the key with its width, as `key "
+        "state_action_value : f32[25]`.",
+    ),
+    CodeInfo(
+        "W0203",
+        "head bypasses the shared trunk",
+        "`ActorValueOperator` and `ActorCriticOperator` run a shared trunk, then a policy head and a "
+        "value head on what the trunk writes. A head that reads none of the trunk's outputs (it reads "
+        "`observation` where the trunk writes `hidden`) does not share anything: the trunk's work is "
+        "thrown away for it, and training does not shape the trunk through it. Make the head read "
+        "the trunk's output, or use `ActorCriticWrapper` for two separate networks.",
+    ),
+    CodeInfo(
         "W0301",
         "key written but never read",
         "A module writes a key that no module reads, that is not declared, and that is not one the "
@@ -984,6 +1002,15 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "true, at the start of each trajectory. No key of that name is declared or produced, so the "
         "noise carries over from one trajectory to the next; declare `key is_init : bool[1]` (an "
         "InitTracker transform writes it).",
+    ),
+    CodeInfo(
+        "W0304",
+        "module overwrites a key it reads",
+        "A network module that writes the key it reads (`MLP(...) : observation -> observation`) "
+        "replaces the data it was given: running it again on the same tensordict (a loss replaying "
+        "collected data, a second forward) feeds it its own output, and the observation the env gave "
+        "is lost. Write the result to a key of its own and read that key afterwards. Exploration "
+        "modules change the action in place by design and are not concerned.",
     ),
     CodeInfo(
         "W0501",

@@ -163,6 +163,28 @@ def unread_outputs(scope: Scope, modules: Mapping[str, ModuleNode], reporter: Re
                              "reads it")
 
 
+def overwritten_inputs(modules: Mapping[str, ModuleNode], reporter: Reporter) -> None:
+    """W0304 for a network module that writes a key it reads (``MLP : observation -> observation``):
+    the data it was given is gone after the call, so running it again on the same tensordict (a loss
+    replaying collected data, a second forward) feeds it its own output. Exploration modules,
+    which change the action in place by design, have no network of their own and are not concerned."""
+    seen: set[int] = set()  # a named module is also a child of the declarations that run it
+    for top in modules.values():
+        for node in top.walk():
+            if node.network is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            read = {ref.path: ref for ref in node.reads}
+            for ref in node.writes:
+                source = read.get(ref.path)
+                if source is None:
+                    continue
+                reporter.report("W0304", f"`{ref.dotted}` is read and then overwritten by the same module", ref.span,
+                                label="overwrites its own input", labels=((source.span, "read here"),),
+                                help=f"write the result to a key of its own, such as `{ref.leaf}_features`, and read "
+                                     f"that key after this module")
+
+
 def _order(scope: Scope, modules: Mapping[str, ModuleNode], uses: Mapping[str, list[str]],
            reporter: Reporter) -> list[str]:
     """Modules in typing order: after the modules they use and those that write keys they read."""

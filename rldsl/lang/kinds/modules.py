@@ -484,7 +484,30 @@ def _infer_value(ty: TypingContext, module: ModuleNode) -> None:
         return
     results = ty.run_network(module, module.network, keys(args, "in"), outputs)
     for ref, produced in zip(outputs, results or ()):
+        _one_value_per_sample(ty, module.network, ref, produced)
         ty.write(module, ref, Typed(produced, Origin.NETWORK, ty.by(module)), remedy=_NETWORK_REMEDY)
+
+
+#: The keys torchrl's losses read as one value per sample.
+_VALUE_KEYS = ("state_value", "state_action_value")
+
+
+def _one_value_per_sample(ty: TypingContext, network: Network, ref: KeyRef, produced: T.Spec) -> None:
+    """W0202 for a value key written wider than one number without a declaration saying so; shown at
+    the network's `out_features` (the last stage's, for a pipe) when it is written."""
+    if ref.leaf not in _VALUE_KEYS or ty.declared(ref.path) is not None or T.is_unknown(produced) \
+            or isinstance(produced, T.Composite) or not produced.shape:
+        return
+    width = T.dim_value(produced.shape[-1])
+    if width is None or width == 1:
+        return
+    last = network.stages[-1] if network.stages else network
+    at = last.args.span_of("out_features") if last.args is not None and "out_features" in last.args.values \
+        else network.span
+    ty.report("W0202", f"`{ref.dotted}` gets {width} numbers per sample, but a value is one", at,
+              label=f"gives {T.spec_text(produced)}", labels=((ref.span, "the value key"),),
+              help=f"give the network `out_features=1`; if {width} values are meant (an ensemble, quantiles), declare "
+                   f"`key {ref.dotted} : {T.spec_text(produced)}`")
 
 
 VALUE_OPERATOR = Kind(
@@ -516,6 +539,7 @@ def _build_joined(lo: LoweringContext, args: Args) -> ModuleNode | object:
     modules = [args[name] for name in names]
     if not all(isinstance(m, ModuleNode) for m in modules):
         return INVALID
+    _heads_read_the_trunk(lo, args, modules)
     if args.kind.name == "ActorCriticOperator":
         value = modules[-1]
         head = value.writes[0] if value.writes else None
@@ -525,6 +549,26 @@ def _build_joined(lo: LoweringContext, args: Args) -> ModuleNode | object:
                       help="make the head read the action, as in `ValueOperator(MLP(out_features=1), "
                            "in=[hidden, action])` (it then writes `state_action_value`), or use ActorValueOperator")
     return node(lo, args, [Step.of(m) for m in modules], children=tuple(modules))
+
+
+def _heads_read_the_trunk(lo: LoweringContext, args: Args, modules: list[ModuleNode]) -> None:
+    """W0203 for a head of a shared-trunk operator that reads none of the keys the trunk writes."""
+    if args.kind.name not in ("ActorValueOperator", "ActorCriticOperator"):
+        return
+    trunk, heads = modules[0], modules[1:]
+    made = {ref.path for ref in trunk.writes}
+    if not made:
+        return
+    shown = ", ".join(f"`{ref.dotted}`" for ref in trunk.writes[:3])
+    for param, head in zip(("policy_operator", "value_operator"), heads):
+        if any(ref.path in made for ref in head.reads):
+            continue
+        which = "policy" if param == "policy_operator" else "value"
+        lo.report("W0203", f"the {which} head reads none of what the shared trunk writes ({shown})",
+                  args.span_of(param), label="bypasses the trunk",
+                  labels=((args.span_of("common_operator"), f"the trunk writes {shown}"),),
+                  help=f"make the {which} head read the trunk's output ({shown}), or use ActorCriticWrapper for "
+                       f"two networks without a shared trunk")
 
 
 def _joined(name: str, summary: str, params: tuple[Param, ...], rule: str) -> Kind:

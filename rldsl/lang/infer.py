@@ -21,7 +21,9 @@ from __future__ import annotations
 import attrs
 
 from rldsl.lang import types as T
+from rldsl.lang.diagnostics import Suggestion
 from rldsl.lang.ir import DISCARD, KeyRef, ModuleNode, Network, Origin, SpecArg, Typed
+from rldsl.lang.kinds._base import Family
 from rldsl.lang.resolve import Scope
 from rldsl.lang.source import Span
 from rldsl.lang.values import Reporter
@@ -77,6 +79,7 @@ class Typing:
         #: The input specs every network (pipe or stage) was typed with: its width is the compiler's.
         self.network_inputs: dict[Network, tuple[T.Spec, ...]] = {}
         self._sites: dict[tuple[str, ...], tuple[Typed, Span]] = {}  # the first write of each key
+        self._made_by: dict[tuple[str, ...], Network] = {}  # the network that last produced each key
 
     # -- what kinds call ----------------------------------------------------------------------
 
@@ -166,6 +169,8 @@ class Typing:
                         labels=((network.span, f"returns {count}"),),
                         help="write one key per output, as in `-> loc, scale` after a NormalParamExtractor")
             return None
+        for ref in outputs:
+            self._made_by[ref.path] = network
         return results
 
     def network(self, network: Network, inputs: list[T.Spec], labels: list[str], at: Span,
@@ -354,6 +359,8 @@ class Typing:
             self._wrong_sort(ref, typed, goal, at, labels)
             return
         if not T.shapes_equal(spec.shape, goal.shape):
+            if self._width_at_its_cause(ref, typed, goal, at, labels):
+                return
             self.report("E0402", f"{typed.by} writes `{ref.dotted}` with shape {T.shape_text(spec.shape)}, but its "
                                  f"spec has shape {T.shape_text(goal.shape)}", at,
                         label=f"shape {T.shape_text(spec.shape)}",
@@ -373,6 +380,37 @@ class Typing:
             self._wrong_sort(ref, typed, goal, at, labels)
             return
         self._masked(ref, typed, goal, at, labels)
+
+    def _width_at_its_cause(self, ref: KeyRef, typed: Typed, goal: T.Spec, at: Span, labels: tuple) -> bool:
+        """E0402 at the `out_features` that sets a wrong last dim, when the value's width follows from
+        it (through a NormalParamExtractor, which halves it, and activations), with the width it must
+        have and that width as a fix. False when the cause cannot be traced (the caller reports)."""
+        spec = typed.spec
+        if not (isinstance(spec, (T.Unbounded, T.Bounded)) and isinstance(goal, (T.Unbounded, T.Bounded))
+                and spec.shape and len(spec.shape) == len(goal.shape)
+                and T.shapes_equal(spec.shape[:-1], goal.shape[:-1])):
+            return False
+        network = self._made_by.get(typed.via or ref.path) if typed.origin in (
+            Origin.NETWORK, Origin.DISTRIBUTION) else None
+        cause = _width_source(network) if network is not None else None
+        wanted = T.dim_value(goal.shape[-1])
+        if cause is None or wanted is None:
+            return False
+        stage, factor = cause
+        assert stage.args is not None
+        needed = wanted * factor
+        given = stage.args["out_features"]
+        if not stage.args.given("out_features") or not isinstance(given, int) or given == needed:
+            return False
+        halves = ", which NormalParamExtractor splits into two halves" if factor == 2 else ""
+        self.report("E0402", f"{typed.by} writes `{ref.dotted}` with shape {T.shape_text(spec.shape)}, but its spec "
+                             f"has shape {T.shape_text(goal.shape)}", stage.args.span_of("out_features"),
+                    label=f"{given} features{halves}: {needed} needed",
+                    labels=((at, f"shape {T.shape_text(spec.shape)}"), *labels),
+                    help=f"set `out_features={needed}`" + (f" ({wanted} for `loc` and {wanted} for `scale`)"
+                                                           if factor == 2 else ""),
+                    suggestion=Suggestion(stage.args.span_of("out_features"), str(needed)))
+        return True
 
     def _same_sort(self, goal: T.Spec, spec: T.Spec) -> bool:
         if T.domain(goal) != T.domain(spec):
@@ -457,6 +495,27 @@ def _same_tensor(a: T.Spec, b: T.Spec) -> bool:
     if isinstance(a, T.Composite) or isinstance(b, T.Composite):
         return specs_equal(a, b)
     return a.dtype == b.dtype and T.shapes_equal(a.shape, b.shape)
+
+
+def _width_source(network: Network) -> tuple[Network, int] | None:
+    """The stage whose `out_features` sets a network's output width, and the factor from it to that
+    width (1/2 per NormalParamExtractor after it: the result is how many times wider it must be);
+    None when a stage in between changes the width in another way."""
+    factor = 1
+    stages = list(network.stages or (network,))
+    while stages:
+        stage = stages.pop()
+        if stage.stages:
+            stages.extend(stage.stages)
+            continue
+        kind = stage.kind
+        if kind is None or stage.args is None:
+            return None
+        if kind.name == "NormalParamExtractor":
+            factor *= 2
+        elif kind.family is not Family.ACTIVATION:
+            return (stage, factor) if "out_features" in stage.args.values else None
+    return None
 
 
 def _shape_help(spec: T.Spec, goal: T.Spec) -> str:

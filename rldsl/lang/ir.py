@@ -217,6 +217,7 @@ class Typed:
     origin: Origin
     by: str = ""  # what wrote it, in words: "`policy`", "`MLP`"
     dist: str = ""  # the distribution's name, for Origin.DISTRIBUTION
+    via: tuple[str, ...] = ()  # the key whose width this value's width follows (a distribution's `loc`)
 
 
 #: The output key tensordict's modules throw away (``-> _, scale``): a network's output nobody keeps.

@@ -128,10 +128,16 @@ def compile_dtype_fits(ty: TypingContext, spec: T.Spec, label: str, owner: str, 
     fixed = T.spec_text(attrs.evolve(spec, dtype=wanted))
     other = (f", or compile with the matching dtype (`rldsl compile --dtype {spec.dtype}`, "
              f"`rldsl.compile(..., dtype=\"{spec.dtype}\")`)" if spec.dtype in COMPILE_DTYPES else "")
+    cast = ("torchrl's `DoubleToFloat` transform on the env" if (spec.dtype, wanted) == ("f64", "f32")
+            else f"`.to(torch.{_TORCH_DTYPES.get(wanted, wanted)})`")
     ty.report("E0515", f"{owner}'s weights are {wanted} (the compile dtype), but it reads {label} as {spec.dtype}", at,
               label=f"{label} is {T.spec_text(spec)}",
-              help=f"declare the input in the compile dtype, as `{fixed}`{other}")
+              help=f"cast the data to {wanted} before the model ({cast}) and declare it as `{fixed}`{other}")
     return False
+
+
+#: The language's float dtypes by torch's names, for the casts hints name.
+_TORCH_DTYPES = {"f16": "float16", "bf16": "bfloat16", "f32": "float32", "f64": "float64"}
 
 
 def last_dims(ty: TypingContext, inputs: list[T.Spec], labels: list[str], owner: str, at: Span) -> tuple | None:

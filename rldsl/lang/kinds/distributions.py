@@ -225,8 +225,11 @@ def _mask_fits(ty: TypingContext, kind: Kind, params: dict[str, tuple[T.Spec, Ke
     if T.is_unknown(spec):
         return False
     if isinstance(spec, T.Composite) or spec.dtype != "bool" or not T.shapes_equal(spec.shape, logits.shape):
+        # the cause is the mask's spec: shown at its declaration (or its writer), the use as a label
+        source = ty.source(ref.path)
+        at, labels = (source[1], ((ref.span, f"read as the mask of {kind.name}"),)) if source else (ref.span, ())
         ty.report("E0507", f"the mask `{ref.dotted}` must be bool{T.shape_text(logits.shape)} (one entry per logit), "
-                           f"but it is {T.spec_text(spec)}", ref.span, label="not a fitting mask",
+                           f"but it is {T.spec_text(spec)}", at, label="not a fitting mask", labels=labels,
                   help=f"declare `key {ref.dotted} : bool{T.shape_text(logits.shape)}`")
         return False
     return True

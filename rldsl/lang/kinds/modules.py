@@ -379,11 +379,16 @@ def _infer_probabilistic(ty: TypingContext, module: ModuleNode) -> None:
         else:
             ty.write(module, out, Typed(sample, Origin.DISTRIBUTION, ty.by(module), dist.kind.name), checked=True)
     else:
-        typed = Typed(sample, Origin.DISTRIBUTION, ty.by(module), dist.kind.name)
+        widest = next((params[name][1].path for name in _WIDTH_PARAMS if name in params), ())
+        typed = Typed(sample, Origin.DISTRIBUTION, ty.by(module), dist.kind.name, via=widest)
         ty.write(module, out, typed, target=target, remedy=_DIST_REMEDY, at=dist.span)
     if args["return_log_prob"] is True:
         log_prob_key = args["log_prob_key"] if isinstance(args["log_prob_key"], KeyRef) else log_prob_ref(out)
         ty.write(module, log_prob_key, Typed(log_prob, Origin.COPY, ty.by(module)))
+
+
+#: The distribution parameter whose width a sample's width follows (the first one present).
+_WIDTH_PARAMS = ("loc", "param", "logits", "probs")
 
 
 def _same_domain(sample: T.Spec, spec: T.Spec) -> bool:

@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
     check.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     check.add_argument("--print-types", action="store_true", help="also print the inferred spec of every key")
+    check.add_argument("--explain-types", action="store_true",
+                       help="also print why each key has its spec: the rules of its writer and the keys it read")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour the text output (default: auto, on a terminal only)")
     check.add_argument("--dtype", choices=("f32", "f64"), default="f32",
@@ -179,10 +181,11 @@ def _check(args: argparse.Namespace) -> int:
         _say(problem)
         return EXIT_USAGE
     checked = [_check_one(path, read_limits(args), args.dtype) for path in args.files]
+    types = "explain" if args.explain_types else args.print_types
     if args.format == "json":
-        _print_json(checked, args.print_types, sys.stdout)
+        _print_json(checked, types, sys.stdout)
     else:
-        _print_text(checked, args.print_types, _use_color(args.color, sys.stdout), sys.stdout)
+        _print_text(checked, types, _use_color(args.color, sys.stdout), sys.stdout)
     if any(item.problem for item in checked):
         return EXIT_USAGE
     reports = [item.report for item in checked]
@@ -206,7 +209,8 @@ def _use_color(choice: str, stream: TextIO) -> bool:
     return bool(isatty and isatty())
 
 
-def _print_text(checked: list[_Checked], types: bool, color: bool, out: TextIO) -> None:
+def _print_text(checked: list[_Checked], types: bool | str, color: bool, out: TextIO) -> None:
+    """Diagnostics (or "ok"), then with ``types`` every key's spec (``"explain"``: and why)."""
     from rldsl.lang.render import render_text
 
     for item in checked:
@@ -220,7 +224,10 @@ def _print_text(checked: list[_Checked], types: bool, color: bool, out: TextIO) 
     elif readable:
         count = len(readable)
         print(f"ok: {count} file{'s' if count != 1 else ''} checked, no problems found", file=out)
-    if types:
+    if types == "explain":
+        for item in readable:
+            _explain_types(item, out)
+    elif types:
         for item in readable:
             _print_types(item, out)
 
@@ -242,7 +249,16 @@ def _print_types(item: _Checked, out: TextIO) -> None:
         print(f"  {name:<{width}}  {spec:<{spec_width}}  {source}".rstrip(), file=out)
 
 
-def _print_json(checked: list[_Checked], types: bool, out: TextIO) -> None:
+def _explain_types(item: _Checked, out: TextIO) -> None:
+    print(f"\ntypes in {item.path}, and why:", file=out)
+    if not item.report.checked:
+        print("  (not checked: fix the syntax errors first)", file=out)
+        return
+    text = item.report.explain_types()
+    print("\n".join(f"  {line}" for line in text.splitlines()) if text else "  (no keys)", file=out)
+
+
+def _print_json(checked: list[_Checked], types: bool | str, out: TextIO) -> None:
     from rldsl.lang.render import escape_json
 
     files = []
@@ -256,7 +272,7 @@ def _print_json(checked: list[_Checked], types: bool, out: TextIO) -> None:
             entry.update(errors=len(report.errors), warnings=len(report.warnings), checked=report.checked)
             diagnostics += [d.to_dict() for d in report.diagnostics]
             if types:
-                entry["types"] = report.types_json()
+                entry["types"] = report.types_json(explain=types == "explain")
         files.append(entry)
     errors = sum(1 for d in diagnostics if d["severity"] == "error")
     document = {"files": files, "diagnostics": diagnostics, "errors": errors, "warnings": len(diagnostics) - errors}

@@ -33,7 +33,7 @@ from rldsl.lang.ir import ModuleNode
 from rldsl.lang.keyflow import key_flow, overwritten_inputs, unread_outputs
 from rldsl.lang.lower import Lowering
 from rldsl.lang.pysite import python_source
-from rldsl.lang.report import KeyInfo, Report
+from rldsl.lang.report import KeyInfo, Reason, Report
 from rldsl.lang.resolve import Scope
 from rldsl.lang.source import SourceFile
 from rldsl.lang.types import spec_text
@@ -112,10 +112,12 @@ def _keys(scope: Scope, typing: Typing) -> tuple[KeyInfo, ...]:
         writers = typing.writers.get(path)
         if writers:
             source += "; written by " + ", ".join(dict.fromkeys(writers))
-        out.append(KeyInfo(path, declared.spec, source))
+        written = typing.reasons.get(path)
+        why = attrs.evolve(written, line=declared.span.line) if written is not None else Reason(line=declared.span.line)
+        out.append(KeyInfo(path, declared.spec, source, why))
     for path, (typed, _) in typing.types.items():
         writers = ", ".join(dict.fromkeys(typing.writers.get(path, [typed.by])))
-        out.append(KeyInfo(path, typed.spec, f"written by {writers}"))
+        out.append(KeyInfo(path, typed.spec, f"written by {writers}", typing.reasons.get(path, Reason())))
     return tuple(out)
 
 

@@ -22,8 +22,9 @@ import attrs
 
 from rldsl.lang import types as T
 from rldsl.lang.diagnostics import Suggestion
-from rldsl.lang.ir import DISCARD, KeyRef, ModuleNode, Network, Origin, SpecArg, Typed
+from rldsl.lang.ir import DISCARD, Dist, KeyRef, ModuleNode, Network, Origin, SpecArg, Typed
 from rldsl.lang.kinds._base import Family
+from rldsl.lang.report import Reason
 from rldsl.lang.resolve import Scope
 from rldsl.lang.source import Span
 from rldsl.lang.values import Reporter
@@ -80,6 +81,9 @@ class Typing:
         self.network_inputs: dict[Network, tuple[T.Spec, ...]] = {}
         self._sites: dict[tuple[str, ...], tuple[Typed, Span]] = {}  # the first write of each key
         self._made_by: dict[tuple[str, ...], Network] = {}  # the network that last produced each key
+        #: Why each written key has its spec (its first writer's rules and reads), for --explain-types.
+        self.reasons: dict[tuple[str, ...], Reason] = {}
+        self._stage_specs: dict[Network, tuple[tuple[T.Spec, ...], tuple[T.Spec, ...]]] = {}
 
     # -- what kinds call ----------------------------------------------------------------------
 
@@ -193,6 +197,8 @@ class Typing:
         else:
             assert network.kind is not None and network.kind.infer is not None
             current = network.kind.infer(self, network, inputs, labels, at)
+            if current is not None:
+                self._stage_specs.setdefault(network, (tuple(inputs), tuple(current)))
         if current is not None and network.name is not None:
             self._same_inputs(network, inputs, use or at)
         return current
@@ -264,6 +270,8 @@ class Typing:
             self.land(ref, typed, declared.spec, declared.span, at, remedy)
         self._batch_of_parent(ref, typed.spec, at)
         self._sites.setdefault(ref.path, (typed, at))
+        if ref.path not in self.reasons:
+            self.reasons[ref.path] = _reason(node, ref, at, self._stage_specs)
         self.writers.setdefault(ref.path, []).append(typed.by)
         if self._frames:
             self._frames[-1][ref.path] = typed.spec
@@ -495,6 +503,59 @@ def _same_tensor(a: T.Spec, b: T.Spec) -> bool:
     if isinstance(a, T.Composite) or isinstance(b, T.Composite):
         return specs_equal(a, b)
     return a.dtype == b.dtype and T.shapes_equal(a.shape, b.shape)
+
+
+def _reason(node: ModuleNode, ref: KeyRef, at: Span,
+            stage_specs: dict[Network, tuple[tuple[T.Spec, ...], tuple[T.Spec, ...]]]) -> Reason:
+    """Why ``node`` writes ``ref`` with its spec: each step that made the value, with the arguments
+    that bind its sizes and the specs in and out (``MLP(out_features=2): f32[3] -> f32[2]``), the
+    type rules of those kinds in words, and the keys the module reads."""
+    steps, rules = [], []
+    if node.kind is not None and node.kind.rule:
+        rules.append(f"{node.kind.name}: {node.kind.rule}")
+    stages = list(node.network.stages or (node.network,)) if node.network is not None else []
+    while stages:
+        stage = stages.pop(0)
+        if stage.stages:
+            stages[:0] = stage.stages
+        elif stage.kind is not None:
+            rules.append(f"{stage.kind.name}: {stage.kind.rule}")
+            typed = stage_specs.get(stage)
+            if typed is not None:
+                steps.append(f"{_call_text(stage.kind.name, stage.args)}: {_specs_text(typed[0])} -> "
+                             f"{_specs_text(typed[1])}")
+    dist = node.args.values["dist"].value if node.args is not None and "dist" in node.args.values else None
+    if isinstance(dist, Dist):
+        rules.append(f"{dist.kind.name}: {dist.kind.rule}")
+        steps.append(f"{_call_text(dist.kind.name, dist.args)} samples it")
+    inputs = tuple(dict.fromkeys(r.path for r in (*node.inner_reads, *node.reads) if r.path != ref.path))
+    return Reason(tuple(rules), inputs, at.line, tuple(steps))
+
+
+def _specs_text(specs: tuple[T.Spec, ...]) -> str:
+    return ", ".join(T.spec_text(spec) for spec in specs) or "()"
+
+
+def _call_text(name: str, args: object) -> str:
+    """A kind and the arguments the text gave it, as written: ``MLP(out_features=2, num_cells=[64])``."""
+    values = getattr(args, "values", {})
+    given = [f"{key}={_value_text(arg.value)}" for key, arg in values.items() if arg.given]
+    return f"{name}({', '.join(given)})"
+
+
+def _value_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return T.number_text(value)
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_value_text(item) for item in value) + "]"
+    if isinstance(value, KeyRef):
+        return value.dotted
+    kind = getattr(value, "kind", None) or getattr(value, "name", None)
+    return getattr(kind, "name", None) or (kind if isinstance(kind, str) else "...")
 
 
 def _width_source(network: Network) -> tuple[Network, int] | None:

@@ -28,7 +28,19 @@ from rldsl.lang.render import escape_json, render_json, render_text
 from rldsl.lang.source import SourceFile
 from rldsl.lang.types import Spec, spec_text
 
-__all__ = ["KeyInfo", "Report"]
+__all__ = ["KeyInfo", "Reason", "Report"]
+
+
+@attrs.frozen(slots=True)
+class Reason:
+    """Why a key has its spec: the type rules of the module that wrote it (its kind, the stages of its
+    network, its distribution), the keys that module read, and where the key was declared or written
+    (``rldsl check --explain-types``). A declared key has no rules: its declaration is the reason."""
+
+    rules: tuple[str, ...] = ()
+    inputs: tuple[tuple[str, ...], ...] = ()
+    line: int | None = None
+    steps: tuple[str, ...] = ()  # each step with its arguments and specs: `MLP(out_features=2): f32[3] -> f32[2]`
 
 
 @attrs.frozen(slots=True)
@@ -38,6 +50,7 @@ class KeyInfo:
     path: tuple[str, ...]
     spec: Spec
     source: str  # "declared", "env `pendulum`", "written by `policy`", or both
+    why: Reason = Reason()
 
     @property
     def dotted(self) -> str:
@@ -84,9 +97,31 @@ class Report:
         """The diagnostics as text, with source lines and carets (empty when there are none)."""
         return render_text(self.diagnostics, self.sources, color=color)
 
-    def types_json(self) -> list[dict[str, str]]:
-        """Every key as JSON data: ``{"key": ..., "spec": ..., "source": ...}``, in the order of :attr:`keys`."""
-        return [{"key": k.dotted, "spec": spec_text(k.spec), "source": k.source} for k in self.keys]
+    def types_json(self, *, explain: bool = False) -> list[dict[str, object]]:
+        """Every key as JSON data: ``{"key": ..., "spec": ..., "source": ...}``, in the order of :attr:`keys`;
+        with ``explain``, also ``"why"``: the rules that give the spec, the keys read and the line."""
+        rows: list[dict[str, object]] = []
+        for k in self.keys:
+            row: dict[str, object] = {"key": k.dotted, "spec": spec_text(k.spec), "source": k.source}
+            if explain:
+                row["why"] = {"steps": list(k.why.steps), "rules": list(k.why.rules),
+                              "inputs": [".".join(p) for p in k.why.inputs], "line": k.why.line}
+            rows.append(row)
+        return rows
+
+    def explain_types(self) -> str:
+        """Each key with its spec and why it has it, as ``rldsl check --explain-types`` prints them: the
+        rules of its writer and the specs of the keys it read, so the chain can be followed key by key."""
+        specs = {k.path: spec_text(k.spec) for k in self.keys}
+        lines = []
+        for k in self.keys:
+            where = f" (line {k.why.line})" if k.why.line is not None else ""
+            lines.append(f"{k.dotted} : {specs[k.path]}  <- {k.source}{where}")
+            lines += [f"    by {step}" for step in k.why.steps]
+            if k.why.inputs:
+                read = ", ".join(f"{'.'.join(p)} : {specs.get(p, '?')}" for p in k.why.inputs)
+                lines.append(f"    from {read}")
+        return "\n".join(lines)
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The diagnostics and key types as a JSON document."""

@@ -932,8 +932,8 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "distribution parameter not known to be in its domain",
         "Some distribution parameters have a domain: a normal distribution's `scale` is positive, "
         "`probs` lie in [0, 1]. The checker follows value ranges through networks (a linear layer's "
-        "output can be anything; `Tanh` is in [-1, 1]; `Softplus`, `ReLU` and `NormalParamExtractor`'s "
-        "scale are at least 0) and through declarations (`f32[2] in [1e-4, inf]`), and the value read "
+        "output can be anything; `Tanh` is in [-1, 1]; `Softplus` and `NormalParamExtractor`'s scale "
+        "are positive, while `ReLU` gives 0 itself, which no scale may be) and through declarations (`f32[2] in [1e-4, inf]`), and the value read "
         "must be known to lie in the domain, else torch refuses it or the log-probabilities turn NaN "
         "during training. The error is shown where the value is produced: end the network with the "
         "mapping that guarantees the domain (`NormalParamExtractor()`, `>> Softplus()`), read "

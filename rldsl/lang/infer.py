@@ -120,6 +120,10 @@ class Typing:
         declared = self.scope.declared.get(path)
         return (declared.spec, declared.span, "declared") if declared is not None else None
 
+    def producer(self, path: tuple[str, ...]) -> Network | None:
+        """The network that last produced a key, or None."""
+        return self._made_by.get(path)
+
     def by(self, node: ModuleNode) -> str:
         """How a writer is named in messages: its declaration, else its kind."""
         if node.name is not None:

@@ -30,10 +30,10 @@ def scale_actor(scale_net: str, scale_key: str = "scale") -> str:
 
 @pytest.mark.parametrize("scale_net", [
     "MLP(out_features=1) >> Softplus()",
-    "MLP(out_features=1) >> ReLU()",
+    "MLP(out_features=1) >> Sigmoid()",
     "MLP(out_features=1, activation_class=Softplus, activate_last_layer=true)",
     "MLP(out_features=2) >> NormalParamExtractor() >> Softplus()",
-], ids=["softplus", "relu", "softplus-last-layer", "extractor-then-softplus"])
+], ids=["softplus", "sigmoid", "softplus-last-layer", "extractor-then-softplus"])
 def test_a_scale_made_nonnegative_by_the_network_is_accepted(scale_net: str) -> None:
     if "NormalParamExtractor" in scale_net:  # the extractor's two outputs: keep the scale, drop the loc
         text = ("module loc_net = MLP(out_features=1) : observation -> loc\n"
@@ -60,6 +60,19 @@ def test_a_scale_that_can_be_negative_is_an_error_where_it_is_made(scale_net: st
     assert "TanhNormal's `scale` must be positive" in error.message and "`scale_net`" in error.message
     assert [(label.span.line - 3, label.message) for label in error.labels] == [(3, "read as `scale` by TanhNormal")]
     assert "NormalParamExtractor()" in error.help and "Softplus" in error.help
+
+
+@pytest.mark.parametrize("scale_net", ["MLP(out_features=1) >> ReLU()",
+                                       "MLP(out_features=1, activation_class=ReLU, activate_last_layer=true)"],
+                         ids=["stage", "last-layer"])
+def test_a_relu_scale_is_an_error_since_it_reaches_zero(scale_net: str) -> None:
+    """ReLU's outputs lie in [0, inf] like Softplus's, but ReLU gives 0 itself for every negative
+    input, which torch's Normal refuses as a scale (rldsl's choice: Softplus and sigmoid count as
+    positive, as their zeros only come from float underflow)."""
+    found = check(scale_actor(scale_net)).diagnostics
+    assert [(d.code, d.span.line - 3) for d in found] == [("E0711", 2)]
+    assert found[0].message.endswith("which can be 0")
+    assert "ReLU gives exactly 0" in found[0].help and "Softplus" in found[0].help
 
 
 def test_a_declared_scale_must_be_declared_positive() -> None:

@@ -73,6 +73,9 @@ class TypingContext(Reports, Protocol):
         declaration it lands in), where, and who wrote it; for data nobody writes, its declaration
         ("declared"). None for a key neither written nor declared."""
 
+    def producer(self, path: tuple[str, ...]) -> Network | None:
+        """The network that last produced a key, or None (data, or a module without a network)."""
+
     def by(self, node: ModuleNode) -> str:
         """How a writer is named in messages: `` `policy` ``, or its kind."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from rldsl.lang import types as T
-from rldsl.lang.ir import Args, Dist, KeyRef
+from rldsl.lang.ir import Args, Dist, KeyRef, Network
 from rldsl.lang.kinds._base import ArgType, DistInfo, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.source import Span
@@ -157,8 +157,14 @@ def _in_domain(ty: TypingContext, kind: Kind, name: str, spec: T.Spec, ref: KeyR
     if T.is_unknown(produced) or isinstance(produced, T.Composite):
         return True
     bounds = T.bounds_of(produced) if isinstance(produced, T.Bounded) else ([-math.inf], [math.inf])
-    if bounds is None or (min(bounds[0]) >= low and max(bounds[1]) <= high):
+    if bounds is None:
         return True
+    reaches_zero = name == "scale" and min(bounds[0]) == 0 and _ends_with_relu(ty.producer(ref.path))
+    if min(bounds[0]) >= low and max(bounds[1]) <= high and not reaches_zero:
+        return True
+    if reaches_zero:
+        words, remedy = "positive", ("ReLU gives exactly 0 for every negative input, and a zero scale is refused: use "
+                                     "`>> Softplus()`, or `NormalParamExtractor()` (its scale is at least `scale_lb`)")
     if writer == "declared":
         what = "declared as"
         box = T.Bounded(produced.shape, produced.dtype, 1e-4 if name == "scale" else low, high)
@@ -166,9 +172,25 @@ def _in_domain(ty: TypingContext, kind: Kind, name: str, spec: T.Spec, ref: KeyR
     else:
         what = f"written by {writer} as"
     ty.report("E0711", f"{kind.name}'s `{name}` must be {words}, but `{ref.dotted}` is {what} "
-                       f"{T.spec_text(produced)}, which can be outside", where,
+                       f"{T.spec_text(produced)}, which can be {'0' if reaches_zero else 'outside'}", where,
               label=f"not known to be {words}", labels=((ref.span, f"read as `{name}` by {kind.name}"),),
               help=remedy)
+    return False
+
+
+def _ends_with_relu(network: Network | None) -> bool:
+    """Whether a network's output comes last out of a ReLU (a stage, or an MLP's activated last layer),
+    whose range [0, inf] includes 0 itself, unlike Softplus or a sigmoid."""
+    while network is not None and network.stages:
+        network = network.stages[-1]
+    if network is None or network.kind is None or network.args is None:
+        return False
+    if network.kind.name == "ReLU":
+        return True
+    values = network.args.values
+    if "activate_last_layer" in values and values["activate_last_layer"].value is True:
+        activation = values["activation_class"].value if "activation_class" in values else None
+        return isinstance(activation, Kind) and activation.name == "ReLU"
     return False
 
 

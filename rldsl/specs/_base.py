@@ -123,6 +123,35 @@ def squeezed_shape(shape: torch.Size, dim: int | None, protected_last: bool) -> 
     return torch.Size((*shape[:position], *shape[position + 1:]))
 
 
+def flattened_shape(shape: torch.Size, start_dim: int, end_dim: int) -> torch.Size:
+    """`shape` with dims `start_dim..end_dim` merged into one, by `torch.flatten`'s rule."""
+    try:
+        return torch.empty(shape, device="meta").flatten(start_dim, end_dim).shape
+    except (IndexError, RuntimeError, TypeError) as err:
+        raise IndexError(f"cannot flatten dims {start_dim}..{end_dim} of a spec of shape {tuple(shape)}: "
+                         f"{err}") from None
+
+
+def unflattened_shape(shape: torch.Size, dim: int, sizes: Any) -> torch.Size:
+    """`shape` with dim `dim` split into `sizes` (one may be -1), by `torch.unflatten`'s rule."""
+    try:
+        return torch.empty(shape, device="meta").unflatten(dim, tuple(sizes)).shape
+    except (IndexError, RuntimeError, TypeError) as err:
+        raise ValueError(f"cannot unflatten dim {dim} of a spec of shape {tuple(shape)} into {sizes!r}: "
+                         f"{err}") from None
+
+
+#: The most outcomes `enumerate` lists; beyond it the list would not fit in memory in practice.
+MAX_ENUMERATED_OUTCOMES = 2**24
+
+
+def check_enumerable(count: int, owner: str) -> None:
+    """Refuse to list more than `MAX_ENUMERATED_OUTCOMES` outcomes, saying how many there are."""
+    if count > MAX_ENUMERATED_OUTCOMES:
+        raise ValueError(f"{owner}.enumerate: the spec has {count} outcomes, more than the {MAX_ENUMERATED_OUTCOMES} "
+                         f"rldsl lists at once; count them with cardinality() or draw some with rand()")
+
+
 def as_device(device: Any) -> torch.device:
     """Normalise a device argument; `None` means torch's default device.
 
@@ -458,6 +487,45 @@ class TensorSpec(abc.ABC):
         dim = dim % self.ndim
         lead = (slice(None),) * dim
         return tuple(self[(*lead, index)] for index in range(self.shape[dim]))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "TensorSpec":
+        """Dims `start_dim..end_dim` merged into one, as `torch.flatten` (torchrl: "Flattens a
+        ``TensorSpec``"). The event dim of one-hot and bit-vector specs cannot be merged.
+
+        >>> from rldsl.specs import Unbounded
+        >>> Unbounded((2, 3, 4)).flatten(0, 1).shape
+        torch.Size([6, 4])
+        """
+        return self.reshape(flattened_shape(self.shape, start_dim, end_dim))
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> "TensorSpec":
+        """Dim `dim` split into `sizes`, as `torch.unflatten` (torchrl: "Unflattens a ``TensorSpec``").
+
+        >>> from rldsl.specs import Unbounded
+        >>> Unbounded((6, 4)).unflatten(0, (2, 3)).shape
+        torch.Size([2, 3, 4])
+        """
+        return self.reshape(unflattened_shape(self.shape, dim, sizes))
+
+    # --- counting, listing and indexing outcomes -------------------------------------------------
+    def cardinality(self) -> int | float:
+        """The number of outcomes (torchrl: "the number of possible outcomes in a spec").
+
+        Defined by the finite specs; the others raise `SpecUndefinedError`, as torchrl raises
+        `NotImplementedError` there.
+        """
+        raise SpecUndefinedError(f"{type(self).__name__} has no cardinality")
+
+    def enumerate(self, use_mask: bool = False) -> Any:
+        """Every outcome, stacked along a new first dim (torchrl: "Returns all the samples that
+        can be obtained from the TensorSpec ... This method is only implemented for discrete specs").
+        """
+        raise SpecUndefinedError(f"{type(self).__name__} has no finite set of outcomes to enumerate")
+
+    def index(self, index: Any, tensor_to_index: Any) -> Any:
+        """The entries of `tensor_to_index` that the value `index` of this spec selects (torchrl:
+        "Indexes the input tensor"); defined by the discrete specs."""
+        raise SpecUndefinedError(f"{type(self).__name__}.index is not defined: its values do not select entries")
 
     def _reshape(self, shape: torch.Size) -> "TensorSpec":
         """A copy with the same elements laid out in `shape` (only size-1 dims added or removed)."""

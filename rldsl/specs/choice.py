@@ -25,23 +25,8 @@ from typing import Any
 import torch
 from tensordict import NonTensorData, NonTensorStack, is_non_tensor
 
-from rldsl.specs._base import SpecUndefinedError, TensorSpec, as_device
-from rldsl.specs.nontensor import NonTensor
-
-
-def same_data(first: Any, second: Any) -> bool:
-    """True when two pieces of Python data (or tensors) are equal, never raising.
-
-    Tensors compare by shape and values; other objects by ``==`` (a result that is no plain
-    truth value, such as a numpy array's, counts as different).
-    """
-    if isinstance(first, torch.Tensor) or isinstance(second, torch.Tensor):
-        return (isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor)
-                and first.shape == second.shape and bool((first == second).all()))
-    try:
-        return bool(first == second)
-    except (TypeError, ValueError, RuntimeError):
-        return False
+from rldsl.specs._base import SpecUndefinedError, TensorSpec, as_device, check_enumerable
+from rldsl.specs.nontensor import NonTensor, same_data
 
 
 def data_items(value: Any) -> list[Any] | None:
@@ -165,6 +150,33 @@ class Choice(TensorSpec):
         """The choices' dtype check (they share one dtype)."""
         self.choices[0].type_check(value, key)
 
+    # --- counting, listing and indexing outcomes -------------------------------------------------
+    def cardinality(self) -> int | float:
+        """The number of choices for non-tensor data, else the sum of the choices' cardinalities
+        (as torchrl's `Choice.cardinality`; outcomes two choices share are counted twice)."""
+        if self._holds_data:
+            return self.num_choices
+        return sum(choice.cardinality() for choice in self.choices)
+
+    def enumerate(self, use_mask: bool = False) -> Any:
+        """Every choice's outcomes, choice after choice, stacked along a new first dim: a tensor (a
+        TensorDict for composites), or a `NonTensorStack` of the choices' data for non-tensor
+        choices. torchrl returns a Python list of the same outcomes; a stacked value also fits
+        a `Composite`'s enumeration.
+
+        >>> from rldsl.specs import Categorical
+        >>> Choice([Categorical(2), Categorical(3)]).enumerate()
+        tensor([0, 1, 0, 1, 2])
+        """
+        check_enumerable(self.cardinality(), "Choice")
+        if self._holds_data:
+            return torch.stack([choice.rand() for choice in self.choices])
+        return torch.cat([choice.enumerate(use_mask) for choice in self.choices])
+
+    def index(self, index: Any, tensor_to_index: Any) -> Any:
+        """Not defined (torchrl: "index is not implemented for Choice")."""
+        raise SpecUndefinedError("Choice.index is not defined: index with the chosen spec (spec.choices[i]) instead")
+
     # --- spec algebra: every choice transformed alike ------------------------------------------
     def _each(self, transform: Any) -> "Choice":
         return Choice([transform(choice) for choice in self.choices])
@@ -211,7 +223,7 @@ class Choice(TensorSpec):
 
     def _same_domain(self, other: TensorSpec) -> bool:
         return self.num_choices == other.num_choices and all(
-            _same_choice(mine, theirs) for mine, theirs in zip(self.choices, other.choices))
+            mine == theirs for mine, theirs in zip(self.choices, other.choices))
 
     def __eq__(self, other: object) -> bool:
         """Equal when the choices are equal in order (non-tensor choices: their example data too)."""
@@ -239,15 +251,6 @@ def _check_alike(specs: list[TensorSpec]) -> None:
                 shown = (tuple(mine), tuple(theirs)) if attribute == "shape" else (mine, theirs)
                 raise ValueError(f"every choice must have the same {attribute}: choice 0 has {shown[0]}, "
                                  f"choice {position} has {shown[1]}")
-
-
-def _same_choice(first: TensorSpec, second: TensorSpec) -> bool:
-    """Equal specs; `NonTensor` specs must also hold equal example data (their equality ignores it)."""
-    if first != second:
-        return False
-    if isinstance(first, NonTensor):
-        return same_data(first.example_data, second.example_data)
-    return True
 
 
 def _indent(text: str) -> str:

@@ -8,6 +8,7 @@ shape is a shorter prefix of the batch shape takes the batch shape (on a copy), 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
@@ -16,10 +17,12 @@ from tensordict import TensorDict, TensorDictBase
 
 from rldsl.specs._base import (
     SpecKeyError,
+    SpecUndefinedError,
     TensorSpec,
     as_device,
     as_shape,
     batch_dims,
+    check_enumerable,
     expanded_shape,
     indexed_shape,
     squeezed_shape,
@@ -372,6 +375,39 @@ class Composite(TensorSpec):
                 raise ValueError(f"Composite.encode: entry {name!r} has no spec (None), so it cannot be encoded")
             entries[name] = spec.encode(item)
         return TensorDict(entries, batch_size=self.shape, device=self.device)
+
+    # --- counting, listing and indexing outcomes -------------------------------------------------
+    def cardinality(self) -> int | float:
+        """The product of the entries' cardinalities (torchrl: "the cardinality of a composite
+        spec is the cartesian product of all possible outcomes"); `None` entries are skipped, and
+        a composite without any spec has cardinality 0, as torchrl's."""
+        specs = [spec for spec in self._specs.values() if spec is not None]
+        if not specs:
+            return 0
+        return math.prod(spec.cardinality() for spec in specs)
+
+    def enumerate(self, use_mask: bool = False) -> TensorDict:
+        """Every combination of one outcome per entry (the first entry varies slowest): a
+        TensorDict of batch size ``(count, *shape)``; `None` entries are left out.
+
+        As in torchrl, each entry's outcomes fill the batch dims alike. A composite without any
+        spec gives an empty TensorDict of batch size ``(0, *shape)`` (torchrl's has ``shape``).
+
+        >>> from rldsl.specs import Categorical
+        >>> Composite(a=Categorical(2), b=Categorical(3)).enumerate()["b"]
+        tensor([0, 1, 2, 0, 1, 2])
+        """
+        outcomes = {name: spec.enumerate(use_mask) for name, spec in self._specs.items() if spec is not None}
+        if not outcomes:
+            return TensorDict({}, batch_size=(0, *self.shape), device=self.device)
+        check_enumerable(math.prod(len(values) for values in outcomes.values()), "Composite")
+        picks = torch.meshgrid(*(torch.arange(len(values)) for values in outcomes.values()), indexing="ij")
+        entries = {name: values[pick.reshape(-1)] for (name, values), pick in zip(outcomes.items(), picks)}
+        return TensorDict(entries, batch_size=(picks[0].numel(), *self.shape), device=self.device)
+
+    def index(self, index: Any, tensor_to_index: Any) -> Any:
+        """Not defined (torchrl: "`index` is not implemented for Composite specs.")."""
+        raise SpecUndefinedError("Composite.index is not defined: index with an entry's spec (spec[key].index)")
 
     # --- spec algebra ---------------------------------------------------------------------
     def _index(self, index: Any) -> "Composite":

@@ -12,6 +12,7 @@ import torch
 
 from rldsl.specs._base import (
     ContinuousBox,
+    SpecUndefinedError,
     TensorSpec,
     as_device,
     as_dtype,
@@ -142,6 +143,23 @@ class Unbounded(TensorSpec):
             return torch.empty(full, dtype=torch.int64, device=self.device).random_().to(torch.uint64)
         # `to=None` draws up to the dtype's max inclusive (an explicit `to` is exclusive)
         return torch.empty(full, dtype=self.dtype, device=self.device).random_(torch.iinfo(self.dtype).min, None)
+
+    # --- counting and listing: not defined (torchrl raises `NotImplementedError` for each) ------
+    def cardinality(self) -> int:
+        """Not defined: the values of a dtype are not counted as outcomes (`SpecUndefinedError`, as
+        torchrl's "`cardinality` is not implemented for Unbounded specs")."""
+        raise SpecUndefinedError(f"{type(self).__name__}.cardinality is not defined: an unbounded spec holds every "
+                                 f"value of {self.dtype}, which are not counted as outcomes")
+
+    def enumerate(self, use_mask: bool = False) -> torch.Tensor:
+        """Not defined (torchrl: "enumerate cannot be called with continuous specs")."""
+        raise SpecUndefinedError(f"{type(self).__name__}.enumerate is not defined: an unbounded spec has no "
+                                 f"finite list of outcomes; use a discrete spec (Categorical, OneHot...)")
+
+    def index(self, index: Any, tensor_to_index: Any) -> torch.Tensor:
+        """Not defined (torchrl: "`index` is not implemented for Unbounded specs")."""
+        raise SpecUndefinedError(f"{type(self).__name__}.index is not defined: its values are not indices; "
+                                 f"index with a Categorical or OneHot value")
 
     def __getitem__(self, index: Any) -> "Unbounded":
         return self._rebuild(shape=indexed_shape(self.shape, index, protected_last=False))
@@ -330,6 +348,23 @@ class Bounded(TensorSpec):
         uniform = torch.rand(full, dtype=torch.float64, device=self.device)
         sample = torch.floor(self._low.double() + uniform * (self._high.double() - self._low.double() + 1))
         return torch.clamp(cast_into(sample, self.dtype), self._low, self._high)
+
+    # --- counting and listing ---------------------------------------------------------------
+    def cardinality(self) -> float:
+        """``inf``, as torchrl's `Bounded.cardinality` (for integer boxes too: a box is not treated
+        as a list of outcomes)."""
+        return float("inf")
+
+    def enumerate(self, use_mask: bool = False) -> torch.Tensor:
+        """Not defined (`SpecUndefinedError`, as torchrl's "enumerate is not implemented for spec
+        of class Bounded...")."""
+        raise SpecUndefinedError(f"{type(self).__name__}.enumerate is not defined: a box has no list of outcomes "
+                                 f"(its cardinality is inf); use Categorical/MultiCategorical for finite choices")
+
+    def index(self, index: Any, tensor_to_index: Any) -> torch.Tensor:
+        """Not defined (torchrl: "Indexing not implemented for Bounded.")."""
+        raise SpecUndefinedError(f"{type(self).__name__}.index is not defined: the values of a box are not indices; "
+                                 f"index with a Categorical or OneHot value")
 
     # --- spec algebra ---------------------------------------------------------------------
     def __getitem__(self, index: Any) -> "Bounded":

@@ -14,6 +14,7 @@ Projection rules (ties always go to the lowest index, NaN scores never win):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,12 +22,14 @@ import torch
 
 from rldsl.specs._base import (
     CategoricalBox,
+    SpecUndefinedError,
     TensorSpec,
     as_device,
     as_dtype,
     SpecValueError,
     as_shape,
     batch_dims,
+    check_enumerable,
     check_positive_int,
     has_values,
     indexed_shape,
@@ -130,6 +133,76 @@ def check_one_hot_rows(value: torch.Tensor, mask: torch.Tensor | None) -> bool:
     return mask is None or not (hot & ~mask).any()
 
 
+# --- outcomes: what `cardinality`, `enumerate` and `index` share ----------------------------------
+# As in torchrl, an outcome of a discrete spec is one event (an index for `Categorical`, a row for
+# the one-hot, bit-vector and multi-variable specs) and the dims in front of it are batch dims that
+# every enumerated outcome fills alike: `Categorical(4, shape=(5,))` has 4 outcomes, not 4**5.
+def allowed_in_every_row(mask: torch.Tensor | None, n: int, use_mask: bool) -> torch.Tensor:
+    """The categories ``0..n-1`` that `mask` (rows of length `n`) allows in every row, as int64.
+
+    All of them without a mask or with ``use_mask=False``. An outcome fills every row alike, so
+    it is a member only when each row allows it.
+    """
+    categories = torch.arange(n, device=mask.device if mask is not None else None)
+    if mask is None or not use_mask:
+        return categories
+    return categories[mask.reshape(-1, n).all(0)]
+
+
+def cartesian_rows(columns: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Every combination of one entry per column, one per row (the first column varies slowest)."""
+    grids = torch.meshgrid(*columns, indexing="ij")
+    return torch.stack([grid.reshape(-1) for grid in grids], -1)
+
+
+def broadcast_outcomes(events: torch.Tensor, lead: torch.Size) -> torch.Tensor:
+    """Outcomes ``(N, *event)`` repeated over the batch dims `lead`: ``(N, *lead, *event)`` (a view)."""
+    count, event = events.shape[0], events.shape[1:]
+    return events.reshape(count, *(1,) * len(lead), *event).expand(count, *lead, *event)
+
+
+def require_index_value(spec: TensorSpec, index: Any) -> torch.Tensor:
+    """`index` itself when it is a tensor shaped like a value of `spec` (any batch dims in front)."""
+    owner = type(spec).__name__
+    if not isinstance(index, torch.Tensor):
+        raise TypeError(f"{owner}.index takes a value of the spec as a torch.Tensor, got {type(index).__name__}")
+    if not spec._fits(index.shape):
+        raise ValueError(f"{owner}.index: the index of shape {tuple(index.shape)} is not a value of the spec: "
+                         f"its trailing dims must be {tuple(spec.shape)}")
+    return index
+
+
+def require_indexed(tensor_to_index: Any, entries: int, owner: str, exactly: bool = False) -> torch.Tensor:
+    """`tensor_to_index` itself when it is a tensor whose last dim holds (at least) `entries` entries."""
+    if not isinstance(tensor_to_index, torch.Tensor):
+        raise TypeError(f"{owner}.index indexes a torch.Tensor, got {type(tensor_to_index).__name__}")
+    size = tensor_to_index.shape[-1] if tensor_to_index.ndim else 0
+    if size < entries or (exactly and size != entries):
+        wanted = f"exactly {entries}" if exactly else f"at least {entries}"
+        raise ValueError(f"{owner}.index: the indexed tensor of shape {tuple(tensor_to_index.shape)} needs "
+                         f"{wanted} entries in its last dim (one per category)")
+    return tensor_to_index
+
+
+def hot_positions(rows: torch.Tensor, owner: str) -> torch.Tensor:
+    """The position of the single non-zero entry of each one-hot row (the last dim dropped)."""
+    hot = rows != 0
+    if rows.numel() and not bool((hot.sum(-1) == 1).all()):
+        raise ValueError(f"{owner}.index takes one-hot rows (one non-zero entry each) as the index")
+    return hot.to(torch.uint8).argmax(-1)
+
+
+def gather_last(values: torch.Tensor, index: torch.Tensor, owner: str) -> torch.Tensor:
+    """``values[..., index[..., j]]`` for every `j`: `gather` on the last dim, leading dims broadcast."""
+    try:
+        lead = torch.broadcast_shapes(index.shape[:-1], values.shape[:-1])
+    except RuntimeError:
+        raise ValueError(f"{owner}.index: the index's batch dims {tuple(index.shape[:-1])} do not broadcast with "
+                         f"the indexed tensor's {tuple(values.shape[:-1])}") from None
+    index = index.long().to(values.device)
+    return values.expand(*lead, values.shape[-1]).gather(-1, index.expand(*lead, index.shape[-1]))
+
+
 def _discrete_dtype(dtype: Any, default: torch.dtype, owner: str, largest: int) -> torch.dtype:
     """An integer or bool dtype that can hold every index up to `largest`."""
     dtype = as_dtype(dtype, default)
@@ -162,6 +235,47 @@ class _DiscreteSpec(TensorSpec):
         if self.mask is None:
             return ""
         return f", mask={self.mask.tolist() if has_values(self.mask) else '...'}"
+
+    # --- `index` by integer values (Categorical, Binary, MultiCategorical) ---------------------
+    def index(self, index: Any, tensor_to_index: Any) -> torch.Tensor:
+        """``tensor_to_index[..., i]`` for each index `i` in `index`: `gather` on the last dim
+        (torchrl's `Categorical.index`, which `Binary` and `MultiCategorical` inherit), batch
+        dims broadcast. `OneHot` and `MultiOneHot` take one-hot rows instead.
+
+        For the scalar-shaped spec the result has the index's shape (torchrl's version fails
+        there); otherwise its last dim has the index's last dim.
+
+        >>> from rldsl.specs import Categorical
+        >>> Categorical(3).index(torch.tensor([2, 0]), torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+        tensor([3., 4.])
+        """
+        owner = type(self).__name__
+        index = self._require_indices(require_index_value(self, index))
+        values = require_indexed(tensor_to_index, self._categories_indexed(), owner)
+        if self.ndim == 0:
+            return gather_last(values, index.unsqueeze(-1), owner).squeeze(-1)
+        return gather_last(values, index, owner)
+
+    def _require_indices(self, index: torch.Tensor) -> torch.Tensor:
+        """`index` when it holds valid indices of the spec (the mask does not matter here)."""
+        owner = type(self).__name__
+        if index.is_floating_point() or index.is_complex():
+            raise TypeError(f"{owner}.index takes integer indices, got dtype {index.dtype}")
+        wide = index.long()
+        limit = self._index_limit()
+        if isinstance(limit, torch.Tensor):
+            limit = limit.to(wide.device)
+        if wide.numel() and has_values(wide) and not bool(((wide >= 0) & (wide < limit)).all()):
+            raise ValueError(f"{owner}.index: the index holds values outside the spec's categories")
+        return wide
+
+    def _index_limit(self) -> int | torch.Tensor:
+        """One more than the largest index (per element for several variables)."""
+        return self.n
+
+    def _categories_indexed(self) -> int:
+        """How many entries the indexed tensor's last dim needs."""
+        return self.n
 
 
 # --- one-hot --------------------------------------------------------------------------------------
@@ -243,6 +357,40 @@ class OneHot(_DiscreteSpec):
                 raise ValueError(f"OneHot register is full: {self.n} values already have an index")
             self._register[value] = len(self._register)
         return self._register[value]
+
+    # --- outcomes ---------------------------------------------------------------------------
+    def cardinality(self) -> int:
+        """`n`, as torchrl's: the dims in front of the one-hot row are batch dims."""
+        return self.n
+
+    def enumerate(self, use_mask: bool = False) -> torch.Tensor:
+        """The `n` one-hot rows, each repeated over the dims in front of the row: ``(n, *shape)``.
+
+        With ``use_mask=True`` only the categories the mask allows in every row (torchrl raises
+        `NotImplementedError` for ``use_mask=True``).
+
+        >>> OneHot(3).enumerate().int()
+        tensor([[1, 0, 0],
+                [0, 1, 0],
+                [0, 0, 1]], dtype=torch.int32)
+        """
+        categories = allowed_in_every_row(self.mask, self.n, use_mask).to(self.device)
+        return broadcast_outcomes(one_hot(categories, self.n, self.dtype), self.shape[:-1])
+
+    def index(self, index: Any, tensor_to_index: Any) -> torch.Tensor:
+        """The entry of each row of `tensor_to_index` picked by the one-hot `index`, keeping a
+        trailing dim of size 1 (torchrl's `OneHot.index`: ``tensor_to_index.gather(-1, position)``).
+
+        Batch dims of `index` and `tensor_to_index` broadcast; each row of a batched index picks
+        from its own row (torchrl gathers every row's position from every row there).
+
+        >>> OneHot(3).index(torch.tensor([0, 0, 1]), torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+        tensor([[3.],
+                [6.]])
+        """
+        positions = hot_positions(require_index_value(self, index), "OneHot")
+        values = require_indexed(tensor_to_index, self.n, "OneHot")
+        return gather_last(values, positions.unsqueeze(-1), "OneHot")
 
     def to_categorical(self, value: torch.Tensor) -> torch.Tensor:
         """Indices (int64) of the hot entries."""
@@ -368,6 +516,24 @@ class Categorical(_DiscreteSpec):
             shown = raw.tolist() if raw.numel() <= 16 else f"a tensor of shape {tuple(raw.shape)}"
             raise SpecValueError(f"{type(self).__name__}.encode: values must lie in [0, {self.n - 1}], got {shown}")
 
+    # --- outcomes ---------------------------------------------------------------------------
+    def cardinality(self) -> int:
+        """`n`, as torchrl's: every dim of the shape is a batch dim of one index."""
+        return self.n
+
+    def enumerate(self, use_mask: bool = False) -> torch.Tensor:
+        """The indices ``0..n-1``, each filling the spec's shape: ``(n, *shape)`` in the spec's dtype.
+
+        With ``use_mask=True`` only the indices the mask allows everywhere.
+
+        >>> Categorical(3, shape=(2,)).enumerate()
+        tensor([[0, 0],
+                [1, 1],
+                [2, 2]])
+        """
+        values = allowed_in_every_row(self.mask, self.n, use_mask).to(self.device)
+        return broadcast_outcomes(values.to(self.dtype), self.shape)
+
     def to_one_hot(self, value: torch.Tensor) -> torch.Tensor:
         """One-hot rows (bool) of the indices."""
         return torch.nn.functional.one_hot(value.long(), self.n).bool()
@@ -446,6 +612,25 @@ class Binary(Categorical):
     def rand(self, shape: Any = ()) -> torch.Tensor:
         """Independent fair bits."""
         return torch.randint(0, 2, (*batch_dims(shape), *self.shape), device=self.device).to(self.dtype)
+
+    # --- outcomes ---------------------------------------------------------------------------
+    def cardinality(self) -> int:
+        """``2 ** n``: every bit vector (torchrl inherits `Categorical`'s and says 2)."""
+        return 2 ** self.shape[-1]
+
+    def enumerate(self, use_mask: bool = False) -> torch.Tensor:
+        """Every bit vector, counting up in binary (the first bit varies slowest), each repeated
+        over the dims in front of the vector: ``(2**n, *shape)``. Binary specs have no mask.
+
+        >>> Binary(2).enumerate()
+        tensor([[0, 0],
+                [0, 1],
+                [1, 0],
+                [1, 1]], dtype=torch.int8)
+        """
+        check_enumerable(self.cardinality(), "Binary")
+        bits = [torch.arange(2, device=self.device)] * self.shape[-1]
+        return broadcast_outcomes(cartesian_rows(bits).to(self.dtype), self.shape[:-1])
 
     def __getitem__(self, index: Any) -> "Binary":
         shape = indexed_shape(self.shape, index, protected_last=True)
@@ -566,6 +751,43 @@ class MultiOneHot(_DiscreteSpec):
             raise SpecValueError(f"MultiOneHot.encode: indices {index.tolist()} out of range for nvec={self.nvec}")
         blocks = [one_hot(i, n, self.dtype) for i, n in zip(index.unbind(-1), self.nvec)]
         return torch.cat(blocks, -1)
+
+    # --- outcomes ---------------------------------------------------------------------------
+    def cardinality(self) -> int:
+        """The product of the block sizes (torchrl's ``prod(nvec)``)."""
+        return math.prod(self.nvec)
+
+    def enumerate(self, use_mask: bool = False) -> torch.Tensor:
+        """Every combination of one hot entry per block (the first block varies slowest), each
+        repeated over the dims in front of the row: ``(prod(nvec), *shape)``.
+
+        With ``use_mask=True`` only entries the mask allows in every row.
+
+        >>> MultiOneHot([2, 2]).enumerate().int()
+        tensor([[1, 0, 1, 0],
+                [1, 0, 0, 1],
+                [0, 1, 1, 0],
+                [0, 1, 0, 1]], dtype=torch.int32)
+        """
+        check_enumerable(self.cardinality(), "MultiOneHot")
+        masks = self._mask_blocks(self.device)
+        columns = [allowed_in_every_row(mask, n, use_mask).to(self.device) for n, mask in zip(self.nvec, masks)]
+        choices = cartesian_rows(columns)
+        rows = torch.cat([one_hot(column, n, self.dtype) for column, n in zip(choices.unbind(-1), self.nvec)], -1)
+        return broadcast_outcomes(rows, self.shape[:-1])
+
+    def index(self, index: Any, tensor_to_index: Any) -> torch.Tensor:
+        """Per block, the entry of that block of `tensor_to_index` picked by the block's one-hot
+        row, one column per block: ``(*batch, len(nvec))`` (torchrl's `MultiOneHot.index`).
+
+        >>> MultiOneHot([2, 3]).index(torch.tensor([0, 1, 0, 0, 1]), torch.arange(5.0))
+        tensor([1., 4.])
+        """
+        index = require_index_value(self, index)
+        values = require_indexed(tensor_to_index, sum(self.nvec), "MultiOneHot", exactly=True)
+        picked = [gather_last(block_values, hot_positions(block, "MultiOneHot").unsqueeze(-1), "MultiOneHot")
+                  for block, block_values in zip(self._blocks(index), self._blocks(values))]
+        return torch.cat(picked, -1)
 
     def to_categorical(self, value: torch.Tensor) -> torch.Tensor:
         """Per-block indices, stacked on the last dim."""
@@ -697,6 +919,44 @@ class MultiCategorical(_DiscreteSpec):
             return torch.minimum(torch.floor(uniform * self.nvec), self.nvec - 1).to(self.dtype)
         variables = [sample_allowed(mask, batch) for mask in self._mask_blocks(self.device)]
         return torch.stack(variables, -1).to(self.dtype)
+
+    # --- outcomes ---------------------------------------------------------------------------
+    def _event_nvec(self, action: str) -> list[int]:
+        """The cardinalities of the variables, the same for every leading index (else undefined)."""
+        given = self._nvec_given
+        rows = given.broadcast_to((*given.shape[:-1], self.shape[-1])).reshape(-1, self.shape[-1])
+        if not bool((rows == rows[0]).all()):
+            raise SpecUndefinedError(
+                f"MultiCategorical.{action} is not defined when the variables' cardinalities differ between "
+                f"leading indices (nvec {given.tolist()}): an outcome fills every leading index alike"
+            )
+        return rows[0].tolist()
+
+    def cardinality(self) -> int:
+        """The product of the variables' cardinalities (torchrl's ``prod(nvec)``)."""
+        return math.prod(self._event_nvec("cardinality"))
+
+    def enumerate(self, use_mask: bool = False) -> torch.Tensor:
+        """Every combination of one value per variable (the first variable varies slowest), each
+        repeated over the dims in front of the variables: ``(prod(nvec), *shape)``.
+
+        With ``use_mask=True`` only values the mask allows in every row (torchrl refuses
+        ``use_mask=True``, and any masked spec).
+
+        >>> MultiCategorical([2, 3]).enumerate().tolist()
+        [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
+        """
+        nvec = self._event_nvec("enumerate")
+        check_enumerable(math.prod(nvec), "MultiCategorical")
+        masks = self._mask_blocks(self.device) if self.mask is not None else [None] * len(nvec)
+        columns = [allowed_in_every_row(mask, n, use_mask).to(self.device) for n, mask in zip(nvec, masks)]
+        return broadcast_outcomes(cartesian_rows(columns).to(self.dtype), self.shape[:-1])
+
+    def _index_limit(self) -> torch.Tensor:
+        return self.nvec
+
+    def _categories_indexed(self) -> int:
+        return int(self._nvec_given.max())
 
     def to_one_hot(self, value: torch.Tensor) -> torch.Tensor:
         """Concatenated one-hot blocks (bool), one per variable."""

@@ -22,6 +22,33 @@ from tensordict import NonTensorData, is_non_tensor
 from rldsl.specs._base import SpecUndefinedError, TensorSpec, as_device, as_shape, batch_dims, indexed_shape
 
 
+def same_data(first: Any, second: Any) -> bool:
+    """True when two pieces of Python data (or tensors) are equal, never raising.
+
+    Tensors compare by shape and values; array-likes whose ``==`` gives an array (numpy) by
+    shape and every element; other objects by ``==``. A comparison that raises or gives no
+    truth value counts as different.
+
+    >>> import numpy as np
+    >>> same_data("a", "a"), same_data(np.zeros(2), np.zeros(2)), same_data(np.zeros(2), np.zeros(3))
+    (True, True, False)
+    """
+    if first is second:
+        return True
+    try:
+        if isinstance(first, torch.Tensor) or isinstance(second, torch.Tensor):
+            return (isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor)
+                    and first.shape == second.shape and bool((first == second).all()))
+        equal = first == second
+        if isinstance(equal, bool):
+            return equal
+        if getattr(first, "shape", None) != getattr(second, "shape", None):
+            return False  # numpy broadcasts [1] == [1, 1] to [True, True]
+        return bool(equal.all()) if hasattr(equal, "all") else bool(equal)
+    except Exception:  # any failure of a user type's __eq__ or __bool__ means "not known equal"
+        return False
+
+
 class NonTensor(TensorSpec):
     """Non-tensor data (text, dicts, any Python object) carried through a TensorDict.
 
@@ -78,6 +105,21 @@ class NonTensor(TensorSpec):
     def type_check(self, value: Any, key: Any = None) -> None:
         """Non-tensor data has no dtype to check."""
 
+    # --- counting and listing: not defined (torchrl raises `NotImplementedError` for each) ------
+    def cardinality(self) -> int:
+        """Not defined (torchrl: "Cannot enumerate a NonTensor spec.")."""
+        raise SpecUndefinedError("NonTensor.cardinality is not defined: any Python object is a member, so "
+                                 "there is nothing to count; use Choice for a fixed set of values")
+
+    def enumerate(self, use_mask: bool = False) -> Any:
+        """Not defined (torchrl: "Cannot enumerate a NonTensor spec.")."""
+        raise SpecUndefinedError("NonTensor.enumerate is not defined: any Python object is a member, so "
+                                 "there is no list of outcomes; use Choice for a fixed set of values")
+
+    def index(self, index: Any, tensor_to_index: Any) -> Any:
+        """Not defined (torchrl: "Cannot use index with a NonTensorSpec.")."""
+        raise SpecUndefinedError("NonTensor.index is not defined: non-tensor data does not select entries")
+
     def __getitem__(self, index: Any) -> "NonTensor":
         return self._rebuild(shape=indexed_shape(self.shape, index, protected_last=False))
 
@@ -92,7 +134,9 @@ class NonTensor(TensorSpec):
                          changes.get("dtype", self.dtype), self.example_data, self.batched, self.feature_dims)
 
     def _same_domain(self, other: TensorSpec) -> bool:
-        return True
+        """Equal example data, as torchrl's equality compares ``example_data`` (here without ever
+        raising: tensors and numpy arrays compare by value, see `same_data`)."""
+        return same_data(self.example_data, other.example_data)
 
     def __repr__(self) -> str:
         return f"NonTensor({self._common_repr()}, example_data={self.example_data!r})"

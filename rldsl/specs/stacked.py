@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from tensordict import LazyStackedTensorDict, TensorDictBase
+from tensordict import LazyStackedTensorDict, TensorDictBase, is_non_tensor
 
 from rldsl.specs._base import TORCH_FUNCTIONS, SpecUndefinedError, TensorSpec, batch_dims, expanded_shape
 from rldsl.specs.composite import Composite
@@ -170,6 +170,37 @@ class _LazyStack(TensorSpec):
         new_lead = expanded_shape(torch.Size(), shape[:lead]) if lead else ()
         return type(self)(*(spec.expand(*new_lead, *spec.shape) for spec in self._specs), dim=self.dim + lead)
 
+    # --- counting, listing and indexing outcomes -------------------------------------------------
+    def cardinality(self) -> int:
+        """Not defined (torchrl: "`cardinality` is not implemented for Stacked specs")."""
+        raise SpecUndefinedError(f"{type(self).__name__}.cardinality is not defined: count each element's "
+                                 f"outcomes (spec.unbind({self.dim})) instead")
+
+    def index(self, index: Any, tensor_to_index: Any) -> Any:
+        """Not defined (torchrl: "`index` is not implemented for Stacked specs")."""
+        raise SpecUndefinedError(f"{type(self).__name__}.index is not defined: index with each element's spec "
+                                 f"(spec.unbind({self.dim})) instead")
+
+    def enumerate(self, use_mask: bool = False) -> Any:
+        """Outcome `j` of every element, stacked along the stack dim, for each `j` (torchrl stacks
+        the elements' enumerations along ``stack_dim + 1``): the elements are batch entries
+        of the stack, each with its own spec, so they need as many outcomes each."""
+        if self.heterogeneous:
+            raise SpecUndefinedError(f"{type(self).__name__}.enumerate is not defined: the stacked specs have "
+                                     f"different shapes {[tuple(s.shape) for s in self._specs]}, so their outcomes "
+                                     f"make no single value; enumerate each element instead")
+        outcomes = [spec.enumerate(use_mask) for spec in self._specs]
+        counts = sorted({len(values) for values in outcomes})
+        if len(counts) > 1:
+            raise SpecUndefinedError(f"{type(self).__name__}.enumerate is not defined: the stacked specs have "
+                                     f"different numbers of outcomes ({counts}); enumerate each element instead")
+        return self._stack_values(outcomes, self.dim + 1)
+
+    @staticmethod
+    def _stack_values(values: list[Any], dim: int) -> Any:
+        """The elements' values stacked along `dim` (tensors; composites stack lazily when needed)."""
+        return torch.stack(values, dim)
+
     def _rebuild(self, **changes: Any) -> "_LazyStack":
         if "shape" in changes and changes["shape"] != self.shape:
             return self.expand(changes["shape"])
@@ -233,8 +264,10 @@ class Stacked(_LazyStack):
                                f"{[tuple(s.shape) for s in self._specs]}, so their values make no single tensor; "
                                f"use spec[i].{action}() for each element")
 
-    def _slices(self, value: Any) -> tuple[torch.Tensor, ...] | None:
-        if not isinstance(value, torch.Tensor) or value.ndim < self.ndim:
+    def _slices(self, value: Any) -> tuple[Any, ...] | None:
+        """The value's slices along the stack dim: a tensor's, or non-tensor data's (a stack of
+        `NonTensor` specs holds `NonTensorData`/`NonTensorStack` values)."""
+        if not (isinstance(value, torch.Tensor) or is_non_tensor(value)) or value.ndim < self.ndim:
             return None
         dim = self._stack_dim_in_value(value)
         if value.shape[dim] != len(self._specs):
@@ -311,6 +344,10 @@ class StackedComposite(_LazyStack):
 
     def __contains__(self, key: Any) -> bool:
         return all(key in spec for spec in self._specs)
+
+    @staticmethod
+    def _stack_values(values: list[Any], dim: int) -> Any:
+        return LazyStackedTensorDict.maybe_dense_stack(values, dim)
 
     def _slices(self, value: Any) -> tuple[TensorDictBase, ...] | None:
         if not isinstance(value, TensorDictBase) or value.batch_dims < self.ndim:

@@ -30,6 +30,7 @@ from rldsl.compiler.specs import concrete, shape_of, to_spec
 from rldsl.lang import types as T
 from rldsl.lang.ir import Dist, Form, KeyRef, Kwargs, ModuleNode, Network, Numbers, SpecArg
 from rldsl.lang.kinds import ArgType, Kind, Meaning, Pass
+from rldsl.modules.utils import MultiInputSequential
 from rldsl.specs import Composite
 
 __all__ = ["Builder", "CheckedTypes", "runtime_class"]
@@ -53,20 +54,22 @@ def runtime_class(kind: Kind) -> Any:
                            "is not in this version of rldsl") from error
 
 
-def with_hooks(parts: list[Any]) -> nn.Module:
+def with_hooks(parts: list[Any], inputs: int = 1) -> nn.Module:
     """Networks run in order, as one module; a part that is a forward hook rather than a module
     (a QValueHook) is registered on the parts before it, as torchrl registers it on a network
     (``net.register_forward_hook(hook)``), or on an identity when nothing precedes it. One module
-    alone is itself, so a hooked network keeps its parameter names."""
+    alone is itself, so a hooked network keeps its parameter names. A pipe whose first stage reads
+    ``inputs`` > 1 tensors is a `MultiInputSequential` (same parameter names)."""
+    sequential = MultiInputSequential if inputs > 1 else nn.Sequential
     modules: list[nn.Module] = []
     for part in parts:
         if isinstance(part, nn.Module):
             modules.append(part)
             continue
-        target = modules[0] if len(modules) == 1 else nn.Sequential(*modules) if modules else nn.Identity()
+        target = modules[0] if len(modules) == 1 else sequential(*modules) if modules else nn.Identity()
         target.register_forward_hook(part)
         modules = [target]
-    return modules[0] if len(modules) == 1 else nn.Sequential(*modules)
+    return modules[0] if len(modules) == 1 else sequential(*modules)
 
 
 def _same(*tensors: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
@@ -350,7 +353,7 @@ class Builder:
     def _network(self, net: Network) -> nn.Module:
         """The module of a network: a kind's runtime class, or the stages of a pipe in order."""
         if net.kind is None:
-            return with_hooks([self._network(stage) for stage in net.stages])
+            return with_hooks([self._network(stage) for stage in net.stages], len(self.network_inputs.get(net, ())))
         assert net.args is not None
         kwargs: dict[str, Any] = {}
         positional = []

@@ -343,6 +343,8 @@ class Lowering:
                         label="not an accepted value", help=help_)
             return INVALID
         sizes = isinstance(value, tuple) and value and all(map(is_dim, value))
+        if t is A.INTS and value == ():  # an empty list of sizes: no hidden layers (`num_cells=[]`)
+            return value
         if t in (A.SIZE, A.INTS) and (is_dim(value) or sizes):
             return self._sizes(expr, value)
         if t is A.BOUND:

@@ -30,6 +30,7 @@ from rldsl.specs._base import has_values
 __all__ = [
     "ArgumentError",
     "LazyLayerError",
+    "MultiInputSequential",
     "biased_softplus",
     "create_on_device",
     "inv_softplus",
@@ -205,3 +206,23 @@ def normal_log_prob(value: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor)
     z = (value - loc) / scale
     return torch.addcmul(torch.rsub(scale.log(), -LOG_SQRT_2PI), z, z, value=-0.5)
 
+
+class MultiInputSequential(torch.nn.Sequential):
+    """``nn.Sequential`` whose first module may take several tensors: the stages of a pipe that
+    reads several keys (``MLP(...) >> Sigmoid() : observation, action -> d``), where the first
+    network concatenates them and each later stage takes the one tensor before it. Parameter names
+    are ``nn.Sequential``'s (``0.weight``...).
+
+    >>> pipe = MultiInputSequential(torch.nn.Bilinear(2, 3, 4), torch.nn.Tanh())
+    >>> pipe(torch.zeros(5, 2), torch.zeros(5, 3)).shape
+    torch.Size([5, 4])
+    """
+
+    def forward(self, *inputs: torch.Tensor) -> Any:
+        """``inputs: [*B, F1], [*B, F2], ... -> [*B, *out]``: the first module on the inputs, each
+        later one on the output before it; ``out`` is the last module's."""
+        stages = iter(self)
+        value = next(stages)(*inputs)
+        for stage in stages:
+            value = stage(value)
+        return value

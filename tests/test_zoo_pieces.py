@@ -1,0 +1,56 @@
+"""Issue 17, the pieces writing torchrl's reference models needs: each with what torchrl does."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import rldsl
+from rldsl.lang.check import check_text
+from rldsl.modules.utils import MultiInputSequential
+
+HEAD = "key observation : f32[3]\nkey action : f32[2] in [-1.0, 1.0]\n"
+
+
+def test_an_mlp_without_hidden_layers_is_one_linear_layer() -> None:
+    """torchrl: `MLP(num_cells=[])` has depth 0, one `Linear(in, out)` (Atari heads are written so)."""
+    program = rldsl.compile(HEAD + "module head = MLP(out_features=4, num_cells=[]) : observation -> h\n")
+    mlp = program["head"].module
+    assert [type(m) for m in mlp] == [nn.Linear]
+    assert sum(p.numel() for p in mlp.parameters()) == 3 * 4 + 4
+    assert check_text(HEAD + "module head = MLP(out_features=4, num_cells=[]) : observation -> h\n"
+                      "value v = ValueOperator(MLP(out_features=1), in=[h])\n").ok
+
+
+@pytest.mark.parametrize("module", [
+    "module disc = MLP(out_features=1) >> Sigmoid() : observation, action -> d_logits",
+    "module disc = SafeModule(MLP(out_features=1) >> Sigmoid(), in=[observation, action], out=[d_logits])",
+], ids=["keyed-pipe", "SafeModule"])
+def test_a_pipe_reading_two_keys_concatenates_them_and_runs(module: str) -> None:
+    """GAIL's discriminator: the first stage reads both keys (the MLP concatenates them), the
+    sigmoid reads its output; it used to check clean and fail on its first call."""
+    program = rldsl.compile(HEAD + module + "\n")
+    disc = program["disc"]
+    td = program.spec_random_input("disc", (5,))
+    out = disc(td)["d_logits"]
+    assert out.shape == (5, 1) and ((out > 0) & (out < 1)).all()
+    net = disc.module
+    assert isinstance(net, MultiInputSequential) and [type(m).__name__ for m in net] == ["MLP", "Sigmoid"]
+    expected = torch.sigmoid(net[0](torch.cat([td["observation"], td["action"]], -1)))
+    torch.testing.assert_close(out, expected)
+    assert set(disc.state_dict()) == {"module.0.0.weight", "module.0.0.bias"}
+
+
+def test_compile_calls_every_module_once_and_leaves_no_trace() -> None:
+    """`rldsl.compile` tries each module's first call (as `rldsl compile` does) without changing
+    the random generators or the buffers (BatchNorm's running statistics)."""
+    text = HEAD + ("module norm = MLP(out_features=4, num_cells=[8], norm_class=BatchNorm1d, "
+                   "norm_kwargs=dict(num_features=8)) : observation -> h\n")
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    program = rldsl.compile(text)
+    assert torch.equal(torch.rand(4), expected)
+    stats = {name: value for name, value in program["norm"].named_buffers() if "running_mean" in name}
+    assert stats and all(torch.equal(value, torch.zeros_like(value)) for value in stats.values())

@@ -54,3 +54,39 @@ def test_compile_calls_every_module_once_and_leaves_no_trace() -> None:
     assert torch.equal(torch.rand(4), expected)
     stats = {name: value for name, value in program["norm"].named_buffers() if "running_mean" in name}
     assert stats and all(torch.equal(value, torch.zeros_like(value)) for value in stats.values())
+
+
+PPO_MUJOCO = """key observation : f32[17]
+key action : f32[6] in [-1.0, 1.0]
+module params = MLP(out_features=6, num_cells=[64, 64]) >> AddStateIndependentNormalScale(scale_shape=6, scale_lb=1e-8)
+              : observation -> loc, scale
+actor policy = ProbabilisticActor(params, in=[loc, scale], dist=TanhNormal(low=action.low, high=action.high),
+                                  spec=action, return_log_prob=true)
+"""
+
+
+def test_add_state_independent_normal_scale_is_ppos_mujoco_policy_head() -> None:
+    """torchrl's PPO/A2C on MuJoCo: `MLP >> AddStateIndependentNormalScale` (tensordict.nn's class, torchrl's
+    parameter `state_independent_scale`): the location is the MLP's output, the scale a learned vector."""
+    report = check_text(PPO_MUJOCO)
+    assert report.ok, report.render()
+    assert report.types["loc"] == "f32[6]" and report.types["scale"] == "f32[6] in [1e-08, inf]"
+    program = rldsl.compile(PPO_MUJOCO)
+    head = program["params"].module[1]
+    assert type(head).__name__ == "AddStateIndependentNormalScale"
+    assert head.state_independent_scale.shape == (6,) and head.scale_lb == 1e-8
+    count = 17 * 64 + 64 + 64 * 64 + 64 + 64 * 6 + 6 + 6
+    assert sum(p.numel() for p in program["policy"].parameters()) == count
+    td = program["policy"](program.spec_random_input("policy", (4,)))
+    torch.testing.assert_close(td["scale"], torch.ones(4, 6))  # exp(init_value=0)
+    assert td["action"].shape == (4, 6)
+
+
+def test_add_state_independent_normal_scale_arguments_are_checked() -> None:
+    wrong_shape = PPO_MUJOCO.replace("scale_shape=6", "scale_shape=5")
+    found = check_text(wrong_shape).diagnostics
+    assert [d.code for d in found] == ["E0401"] and "scale_shape=[6]" in found[0].help
+    bad_mapping = PPO_MUJOCO.replace("scale_lb=1e-8", 'scale_mapping="square"')
+    assert [d.code for d in check_text(bad_mapping).diagnostics] == ["E0606"]
+    negative = PPO_MUJOCO.replace("scale_lb=1e-8", "scale_lb=-1.0")
+    assert [d.code for d in check_text(negative).diagnostics] == ["E0606"]

@@ -363,7 +363,7 @@ def _infer_extractor(ty: TypingContext, net: Network, inputs: list[T.Spec], labe
         return None
     half = size // 2 if size is not None else T.Sym(f"{spec.shape[-1]} // 2", None)
     shape = (*spec.shape[:-1], half)
-    low = args["scale_lb"] if args.ok("scale_lb") else 0.0
+    low = max(args["scale_lb"], 0.0) if args.ok("scale_lb") else 0.0  # a negative bound is E0606 already
     return [T.Unbounded(shape, spec.dtype), T.Bounded(shape, spec.dtype, float(low), INF)]
 
 
@@ -381,6 +381,67 @@ NORMAL_PARAM_EXTRACTOR = Kind(
     rule="`f[*B, 2d]` gives `loc: f[*B, d]` and `scale: f[*B, d] in [scale_lb, inf]`; the last dim must be even",
     build=_build_extractor,
     infer=_infer_extractor,
+)
+
+# ---------------------------------------------------------------------------------------------
+# AddStateIndependentNormalScale
+
+
+def _build_state_independent_scale(lo: LoweringContext, args: Args) -> Network:
+    mapping = args["scale_mapping"]
+    if args.ok("scale_mapping") and not _MAPPING.match(str(mapping)):
+        lo.report("E0606", f"unknown scale mapping `{mapping}`", args.span_of("scale_mapping"),
+                  label="not a scale mapping",
+                  help='scale mappings are "exp", "softplus", "relu", "none", "expln", "biased_softplus_<bias>" and '
+                       '"biased_softplus_<bias>_<min>"')
+    if args.ok("scale_lb") and args["scale_lb"] < 0:
+        lo.report("E0606", f"`scale_lb` is a lower bound of the scale and must be >= 0, got {args['scale_lb']}",
+                  args.span_of("scale_lb"), label="negative", help="use a small positive value such as `1e-4`")
+    return Network(args.kind, args, args.span)
+
+
+def _infer_state_independent_scale(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
+                                   at: Span) -> list[T.Spec] | None:
+    args = net.args
+    assert args is not None
+    name = "AddStateIndependentNormalScale"
+    if not _one_input(ty, name, inputs, at) or T.is_unknown(*inputs) or not float_inputs(ty, inputs, labels, name, at):
+        return None
+    spec = inputs[0]
+    scale_shape = args["scale_shape"] if args.ok("scale_shape") else None
+    if scale_shape is not None:
+        trailing = scale_shape if isinstance(scale_shape, tuple) else (scale_shape,)
+        if len(trailing) > len(spec.shape) or not T.shapes_equal(spec.shape[len(spec.shape) - len(trailing):],
+                                                                  trailing):
+            ty.report("E0401", f"the scale of shape {T.shape_text(trailing)} must match the trailing dims of the "
+                               f"location, but {labels[0]} is {T.spec_text(spec)}", args.span_of("scale_shape"),
+                      label="does not match the location", labels=((at, f"{labels[0]} is {T.spec_text(spec)}"),),
+                      help=f"give the location's last dims, `scale_shape={T.shape_text(spec.shape[-1:])}`")
+            return None
+    low = max(args["scale_lb"], 0.0) if args.ok("scale_lb") else 0.0  # a negative bound is E0606 already
+    return [spec, T.Bounded(spec.shape, spec.dtype, float(low), INF)]
+
+
+ADD_STATE_INDEPENDENT_NORMAL_SCALE = Kind(
+    name="AddStateIndependentNormalScale",
+    family=Family.NETWORK,
+    runtime="tensordict.nn.AddStateIndependentNormalScale",
+    summary="Its input as a location, with a learned scale that does not depend on the input.",
+    params=(
+        Param("scale_shape", A.SIZE, None, "the shape of the scale: the location's trailing dims (none: one scale)",
+              positional=True),
+        Param("scale_mapping", A.STR, "exp", "how the learned scale is made positive"),
+        Param("scale_lb", A.FLOAT, 1e-4, "the smallest scale"),
+        Param("init_value", A.FLOAT, 0.0, "the initial value of the learned scale, before the mapping"),
+        Param("make_param", A.BOOL, True, "learn the scale (false: a fixed buffer)"),
+    ),
+    reads="one tensor",
+    writes="two tensors: `loc` and `scale`",
+    rule="`f[*B, d]` gives `loc: f[*B, d]` (the input) and `scale: f[*B, d] in [scale_lb, inf]`; `scale_shape` "
+         "must be the location's trailing dims",
+    omitted=(("device", "the compiler places the module"),),
+    build=_build_state_independent_scale,
+    infer=_infer_state_independent_scale,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -457,4 +518,4 @@ MULTI_AGENT_MLP = Kind(
     infer=_infer_multiagent,
 )
 
-KINDS = (MLP, LINEAR, NORMAL_PARAM_EXTRACTOR, MULTI_AGENT_MLP, *ACTIVATIONS)
+KINDS = (MLP, LINEAR, NORMAL_PARAM_EXTRACTOR, ADD_STATE_INDEPENDENT_NORMAL_SCALE, MULTI_AGENT_MLP, *ACTIVATIONS)

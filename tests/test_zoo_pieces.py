@@ -90,3 +90,33 @@ def test_add_state_independent_normal_scale_arguments_are_checked() -> None:
     assert [d.code for d in check_text(bad_mapping).diagnostics] == ["E0606"]
     negative = PPO_MUJOCO.replace("scale_lb=1e-8", "scale_lb=-1.0")
     assert [d.code for d in check_text(negative).diagnostics] == ["E0606"]
+
+
+MARL_QVALUE = """dim n_agents = 3
+key agents : { observation: f32[n_agents, 18], action: categorical(5, shape=[n_agents]) }[n_agents]
+actor q = QValueActor(MultiAgentMLP(n_agent_inputs=18, n_agent_outputs=5, n_agents=n_agents, centralized=false,
+                                    share_params=true),
+                      in=[agents.observation], action_key=agents.action, action_value_key=agents.action_value,
+                      chosen_action_value_key=agents.chosen_action_value, spec=agents.action{extra})
+"""
+
+
+@pytest.mark.parametrize("extra", ["", ", strict_shape=none", ', strict_shape="auto"'],
+                         ids=["default", "none", "auto"])
+def test_a_per_agent_categorical_action_passes_torchrls_default_shape_check(extra: str) -> None:
+    """torchrl's check expects ``values.shape[:-1] + spec.shape[composite batch dims:]``: the agent dim
+    is the composite's batch dim, counted once (it was counted twice: "expected shape (2, 3, 3)")."""
+    text = MARL_QVALUE.replace("{extra}", extra)
+    report = check_text(text)
+    assert report.ok, report.render()
+    program = rldsl.compile(text)
+    td = program["q"](program.spec_random_input("q", (2,)))
+    assert td["agents", "action"].shape == (2, 3) and td["agents", "chosen_action_value"].shape == (2, 3, 1)
+    assert program["q"].spec["agents", "action"].is_in(td["agents", "action"])
+
+
+def test_a_categorical_spec_with_a_shape_of_its_own_still_needs_strict_shape_false() -> None:
+    """Outside a batched composite the spec's dims are per sample: torchrl's check cannot pass."""
+    text = ("key observation : f32[4]\nkey action : categorical(5, shape=[3])\n"
+            "actor q = QValueActor(MLP(out_features=[3, 5]), spec=action)\n")
+    assert [d.code for d in check_text(text).diagnostics] == ["E0606"]

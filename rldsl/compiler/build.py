@@ -168,6 +168,9 @@ class Builder:
             if param.meaning is Meaning.STEP_MODEL and isinstance(arg.value, ModuleNode):
                 kwargs[param.target] = self._stepped_in_place(arg.value)
                 continue
+            if param.meaning is Meaning.SPEC_IN_COMPOSITE and isinstance(arg.value, SpecArg):
+                kwargs[param.target] = self._spec_in_its_composite(arg.value)
+                continue
             if param.derive is not None and arg.value is None:
                 derived = param.derive(args)
                 if derived is not None and param.target is not None:
@@ -209,6 +212,21 @@ class Builder:
         if type_ is ArgType.INT:
             return concrete(value)
         return value
+
+    def _spec_in_its_composite(self, arg: SpecArg) -> object:
+        """The runtime spec of ``spec=agents.action``: inside the composites holding the key, the one
+        right above it with its batch dims (``Composite(agents=Composite(action=..., shape=[3]))``),
+        so that the per-sample action shape leaves them out; a key outside a batched composite gives
+        its own spec."""
+        leaf = self._in_compile_dtype(to_spec(arg.spec, self.device))
+        key = arg.key
+        parent = self.key_specs.get(key[:-1]) if key is not None and len(key) > 1 else None
+        if not isinstance(parent, T.Composite) or not parent.shape:
+            return leaf
+        spec = Composite({key[-1]: leaf}, shape=[concrete(d) for d in parent.shape], device=self.device)
+        for name in reversed(key[:-1]):
+            spec = Composite({name: spec}, device=self.device)
+        return spec
 
     def _kwargs(self, kwargs: Kwargs, node: ModuleNode) -> dict[str, object]:
         """An inner class's keyword arguments as a dict: the entries the text gives and the owner's

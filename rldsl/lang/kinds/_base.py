@@ -92,6 +92,9 @@ class Meaning(str, enum.Enum):
     # spec); left out, ``Param.derive`` names the keys
     STEP_MODEL = "step model"  # a module its owner runs in place as one environment step: what it writes at
     # `next.X` is also written at `X`, where the owner reads the step's result (a model env's world model)
+    SPEC_IN_COMPOSITE = "spec in its composite"  # a spec naming a key nested in a composite with batch dims
+    # (`agents.action` in `agents : {...}[n_agents]`) is passed inside that composite: the per-sample shape
+    # is the key's shape without those dims, as torchrl's Q-value modules read it from the env's spec
 
 
 @attrs.frozen(slots=True)
@@ -138,8 +141,9 @@ class Param:
 
     @property
     def nullable(self) -> bool:
-        """Whether `none` is accepted: parameters whose default is None."""
-        return self.default is None
+        """Whether `none` is accepted: parameters whose default is None, or a choice among values
+        that lists None (QValueModule's ``strict_shape``)."""
+        return self.default is None or (self.type is ArgType.CHOICE and None in self.choices)
 
 
 @attrs.frozen(slots=True)

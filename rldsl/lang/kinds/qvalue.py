@@ -55,7 +55,7 @@ def _space_of_spec(args: Args) -> str | None:
 
 _ACTION_SPACE = Param("action_space", A.STR, None, "`one_hot`, `categorical`, `mult_one_hot`, `multi_categorical` or "
                                                   "`binary` (default: from the spec)", derive=_space_of_spec)
-_SPEC = Param("spec", A.SPEC, None, "the action's spec (discrete)")
+_SPEC = Param("spec", A.SPEC, None, "the action's spec (discrete)", meaning=Meaning.SPEC_IN_COMPOSITE)
 _SAFE = Param("safe", A.BOOL, False, "project the action onto the spec (its dtype included)")
 _MASK = Param("action_mask_key", A.KEY, None, "the key of a boolean mask of allowed actions", meaning=Meaning.MASK)
 _VAR_NUMS = Param("var_nums", A.INTS, None, "variable sizes for multi spaces (default: the spec's nvec)")
@@ -252,12 +252,17 @@ def _greedy(ty: TypingContext, module: ModuleNode, args: Args, values_ref: KeyRe
 
 def _strict_shape_fits(ty: TypingContext, args: Args, space: str, target: SpecArg) -> bool:
     """torchrl's shape check (`strict_shape`, on by default) expects an action of shape
-    ``values.shape[:-1] + spec.shape[-1:]``: a categorical spec with a shape never meets it (its
-    action is ``spec.shape``), so the first call fails, and `"auto"` reshapes the action out of its
-    spec (or fails). E0606 unless `strict_shape=false`."""
+    ``values.shape[:-1] + per_sample``, ``per_sample`` being the spec's shape without the batch dims
+    of the composite holding its key (`agents.action` in `agents : {...}[n_agents]` has none left):
+    a categorical spec with a per-sample shape never meets it (its action is one more dim short), so
+    the first call fails, and `"auto"` reshapes the action out of its spec (or fails). E0606 unless
+    `strict_shape=false`."""
     if space != "categorical" or "strict_shape" not in args.values or not args.ok("strict_shape"):
         return True
     shape, strict = target.spec.shape, args["strict_shape"]
+    parent = ty.declared(target.key[:-1]) if target.key is not None and len(target.key) > 1 else None
+    if isinstance(parent, T.Composite) and T.shapes_equal(shape[:len(parent.shape)], parent.shape):
+        shape = shape[len(parent.shape):]  # the composite's batch dims are the values' batch dims
     if not shape or strict is False:
         return True
     expected = T.shape_text((*shape, shape[-1]))

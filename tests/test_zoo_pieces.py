@@ -120,3 +120,22 @@ def test_a_categorical_spec_with_a_shape_of_its_own_still_needs_strict_shape_fal
     text = ("key observation : f32[4]\nkey action : categorical(5, shape=[3])\n"
             "actor q = QValueActor(MLP(out_features=[3, 5]), spec=action)\n")
     assert [d.code for d in check_text(text).diagnostics] == ["E0606"]
+
+
+def test_a_dict_in_braces_is_answered_with_the_dict_call_that_works() -> None:
+    """CrossQ's `norm_kwargs`: torchrl's users write a Python dict; the language writes `dict(...)`,
+    which binds each entry as an argument of the norm class (here BatchRenorm1d)."""
+    braces = ("key observation : f32[3]\nmodule m = MLP(out_features=4, num_cells=[8], norm_class=BatchRenorm1d, "
+              "norm_kwargs={momentum: 0.01, warmup_steps: 100000}) : observation -> h\n")
+    [error] = check_text(braces).diagnostics
+    assert error.code == "E0101" and error.message == "a dict argument is written `dict(name=value, ...)`, not in braces"
+    assert "norm_kwargs=dict(momentum=0.01, warmup_steps=100000)" in error.help
+    fixed = braces.replace("{momentum: 0.01, warmup_steps: 100000}", "dict(momentum=0.01, warmup_steps=100000)")
+    fixed += "value v = ValueOperator(MLP(out_features=1), in=[h])\n"
+    # torchrl's MLP builds the norm from the dict alone: its size must be there (it crashed at compile)
+    [missing] = check_text(fixed).diagnostics
+    assert missing.code == "E0603" and "`num_features`" in missing.message
+    fixed = fixed.replace("dict(momentum=0.01", "dict(num_features=8, momentum=0.01")
+    assert check_text(fixed).ok
+    norm = rldsl.compile(fixed)["m"].module[1]
+    assert type(norm).__name__ == "BatchRenorm1d" and norm.momentum == 0.01 and norm.warmup_steps == 100000

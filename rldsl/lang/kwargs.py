@@ -26,6 +26,7 @@ import attrs
 from rldsl.lang import ast
 from rldsl.lang.ir import Arg, Args, Kwargs
 from rldsl.lang.kinds import ArgType, Kind, Param, Pass
+from rldsl.lang.kinds._base import REQUIRED, Meaning
 from rldsl.lang.source import Span
 from rldsl.lang.values import INVALID
 
@@ -126,7 +127,10 @@ def _chosen_kind(args: Args, param: Param) -> Kind | None | object:
 
 def inner_kind(kind: Kind, param: Param) -> Kind:
     """``kind`` as a dict of ``param`` sees it: keyword-only, the owner's defaults, and the
-    arguments the owner sets (``fixed``) optional (the owner fills them in for type rules)."""
+    arguments the owner sets (``fixed``) optional (the owner fills them in for type rules). For a
+    class the user chooses (``norm_class``), a size the kind alone infers from its input (a
+    BatchRenorm1d's ``num_features``) is required: torchrl's owners build it from the dict alone
+    (``norm_class(**norm_kwargs)``), where inner networks of fixed classes size themselves lazily."""
     defaults = dict(param.inner_defaults)
 
     def adjusted(inner: Param) -> Param:
@@ -134,6 +138,8 @@ def inner_kind(kind: Kind, param: Param) -> Kind:
             return attrs.evolve(inner, default=None, positional=False)
         if inner.name in defaults:
             return attrs.evolve(inner, default=defaults[inner.name], positional=False)
+        if inner.meaning is Meaning.INPUT_SIZE and param.of is not None and param.of.startswith("@"):
+            return attrs.evolve(inner, default=REQUIRED, positional=False)
         return attrs.evolve(inner, positional=False)
 
     return attrs.evolve(kind, params=tuple(adjusted(p) for p in kind.params if p.passed is not Pass.VARARGS))

@@ -489,7 +489,23 @@ def _missing_comma(at: ParsePosition, token: Token, expected: set[str]) -> Diagn
 
 
 # The explanations, most specific first; the first that fits is given.
+def _braces_for_a_dict(at: ParsePosition, token: Token, expected: set[str]) -> Diagnostic | None:
+    """`norm_kwargs={momentum: 0.01}` inside a call: Python's dict braces (or torchrl's
+    `distribution_kwargs` habit) where the language writes a dict as a call, `dict(name=value)`."""
+    if str(token) != "{" or not at.brackets or str(at.brackets[-1][0]) != "(":
+        return None
+    return Diagnostic(
+        "E0101",
+        "a dict argument is written `dict(name=value, ...)`, not in braces",
+        _span(at, token),
+        label="unexpected `{`",
+        help="write the entries as keyword arguments of `dict`, as in "
+             "`norm_kwargs=dict(momentum=0.01, warmup_steps=100000)`",
+    )
+
+
 _RULES: tuple[Callable[[ParsePosition, Token, set[str]], Diagnostic | None], ...] = (
+    _braces_for_a_dict,
     _unclosed,
     _mismatched,
     _arrow,

@@ -139,3 +139,43 @@ def test_a_dict_in_braces_is_answered_with_the_dict_call_that_works() -> None:
     assert check_text(fixed).ok
     norm = rldsl.compile(fixed)["m"].module[1]
     assert type(norm).__name__ == "BatchRenorm1d" and norm.momentum == 0.01 and norm.warmup_steps == 100000
+
+
+DREAMER_REWARD = """key state : f32[30]
+key belief : f32[200]
+module reward_net = MLP(out_features=1, num_cells=[400, 400], activation_class=ELU) : state, belief -> loc
+module reward_model = SafeProbabilisticModule(in=[loc], out=[reward], dist=IndependentNormal(scale=1.0, event_dim=1),
+                                              return_log_prob=true)
+"""
+
+
+def test_a_distribution_parameter_may_be_a_constant() -> None:
+    """Dreamer's reward head: `IndependentNormal` with `distribution_kwargs={"scale": 1.0}` reads only
+    `loc` from the tensordict; its log-probability is that of N(loc, 1) over the event dim."""
+    report = check_text(DREAMER_REWARD)
+    assert report.ok, report.render()
+    program = rldsl.compile(DREAMER_REWARD)
+    module = program["reward_model"]
+    assert module.distribution_kwargs["scale"] == 1.0
+    td = program.spec_random_input("reward_model", (4,))
+    td["loc"] = torch.randn(4, 1)
+    out = module(td)
+    expected = torch.distributions.Normal(td["loc"], 1.0).log_prob(out["reward"]).sum(-1)
+    torch.testing.assert_close(out["reward_log_prob"], expected)
+
+
+def test_constant_parameters_are_checked() -> None:
+    tanh = ("key observation : f32[3]\nkey action : f32[2] in [-1.0, 1.0]\n"
+            "module net = MLP(out_features=2) : observation -> loc\n"
+            "actor pi = ProbabilisticActor(net, in=[loc], dist=TanhNormal(low=action.low, high=action.high, "
+            "scale={scale}), spec=action)\n")
+    assert check_text(tanh.replace("{scale}", "0.3")).ok
+    program = rldsl.compile(tanh.replace("{scale}", "0.3"))
+    assert program["pi"](program.spec_random_input("pi", (3,)))["action"].shape == (3, 2)
+    assert [d.code for d in check_text(tanh.replace("{scale}", "0.0")).diagnostics] == ["E0606"]
+    both = tanh.replace("{scale}", "0.3").replace("-> loc", "-> loc, scale").replace(
+        "MLP(out_features=2)", "MLP(out_features=4) >> NormalParamExtractor()").replace("in=[loc]", "in=[loc, scale]")
+    [error] = check_text(both).diagnostics
+    assert error.code == "E0701" and "given twice" in error.message
+    no_loc = DREAMER_REWARD.replace("-> loc", "-> mean").replace("in=[loc]", "in=[mean]")
+    assert "E0701" in [d.code for d in check_text(no_loc).diagnostics]

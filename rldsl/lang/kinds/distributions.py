@@ -26,6 +26,8 @@ _LOW = Param("low", A.BOUND, -1.0, "the lower bound of the samples: a number or 
 _HIGH = Param("high", A.BOUND, 1.0, "the upper bound of the samples")
 _UPSCALE = Param("upscale", A.FLOAT, 5.0, "scaling of `loc` when `tanh_loc` is set")
 _TANH_LOC = Param("tanh_loc", A.BOOL, False, "squash `loc` with `upscale * tanh(loc / upscale)`")
+#: A constant standard deviation instead of a key (torchrl's ``distribution_kwargs={"scale": 1.0}``).
+_SCALE = Param("scale", A.FLOAT, None, "a constant scale, instead of one read from a key")
 
 
 def _build(lo: LoweringContext, args: Args) -> Dist | object:
@@ -60,6 +62,7 @@ _SQUASHED = ("TanhNormal", "TanhDelta")
 #: Constant arguments the runtime classes hold to a range: (name, test, what it must be).
 _RANGES = (
     ("upscale", lambda v: 0 < v < math.inf, "a positive finite number (it divides `loc`)"),
+    ("scale", lambda v: v is None or 0 < v < math.inf, "a positive finite number (a standard deviation)"),
     ("atol", lambda v: 0 <= v, "at least 0"),
     ("rtol", lambda v: 0 <= v, "at least 0"),
     ("neg_inf", lambda v: v < 0, "negative, such as `-inf` or `-1e9` (the logit of forbidden actions)"),
@@ -111,7 +114,10 @@ def infer(ty: TypingContext, dist: Dist, params: dict[str, tuple[T.Spec, KeyRef]
                       help=(f"the key's last name is the parameter's name: did you mean a key named `{guess}`?"
                             if guess else f"{kind.name} reads {kind.reads}"))
             return None
-    main = _main_parameters(ty, kind, params, at)
+    constants = _constant_parameters(ty, dist, params)
+    if constants is None:
+        return None
+    main = _main_parameters(ty, kind, params, at, constants)
     if main is None:
         return None
     specs = [params[name][0] for name in main]
@@ -198,13 +204,29 @@ def _names(names: list[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
 
+def _constant_parameters(ty: TypingContext, dist: Dist, params: dict[str, tuple[T.Spec, KeyRef]]) -> set[str] | None:
+    """The parameters given as constants (``IndependentNormal(scale=1.0)``, torchrl's
+    ``distribution_kwargs``) rather than read from keys; E0701 for one given both ways."""
+    info = dist.kind.dist
+    assert info is not None
+    constants = {name for name in info.params if name in dist.args.values and dist.args.given(name)}
+    for name in sorted(constants & set(params)):
+        ty.report("E0701", f"{dist.kind.name}'s `{name}` is given twice: as a constant and by the key "
+                           f"`{params[name][1].dotted}`", dist.args.span_of(name), label="second one",
+                  labels=((params[name][1].span, "read from this key"),),
+                  help=f"keep one: the constant, or the key (drop `{name}=` from {dist.kind.name})")
+        return None
+    return constants
+
+
 def _main_parameters(ty: TypingContext, kind: Kind, params: dict[str, tuple[T.Spec, KeyRef]],
-                     at: Span) -> list[str] | None:
-    """The float parameters given (``loc`` and ``scale``, or one of ``logits``/``probs``)."""
+                     at: Span, constants: set[str] = frozenset()) -> list[str] | None:
+    """The float parameters read from keys (``loc`` and ``scale``, or one of ``logits``/``probs``);
+    those given as constants are not read."""
     info = kind.dist
     assert info is not None
     chosen = [name for name in info.params if name in params]
-    missing = [name for name in info.params if name not in params]
+    missing = [name for name in info.params if name not in params and name not in constants]
     for group in info.one_of:
         given = [name for name in group if name in params]
         if len(given) == 1:
@@ -343,17 +365,18 @@ KINDS = (
                   "A normal distribution squashed into `[low, high]` by tanh.",
                   DistInfo(("loc", "scale"), sample="bounded", interactions=_NO_MODE),
                   (_UPSCALE, _LOW, _HIGH, Param("event_dims", A.INT, None, "trailing dims of one event (default 1)"),
-                   _TANH_LOC, Param("safe_tanh", A.BOOL, True, "clamp tanh away from +-1 for finite log-probs")),
+                   _TANH_LOC, Param("safe_tanh", A.BOOL, True, "clamp tanh away from +-1 for finite log-probs"),
+                   _SCALE),
                   "`loc`, `scale` of `f[*S]` give samples `f[*S] in [low, high]`; `low < high`; each bound a number "
                   "or one per element", omitted=()),
     _distribution("IndependentNormal", "rldsl.modules.IndependentNormal",
                   "A normal distribution whose last dim is one event.", DistInfo(("loc", "scale")),
-                  (_UPSCALE, _TANH_LOC, Param("event_dim", A.INT, 1, "trailing dims of one event")),
+                  (_UPSCALE, _TANH_LOC, Param("event_dim", A.INT, 1, "trailing dims of one event"), _SCALE),
                   "`loc`, `scale` of `f[*S]` give unbounded samples `f[*S]`",
                   omitted=(("kwargs", "passed to torch's Normal; none needed"),)),
     _distribution("TruncatedNormal", "rldsl.modules.TruncatedNormal",
                   "A normal distribution truncated to `[low, high]`.",
-                  DistInfo(("loc", "scale"), sample="bounded"), (_UPSCALE, _LOW, _HIGH, _TANH_LOC),
+                  DistInfo(("loc", "scale"), sample="bounded"), (_UPSCALE, _LOW, _HIGH, _TANH_LOC, _SCALE),
                   "`loc`, `scale` of `f[*S]` give samples `f[*S] in [low, high]`"),
     _distribution("Delta", "rldsl.modules.Delta", "A point mass at `param`: a deterministic policy as a distribution.",
                   DistInfo(("param",)),
@@ -370,7 +393,7 @@ KINDS = (
                    Param("safe", A.BOOL, True, "clamp tanh away from +-1")),
                   "`param` of `f[*S]` gives samples `f[*S] in [low, high]`"),
     _distribution("Normal", "torch.distributions.Normal", "torch's normal distribution (each element its own event).",
-                  DistInfo(("loc", "scale"), event_dims=0), (),
+                  DistInfo(("loc", "scale"), event_dims=0), (_SCALE,),
                   "`loc`, `scale` of `f[*S]` give unbounded samples `f[*S]`; the log-probability is per element",
                   omitted=(("validate_args", "argument checks are the checker's job"),)),
     _distribution("OneHotCategorical", "rldsl.modules.OneHotCategorical",

@@ -343,7 +343,7 @@ class Lowering:
                         label="not an accepted value", help=help_)
             return INVALID
         sizes = isinstance(value, tuple) and value and all(map(is_dim, value))
-        if t is A.INTS and value == ():  # an empty list of sizes: no hidden layers (`num_cells=[]`)
+        if t is A.INTS and value == () and (kind.name, param.name) in _EMPTY_MEANS_NONE:
             return value
         if t in (A.SIZE, A.INTS) and (is_dim(value) or sizes):
             return self._sizes(expr, value)
@@ -352,7 +352,7 @@ class Lowering:
                 return float(value)
             if isinstance(value, tuple) and value and all(is_number(v) for v in value):
                 return tuple(float(v) for v in value)
-        return self._wrong(kind, param, expr, describe(value))
+        return self._wrong(kind, param, expr, "an empty list" if value == () else describe(value))
 
     def _float32(self, param: Param, expr: ast.Expr, value: float) -> object:
         """A float argument, refused (E0510) when it is finite but beyond what f32 holds: modules
@@ -613,6 +613,11 @@ def _expr_words(expr: ast.Expr) -> str:
 def _sort_word(value: object) -> str:
     return {Network: "network", ModuleNode: "module", Dist: "distribution", Numbers: "constant vector"}.get(
         type(value), "value")
+
+
+#: Lists of sizes that may be empty: hidden layers, where `[]` means none (torchrl's `MLP(num_cells=[])`
+#: is one linear layer, as Atari heads are written).
+_EMPTY_MEANS_NONE = (("MLP", "num_cells"), ("MultiAgentMLP", "num_cells"), ("LSTMNet", "mlp_num_cells"))
 
 
 def _choice_text(value: object) -> str:

@@ -179,3 +179,21 @@ def test_constant_parameters_are_checked() -> None:
     assert error.code == "E0701" and "given twice" in error.message
     no_loc = DREAMER_REWARD.replace("-> loc", "-> mean").replace("in=[loc]", "in=[mean]")
     assert "E0701" in [d.code for d in check_text(no_loc).diagnostics]
+
+
+def test_an_output_only_a_loss_reads_is_declared_and_then_does_not_warn() -> None:
+    """GAIL's discriminator logits are read by its loss, not by a module: declaring the key says so
+    (and its spec is then checked against what the network writes)."""
+    disc = "key observation : f32[3]\nkey action : f32[2]\nmodule disc = MLP(out_features=1) : observation, action -> d_logits\n"
+    assert [d.code for d in check_text(disc).diagnostics] == ["W0301"]
+    assert check_text("key d_logits : f32[1]\n" + disc).diagnostics == ()
+    assert [d.code for d in check_text("key d_logits : f32[2]\n" + disc).diagnostics] == ["E0402"]
+
+
+def test_torchrls_older_spelling_centralised_gets_a_replacement() -> None:
+    text = ("key agents : { observation: f32[3, 4] }\nmodule m = MultiAgentMLP(n_agent_inputs=4, n_agent_outputs=2, "
+            "n_agents=3, centralised=true, share_params=true) : agents.observation -> agents.out\n")
+    found = check_text(text).diagnostics
+    assert [d.code for d in found] == ["E0602"]  # only the spelling: not also "needs `centralized`"
+    assert found[0].suggestion is not None and found[0].suggestion.replacement == "centralized"
+    assert check_text(text.replace("centralised", "centralized")).ok

@@ -83,6 +83,10 @@ class Binder:
         for keyword in keywords:
             param = self._param(kind, keyword)
             if param is None:
+                meant = self._meant(kind, keyword)
+                if meant is not None and meant.name not in given and meant.required:
+                    # reported as a misspelling of `meant`: not also as its absence (E0603)
+                    given[meant.name] = Arg(INVALID, keyword.value.span, True)
                 continue
             if param.name in given:
                 self.report("E0601", f"argument `{param.name}` given twice", keyword.name.span,
@@ -128,6 +132,16 @@ class Binder:
         self.report("E0602", f"{kind.name} has no argument `{name}`", keyword.name.span, label="unknown argument",
                     help=help_, suggestion=Suggestion(keyword.name.span, guess) if guess else None)
         return None
+
+    @staticmethod
+    def _meant(kind: Kind, keyword: ast.Keyword) -> Param | None:
+        """The parameter an unknown keyword most likely misspells (`centralised` for `centralized`)."""
+        name = keyword.name.value
+        renamed = next((p for p in kind.params if name in p.aka), None)
+        if renamed is not None:
+            return renamed
+        _, guess = did_you_mean(name, [p.name for p in kind.params if p.passed is not Pass.VARARGS], "")
+        return kind.param(guess) if guess else None
 
     def _too_many(self, kind: Kind, value: ast.Expr, allowed: int, count: int) -> None:
         """E0605 at a positional argument beyond those the kind takes."""

@@ -25,7 +25,7 @@ from rldsl.lang.report import Report
 from rldsl.lang.source import SourceFile
 from rldsl.registry import import_kind_modules
 
-__all__ = ["Report", "check", "compile", "load", "report_of", "to_source"]
+__all__ = ["Report", "check", "compile", "load", "report_of", "save", "to_source"]
 
 #: The older name of :func:`rldsl.lang.check.check_program` (a loaded program to its
 #: :class:`Report`, sources attached); kept so that code naming it keeps working.
@@ -77,7 +77,8 @@ def check(source: str | os.PathLike[str] | object, *, name: str | None = None,
 
 
 def compile(source: str | os.PathLike[str] | object, *, name: str | None = None, device: str = "cpu", seed: int = 0,
-            dtype: str = "f32", check_inputs: bool = True, max_params: int | None = 2**31, **reading: Any) -> object:
+            dtype: str = "f32", check_inputs: bool = True, max_params: int | None = 2**31, validate: bool = True,
+            **reading: Any) -> object:
     """Check a model (a path, text or :class:`rldsl.build.Model`, as for :func:`check`) and build
     it: a :class:`rldsl.compiler.Program` mapping each declared module
     name to an ``nn.Module`` on ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``), its weights drawn
@@ -87,7 +88,10 @@ def compile(source: str | os.PathLike[str] | object, *, name: str | None = None,
     the key, the expected spec and the value given. torch is imported here, not before.
     ``include_roots``, ``max_file_bytes``, ``env_modules`` and ``kind_modules`` are passed to :func:`check`.
     A model of more than ``max_params`` parameters (default 2**31, 8 GiB as f32; None: no limit)
-    is refused before anything is allocated (:mod:`rldsl.compiler.limits`).
+    is refused before anything is allocated (:mod:`rldsl.compiler.limits`). With ``validate`` (the
+    default) every module is called once on spec-random input before the program is returned, as
+    ``rldsl compile`` does, leaving the random generators and the modules' buffers as they were
+    (:mod:`rldsl.compiler.first_call`).
 
     Raises :class:`rldsl.compiler.CompileError` (its ``report`` holds the diagnostics) when the model
     has check errors or the device is not available, and its subclass
@@ -102,16 +106,69 @@ def compile(source: str | os.PathLike[str] | object, *, name: str | None = None,
 
     if dtype not in ("f32", "f64"):
         raise CompileError(f"`{dtype}` is not a compile dtype: use `f32` or `f64`")
-    return compile_report(check(source, name=name, dtype=dtype, **reading), device=device, seed=seed, dtype=dtype,
-                          check_inputs=check_inputs, max_params=max_params)
+    report = check(source, name=name, dtype=dtype, **reading)
+    program = compile_report(report, device=device, seed=seed, dtype=dtype, check_inputs=check_inputs,
+                             max_params=max_params, source=_model_source(source, name, report))
+    if validate:
+        from rldsl.compiler.first_call import try_first_call
+
+        try_first_call(program, program.device)
+    return program
+
+
+def _model_source(source: str | os.PathLike[str] | object, name: str | None, report: Report) -> object:
+    """The text a compiled program came from (:class:`rldsl.compiler.program.ModelSource`), as
+    :meth:`Program.save <rldsl.compiler.Program.save>` stores it: a file and its includes, a text
+    under its name, or a :class:`rldsl.build.Model` as its canonical text (``<name>.rlm``, as
+    ``Model.save`` stores it)."""
+    from rldsl.build import Model
+    from rldsl.compiler.program import ModelSource
+
+    if isinstance(source, Model):
+        return ModelSource.of_text(report, os.path.abspath(f"{source.name}.rlm"), source.to_source())
+    if isinstance(source, os.PathLike) or (name is None and _looks_like_path(source)):
+        return ModelSource.of_report(report, source)
+    return ModelSource.of_report(report, name or "<input>")
+
+
+def save(program: object, path: str | os.PathLike[str]) -> int:
+    """Write a compiled program with its *current* weights (after training, say) as a model
+    artifact at ``path``: the same format as ``rldsl compile FILE -o OUT.rlmz`` (the source the
+    program was compiled from, its compile options, its weights, a SHA-256 of each), which
+    :func:`load` reads back with exactly these weights. The same as ``program.save(path)``;
+    returns the artifact's size in bytes.
+
+    The weights keep the module library's state-dict names, which are torchrl's: a checkpoint of
+    the same model built with ``torchrl.modules`` loads with ``program[name].load_state_dict(...)``
+    and saves like any trained weights.
+
+    Raises :class:`rldsl.compiler.artifact.ArtifactError` (a ``ValueError``) when the program does
+    not know its source (it was built from a report alone) or its weights no longer fit it (a module
+    cast to another dtype), ``TypeError`` for something that is not a compiled program and
+    ``OSError`` when ``path`` cannot be written.
+
+    >>> import os, tempfile, torch, rldsl
+    >>> program = rldsl.compile("key observation : f32[3]\\nactor a = Actor(MLP(out_features=2))\\n")
+    >>> with torch.no_grad():
+    ...     _ = program["a"].module[0].weight.add_(1.0)   # a training step, say
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.rlmz")
+    >>> size = rldsl.save(program, path)
+    >>> loaded = rldsl.load(path)
+    >>> torch.equal(loaded["a"].state_dict()["module.0.weight"], program["a"].state_dict()["module.0.weight"])
+    True
+    """
+    from rldsl.compiler.artifact import save_program
+
+    return save_program(program, path)
 
 
 def load(path: str | os.PathLike[str], *, device: str | None = None, env_modules: Sequence[str] = (),
          kind_modules: Sequence[str] = (), max_params: int = 2**31, max_bytes: int | None = None) -> object:
-    """Load a model artifact written by ``rldsl compile FILE -o OUT.rlmz``: a
-    :class:`rldsl.compiler.Program` rebuilt from the stored source and compile options, on
-    ``device`` (default: the device it was saved from), holding the saved weights. The weights are
-    read with ``torch.load(weights_only=True)``: loading never runs code from the file.
+    """Load a model artifact written by :func:`save` (``Program.save``), ``rldsl compile FILE -o
+    OUT.rlmz`` or ``Model.save``: a :class:`rldsl.compiler.Program` rebuilt from the stored source
+    and compile options, on ``device`` (default: the device it was saved from), holding exactly the
+    saved weights (trained ones included); it can be trained further and saved again. The weights
+    are read with ``torch.load(weights_only=True)``: loading never runs code from the file.
 
     Raises :class:`rldsl.compiler.artifact.ArtifactError` (a ``ValueError``) for a corrupt,
     truncated or tampered artifact, or one whose weights do not fit its source, and for one over

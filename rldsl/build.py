@@ -701,12 +701,12 @@ class Model:
         return check_program(load_module(self.ast, self.name), dtype=dtype)
 
     def compile(self, *, device: str = "cpu", seed: int = 0, dtype: str = "f32", check_inputs: bool = True) -> Any:
-        """Check and build the model: an :class:`rldsl.compiler.Program`, the options as for
+        """Check and build the model: an :class:`rldsl.compiler.Program` that knows its source (so
+        ``program.save(path)`` writes it with its trained weights), the options as for
         :func:`rldsl.compile`. Raises :class:`rldsl.compiler.CompileError` when it has errors."""
-        from rldsl.compiler import compile_report
+        from rldsl.api import compile as compile_model
 
-        return compile_report(self.check(dtype=dtype), device=device, seed=seed, dtype=dtype,
-                              check_inputs=check_inputs)
+        return compile_model(self, device=device, seed=seed, dtype=dtype, check_inputs=check_inputs)
 
     def save(self, path: str | os.PathLike[str], *, device: str = "cpu", seed: int = 0, dtype: str = "f32") -> Any:
         """Compile the model and write it as an artifact that :func:`rldsl.load` reads (its

@@ -3,10 +3,12 @@
 ``rldsl check FILE...`` checks models and prints every problem found; ``rldsl compile FILE``
 builds one (torch is imported then, and only then); ``rldsl fmt FILE...`` rewrites files in the
 canonical style; ``rldsl graph FILE`` draws the key-flow graph (DOT, or SVG/PNG with Graphviz);
-``rldsl inspect FILE.rlmz`` verifies a model artifact and shows what it holds;
-``rldsl explain CODE`` prints the explanation of a diagnostic code. Exit status: 0 when clean (warnings allowed unless
-``--strict``), 1 when problems were found, 2 on a usage error, a file that cannot be read, or an
-internal error. The check path never imports torch, and a bad file never produces a traceback.
+``rldsl inspect FILE.rlmz`` verifies a model artifact and shows what it holds; ``rldsl lsp`` runs
+the language server editors start (pygls, ``rldsl[lsp]``);
+``rldsl explain CODE`` prints the explanation of a diagnostic code, ``rldsl explain KIND`` describes
+a kind. Exit status: 0 when clean (warnings allowed unless ``--strict``), 1 when problems were
+found, 2 on a usage error, a file that cannot be read, or an internal error. The check path never
+imports torch, and a bad file never produces a traceback.
 
 >>> main(["explain", "E0301"])  # doctest: +ELLIPSIS
 E0301 (error): key read but never written
@@ -29,6 +31,7 @@ from rldsl import __version__
 from rldsl.cli_reading import (add_env_arguments, add_reading_arguments, add_size_argument, check_root, import_envs,
                                read_limits)
 from rldsl.lang.graph import add_graph_parser
+from rldsl.cli_run import add_run_parser
 
 if TYPE_CHECKING:
     from rldsl.lang.includes import ReadLimits
@@ -86,20 +89,29 @@ def build_parser() -> argparse.ArgumentParser:
                                "allocated (default: 2**31, 8 GiB as f32)")
     add_reading_arguments(compile_)
     compile_.set_defaults(handler=_compile)
-    explain = commands.add_parser("explain", help="explain a diagnostic code",
-                                  description="Print the explanation of a diagnostic code, such as E0301.")
-    explain.add_argument("code", metavar="CODE", help="a diagnostic code, such as E0301")
+    explain = commands.add_parser("explain", help="explain a diagnostic code or a kind",
+                                  description="Print the explanation of a diagnostic code, such as E0301, or "
+                                              "describe a kind, such as MLP: its parameters (type, default, "
+                                              "meaning), its type rule and the keys it reads and writes by "
+                                              "default (torch is not imported). Exit status: 0 explained, 2 "
+                                              "neither a code nor a kind.")
+    explain.add_argument("code", metavar="CODE|KIND", help="a diagnostic code, such as E0301, or a kind, such as MLP")
     explain.set_defaults(handler=_explain)
     fmt = commands.add_parser(
         "fmt",
         help="rewrite models in the canonical layout",
         description="Rewrite .rlm files in place in the canonical layout, keeping comments (torch is not "
-                    "imported). A file with syntax errors is left alone. Exit status: 0 done (or, with --check, "
-                    "nothing to change), 1 a file would change (--check) or has syntax errors, 2 I/O error.",
+                    "imported); `-` formats standard input to standard output. A file with syntax errors is left "
+                    "alone. Exit status: 0 done (or, with --check or --diff, nothing to change), 1 a file would "
+                    "change (--check, --diff) or has syntax errors, 2 I/O error.",
     )
-    fmt.add_argument("files", nargs="+", metavar="FILE", help="the .rlm files to format")
+    fmt.add_argument("files", nargs="+", metavar="FILE",
+                     help="the .rlm files to format (`-` reads standard input and writes the result to standard "
+                          "output)")
     fmt.add_argument("--check", action="store_true",
                      help="write nothing: list the files that would change, and exit 1 if any would")
+    fmt.add_argument("--diff", action="store_true",
+                     help="write nothing: show each change as a unified diff, and exit 1 if a file would change")
     add_size_argument(fmt)
     fmt.set_defaults(handler=_fmt)
     inspect = commands.add_parser(
@@ -119,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_env_arguments(inspect)
     inspect.set_defaults(handler=_inspect)
     add_graph_parser(commands)
+    add_run_parser(commands)
+    _add_lsp_parser(commands)
     return parser
 
 
@@ -287,7 +301,9 @@ def _compile(args: argparse.Namespace) -> int:
     import time
 
     import rldsl.lang.check  # noqa: F401  (before the clock: "check ... ms" times checking, not importing)
+    from rldsl.cli_torch import announce_torch_import
 
+    announce_torch_import()  # on stderr: seconds of silence otherwise, on a cold machine
     started = time.perf_counter()
     import torch  # noqa: F401  (timed on its own: it dominates a fresh process)
 
@@ -369,6 +385,9 @@ def _write_artifact(args: argparse.Namespace, program: Any, item: _Checked) -> i
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from rldsl.cli_torch import announce_torch_import
+
+    announce_torch_import()
     from rldsl.compiler import CompileError
     from rldsl.compiler.artifact import ArtifactError, inspect_artifact
     from rldsl.compiler.limits import DEFAULT_MAX_PARAMS
@@ -414,19 +433,52 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# rldsl lsp
+
+
+def _add_lsp_parser(commands: Any) -> None:
+    """``rldsl lsp``: the language server, for editors (pygls, the optional extra ``rldsl[lsp]``)."""
+    lsp = commands.add_parser(
+        "lsp",
+        help="run the language server for editors (on standard input and output)",
+        description="Run the rldsl language server over standard input and output, for an editor to start: "
+                    "diagnostics as you type, hover, completion, go to definition and formatting of .rlm files "
+                    "(torch is not imported; nothing a model names is imported or run). Needs pygls: "
+                    "pip install 'rldsl[lsp]'. Exit status: 0 after the editor's exit, 2 pygls missing or a "
+                    "usage error.",
+    )
+    add_reading_arguments(lsp)
+    lsp.set_defaults(handler=_lsp)
+
+
+def _lsp(args: argparse.Namespace) -> int:
+    from rldsl.lsp import INSTALL_HINT
+
+    try:
+        from rldsl.lsp.server import serve
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in ("pygls", "lsprotocol", "cattrs"):
+            raise
+        _say(f"the language server needs pygls, which is not installed: {INSTALL_HINT}")
+        return EXIT_USAGE
+    problem = import_envs(args)
+    if problem:
+        _say(problem)
+        return EXIT_USAGE
+    serve(read_limits(args))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
 # rldsl explain
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from rldsl.lang.diagnostics import CODES, explain
-    from rldsl.lang.values import suggest
+    from rldsl.cli_explain import explain_topic
 
-    try:
-        text = explain(args.code)
-    except KeyError:
-        guess = suggest(args.code.upper(), CODES)
-        hint = f"; did you mean {guess}?" if guess else "; codes look like E0301 or W0501"
-        _say(f"unknown diagnostic code `{args.code}`{hint}")
+    text, problem = explain_topic(args.code)
+    if problem:
+        _say(problem)
         return EXIT_USAGE
     print(text, end="")
     return EXIT_OK
@@ -438,38 +490,70 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _fmt(args: argparse.Namespace) -> int:
     """Format each file; the exit status is the worst outcome (2 unreadable, 1 changed or broken)."""
-    return max(_fmt_one(path, args.check, args.max_file_bytes) for path in args.files)
-
-
-def _fmt_one(path: str, check: bool, max_bytes: int) -> int:
-    """Format one file in place (or, with ``check``, only say whether it would change)."""
-    from rldsl.lang.includes import decode_source, read_bytes
-    from rldsl.lang.printer import format_source
-    from rldsl.lang.render import render_text
-
-    try:
-        data = read_bytes(path, max_bytes)
-    except OSError as error:
-        _say(f"cannot read `{path}`: {error.strerror or error}")
+    if args.files.count("-") > 1:
+        _say("`-` (standard input) can be named only once")
         return EXIT_USAGE
-    source, problem = decode_source(data, path)
+    mode = "diff" if args.diff else "check" if args.check else "write"
+    return max(_fmt_one(path, mode, args.max_file_bytes) for path in args.files)
+
+
+def _fmt_one(path: str, mode: str, max_bytes: int) -> int:
+    """Format one file in place (``-``: standard input, printed to standard output), or only say
+    whether it would change (``mode`` "check") or show the change as a diff ("diff"). Syntax
+    errors are printed as ``rldsl check`` prints them (on standard error for ``-``, whose
+    standard output is the formatted text)."""
+    from rldsl.lang.includes import decode_source
+    from rldsl.lang.printer import format_source, unified_diff
+    from rldsl.lang.render import escape_controls, render_text
+
+    name = "<stdin>" if path == "-" else path
+    data, unreadable = _read_fmt_input(path, max_bytes)
+    if data is None:
+        _say(unreadable)
+        return EXIT_USAGE
+    source, problem = decode_source(data, name)
     if source is None:
         _say(problem.message)
         return EXIT_USAGE
     try:
         text, errors = format_source(source)
     except ValueError as error:
-        _say(f"internal error: {error}; `{path}` was left as it was")
+        _say(f"internal error: {error}; `{name}` was left as it was")
         return EXIT_USAGE
     if text is None:
-        print(render_text(errors, {path: source}, color=_use_color("auto", sys.stdout)), file=sys.stdout)
+        stream = sys.stderr if path == "-" else sys.stdout
+        print(render_text(errors, {name: source}, color=_use_color("auto", stream)), file=stream)
         return EXIT_PROBLEMS
-    if text == data.decode("utf-8"):
+    before = data.decode("utf-8")
+    if mode == "diff":  # escaped: a control character in a file must not drive the terminal
+        sys.stdout.write(escape_controls(unified_diff(before, text, name), keep="\n\t"))
+        return EXIT_PROBLEMS if text != before else EXIT_OK
+    if path == "-" and mode == "write":
+        sys.stdout.write(text)
         return EXIT_OK
-    if check:
-        print(f"would reformat {path}", file=sys.stdout)
+    if text == before:
+        return EXIT_OK
+    if mode == "check":
+        print(f"would reformat {name}", file=sys.stdout)
         return EXIT_PROBLEMS
     return _write_formatted(path, text)
+
+
+def _read_fmt_input(path: str, max_bytes: int) -> tuple[bytes | None, str]:
+    """The bytes of a file to format (``-``: standard input), at most ``max_bytes``: ``(data, "")``
+    or ``(None, why)``."""
+    from rldsl.lang.includes import read_bytes
+
+    if path == "-":
+        data = sys.stdin.buffer.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            return None, f"standard input is larger than the limit of {max_bytes:,} bytes (raise it with " \
+                         "--max-file-bytes)"
+        return data, ""
+    try:
+        return read_bytes(path, max_bytes), ""
+    except OSError as error:
+        return None, f"cannot read `{path}`: {error.strerror or error}"
 
 
 def _write_formatted(path: str, text: str) -> int:

@@ -144,3 +144,136 @@ def test_graph_subcommand_is_wired_into_the_cli(capsys):
     assert main(["graph", str(ROOT / "examples" / "cartpole_dqn.rlm")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("digraph") and "QValueActor" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# `rldsl explain KIND`, where the docs are, and "loading torch…"
+
+
+def test_explain_a_kind_prints_its_parameters_rule_and_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "explain", "MLP")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == "MLP: a network kind"
+    assert lines[2] == "A multi-layer perceptron: linear layers with an activation between them."
+    assert "runtime class: rldsl.modules.MLP" in lines
+    assert any(line.startswith("reads:") for line in lines) and any(line.startswith("type rule:") for line in lines)
+    assert "parameters:" in lines
+    assert any(line.split() == ["out_features", "a", "size", "or", "a", "tuple", "of", "sizes;", "required"]
+               for line in lines)
+    assert any(line.split()[:2] == ["activation_class", "an"] and line.endswith("default Tanh") for line in lines)
+    assert "output size, or a tuple for a multi-dim output" in out  # the parameter's doc
+    assert "not in the language: `device`" in out
+
+
+def test_explain_a_module_kind_says_its_default_keys_and_role(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "explain", "ProbabilisticActor")
+    assert code == 0
+    assert "declared with: `actor` (or `module`)" in out
+    assert "writes:        what `module` writes, then `action`" in out
+    assert any(line.split()[:3] == ["out", "(positional)", "a"] and line.endswith("default [action]")
+               for line in out.splitlines())
+    assert 'default_interaction_type' in out and '"deterministic"' in out
+
+
+@pytest.mark.parametrize("kind", __import__("rldsl.lang.kinds", fromlist=["KINDS"]).KINDS, ids=lambda k: k.name)
+def test_explain_every_kind(capsys: pytest.CaptureFixture[str], kind) -> None:
+    code, out, _ = run(capsys, "explain", kind.name)
+    assert code == 0 and out.startswith(f"{kind.name}: ")
+    words = out.split()
+    for param in kind.params:
+        assert param.name in words, param.name
+    assert all(len(line) <= 100 or " " not in line.strip() for line in out.splitlines())
+
+
+def test_explain_an_unknown_kind_suggests_one(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "explain", "ProbablisticActor")
+    assert (code, out) == (2, "") and "unknown kind `ProbablisticActor`: did you mean `ProbabilisticActor`?" in err
+    code, _, err = run(capsys, "explain", "mlp")
+    assert code == 2 and "did you mean `MLP`?" in err
+    code, _, err = run(capsys, "explain", "NormalParamWrapper")  # a torchrl name spelt differently here
+    assert code == 2 and "NormalParamExtractor" in err
+    code, _, err = run(capsys, "explain", "LMHeadActorValueOperator")  # not a kind by design: why
+    assert code == 2 and "Python language-model object" in err
+    code, _, err = run(capsys, "explain", "Zzzzz")
+    assert code == 2 and "takes a diagnostic code (`E0301`) or a kind name (`MLP`)" in err
+    code, _, err = run(capsys, "explain", "E9999")  # written like a code: answered as one
+    assert code == 2 and "unknown diagnostic code `E9999`" in err
+
+
+def test_explain_says_where_the_installed_docs_are(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "explain", "E0301")
+    where = out.splitlines()[-1].removeprefix("every code: ")
+    assert Path(where).is_file() and Path(where).name == "diagnostics.md"
+    _, out, _ = run(capsys, "explain", "TanhNormal")
+    where = out.splitlines()[-1].removeprefix("every kind: ")
+    assert Path(where).is_file() and "#### `TanhNormal`" in Path(where).read_text()
+
+
+def test_explain_never_imports_torch() -> None:
+    script = ("import sys\nfrom rldsl.cli import main\ncodes = [main(['explain', 'MLP']), main(['explain', 'W0501']), "
+              "main(['explain', 'Nope'])]\n"
+              "print(codes, [m for m in sys.modules if m == 'torch' or m.startswith('torch.')])\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "[0, 0, 2] []", result.stdout + result.stderr
+
+
+def test_cli_explain_and_torch_docstring_examples() -> None:
+    import doctest
+
+    import rldsl.cli_explain
+    import rldsl.cli_torch
+
+    for module in (rldsl.cli_explain, rldsl.cli_torch):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0
+
+
+def test_announce_torch_import_speaks_only_before_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rldsl.cli_torch import announce_torch_import
+
+    stream = io.StringIO()
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    assert announce_torch_import(stream) is True and stream.getvalue() == "rldsl: loading torch\u2026\n"
+    monkeypatch.setitem(sys.modules, "torch", object())
+    assert announce_torch_import(stream) is False and stream.getvalue().count("\n") == 1
+
+
+def test_announce_torch_import_writes_dots_where_the_stream_has_no_ellipsis(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rldsl.cli_torch import announce_torch_import
+
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii")
+    assert announce_torch_import(stream)
+    assert raw.getvalue() == b"rldsl: loading torch...\n"
+
+
+def test_compile_announces_torch_on_stderr_before_importing_it() -> None:
+    script = (
+        "import sys\nfrom rldsl.cli import main\n"
+        "class Recorder:\n"
+        "    encoding = 'utf-8'\n"
+        "    def __init__(self): self.seen = []\n"
+        "    def write(self, text): self.seen.append((text, 'torch' in sys.modules)); return len(text)\n"
+        "    def flush(self): pass\n"
+        "recorder = sys.stderr = Recorder()\n"
+        "code = main(['compile', sys.argv[1]])\n"
+        "sys.stderr = sys.__stderr__\n"
+        "print(code, [entry for entry in recorder.seen if entry[0].strip()])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(CLEAN)], capture_output=True, text=True, timeout=300)
+    last = result.stdout.strip().splitlines()[-1]
+    assert last == "0 [('rldsl: loading torch…', False)]", result.stdout + result.stderr
+    assert result.stdout.count("loading torch") == 1  # only the recorder's report: stdout is the summary's
+
+
+def test_compile_in_a_process_with_torch_says_nothing_of_it(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch  # noqa: F401
+
+    code, out, err = run(capsys, "compile", str(CLEAN))
+    assert code == 0 and "loading torch" not in out + err

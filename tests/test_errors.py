@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import importlib.util
 import inspect
 import math
 import pkgutil
@@ -25,12 +26,16 @@ from rldsl.specs import Bounded, OneHot
 #: Modules that do something when imported (``python -m rldsl`` runs the command line).
 _NOT_IMPORTED = {"rldsl.__main__"}
 
+#: The language server's modules need the optional extra ``rldsl[lsp]`` (pygls); they define no exception.
+_NEEDS_PYGLS = "rldsl.lsp."
+
 
 def _rldsl_modules() -> list[str]:
-    """Every module of the rldsl package, by name."""
+    """Every module of the rldsl package, by name (those of an optional extra that is not installed left out)."""
     names = ["rldsl"]
+    pygls = importlib.util.find_spec("pygls") is not None
     for info in pkgutil.walk_packages(rldsl.__path__, prefix="rldsl."):
-        if info.name not in _NOT_IMPORTED:
+        if info.name not in _NOT_IMPORTED and (pygls or not info.name.startswith(_NEEDS_PYGLS)):
             names.append(info.name)
     return names
 

@@ -18,6 +18,7 @@ from tensordict import TensorDict
 from tensordict.nn import TensorDictModuleBase
 
 import rldsl
+from rldsl.compiler import CompileError
 from rldsl.compiler.build import runtime_class
 from rldsl.lang.check import check_text
 from rldsl.lang.kinds import BY_NAME, REGISTERED, lookup, suggest_kind
@@ -130,15 +131,37 @@ def test_a_registered_network_is_checked_by_its_rule_and_compiled_from_its_class
     assert torch.equal(out["h"], torch.relu(out["y"]))
 
 
+class Scaled(torch.nn.Module):
+    """A linear layer squashed by tanh: one output ``[*B, out_features]``."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(in_features, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.linear(x))
+
+
 def test_a_registered_network_works_inside_actors_and_pipes() -> None:
-    register_kind("Scaled", Gated, params=GATED_PARAMS[:2], shape=lambda inputs, args: (args["out_features"],))
+    register_kind("Scaled", Scaled, params=GATED_PARAMS[:2], shape=lambda inputs, args: (args["out_features"],))
     text = "key action : f32[2] in [-1.0, 1.0]\nactor a = Actor(MLP(out_features=8) >> Scaled(out_features=2) >> " \
            "NormalParamExtractor(), out=[loc, scale])\n"
     report = check_text(HEAD + text)
     assert report.ok and report.types["loc"] == "f32[1]", report.render()
     net = rldsl.compile(HEAD + text)["a"].module
-    assert [type(m).__name__ for m in net] == ["MLP", "Gated", "NormalParamExtractor"]
+    assert [type(m).__name__ for m in net] == ["MLP", "Scaled", "NormalParamExtractor"]
     assert net[1].linear.in_features == 8
+
+
+def test_a_kind_whose_class_does_not_do_what_its_shape_rule_says_fails_at_compile() -> None:
+    """`rldsl.compile` calls every module once: a registered class returning two tensors where its
+    description promises one is a CompileError naming the module, not a crash in training."""
+    register_kind("OneOfTwo", Gated, params=GATED_PARAMS[:2], shape=lambda inputs, args: (args["out_features"],))
+    text = "module m = MLP(out_features=8) >> OneOfTwo(out_features=2) >> Tanh() : observation -> y\n"
+    assert check_text(HEAD + text).ok
+    with pytest.raises(CompileError, match="`m` checks clean but fails its first call"):
+        rldsl.compile(HEAD + text)
+    assert list(rldsl.compile(HEAD + text, validate=False)) == ["m"]
 
 
 def test_positional_parameters_and_the_python_builder() -> None:

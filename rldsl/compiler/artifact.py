@@ -27,10 +27,19 @@ Reading assumes the file may be hostile, and reads it within limits:
   with ``torch.load(weights_only=True)``: loading never runs code from the file.
 
 Every problem is one :class:`ArtifactError` (a ``ValueError``) that says what is wrong.
+
+Writing stores a program's *current* weights: :func:`save_program` (``Program.save``,
+``rldsl.save``) writes a trained program with the source it was compiled from, and
+:func:`load_artifact` gives back those weights bit for bit. The state dicts keep the module
+library's (torchrl's) names, so a checkpoint of a torchrl-built model loads into the compiled one
+(``program[name].load_state_dict(...)``) and saves like any trained weights. A file is written
+beside its destination and moved over it only once complete, so a failed save never leaves a
+truncated artifact where a good one was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -38,11 +47,12 @@ import os
 import pickle
 import re
 import struct
+import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import attrs
 import torch
@@ -51,16 +61,14 @@ from rldsl import __version__
 from rldsl._checks import is_int
 from rldsl.compiler.errors import CompileError
 from rldsl.compiler.limits import DEFAULT_MAX_PARAMS, ModelTooLarge, validate_limit
-from rldsl.compiler.program import Program, compile_report
+from rldsl.compiler.program import DTYPE_NAMES, ModelSource, Program, compile_report
 from rldsl.errors import RldslError
 from rldsl.files import UnsafeFile, open_regular
-
-if TYPE_CHECKING:
-    from rldsl.lang.source import SourceFile
+from rldsl.lang.source import SourceFile
 
 __all__ = ["DEFAULT_MAX_BYTES", "FORMAT", "MAX_MEMBERS", "MAX_METADATA_BYTES", "MAX_SOURCE_BYTES", "VERSION",
            "ArtifactError", "Contents", "inspect_artifact", "load_artifact", "read_contents", "save",
-           "write_artifact"]
+           "save_program", "write_artifact"]
 
 #: The format name written in every manifest, and the one format version this rldsl reads.
 FORMAT, VERSION = "rldsl-artifact", 1
@@ -177,10 +185,66 @@ def write_artifact(path: str | os.PathLike[str], program: Program, root: str, so
     members[WEIGHTS] = _weights_bytes(program)
     checksums = {name: _sha256(data) for name, data in members.items()}
     members[CHECKSUMS] = json.dumps(checksums, indent=2, sort_keys=True).encode()
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+    return _write_zip(path, members)
+
+
+def _write_zip(path: str | os.PathLike[str], members: Mapping[str, bytes]) -> int:
+    """Write ``members`` as a zip file at ``path``: into a new file beside it, moved over ``path``
+    only once complete (a failure leaves whatever was there before). Returns the size in bytes.
+    A path that is not a regular file (``/dev/null``, a FIFO) is written in place."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        return sum(len(data) for data in members.values())
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".rldsl-", suffix=".rlmz.part", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for name, data in members.items():
+                    archive.writestr(name, data)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     return os.path.getsize(path)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back): a saved artifact gets the
+    permissions any new file gets, not the private ones of a temporary file."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def save_program(program: Program, path: str | os.PathLike[str]) -> int:
+    """Write ``program`` as an artifact at ``path`` with its *current* weights (after training,
+    say) and the source it was compiled from (:attr:`Program.source`); returns the size in bytes.
+    :func:`load_artifact` rebuilds the model from that source and loads exactly these weights.
+
+    Raises :class:`ArtifactError` when the program does not know its source, or when its weights
+    no longer fit that source (a module cast to another dtype, a parameter replaced by one of
+    another shape), since such an artifact could not be loaded; ``OSError`` when ``path`` cannot be
+    written."""
+    if not isinstance(program, Program):
+        raise TypeError(f"save takes a compiled rldsl Program (rldsl.compile, rldsl.load), got "
+                        f"{type(program).__name__}")
+    if program.source is None:
+        raise ArtifactError("this program does not know the source it was compiled from, so it cannot be saved as "
+                            "an artifact: compile it with `rldsl.compile` (or load it with `rldsl.load`), then "
+                            "train and save that program")
+    problem = program.weight_problem()
+    if problem:
+        raise ArtifactError(f"the program's weights no longer fit its source ({problem}), so the artifact could not "
+                            "be loaded; give the modules back the shapes and dtypes they were compiled with (compile "
+                            "with `dtype=\"f64\"` for f64 weights)")
+    dtype = next(name for name, value in DTYPE_NAMES.items() if value == program.dtype)
+    return write_artifact(path, program, program.source.root, program.source.files, seed=program.seed, dtype=dtype)
 
 
 def save(path: str | os.PathLike[str], source: str | os.PathLike[str], *, device: str = "cpu", seed: int = 0,
@@ -195,7 +259,8 @@ def save(path: str | os.PathLike[str], source: str | os.PathLike[str], *, device
 
     check_dtype(dtype)
     report = check_program(load_program(os.fspath(source), ReadLimits(include_roots=include_roots)), dtype=dtype)
-    program = compile_report(report, device=device, seed=seed, dtype=dtype)
+    program = compile_report(report, device=device, seed=seed, dtype=dtype,
+                             source=ModelSource.of_report(report, source))
     write_artifact(path, program, os.fspath(source), report.sources, seed=seed, dtype=dtype)
     return program
 
@@ -518,9 +583,11 @@ def _rebuild(where: str, manifest: Mapping[str, object], sources: Mapping[str, b
         more = f" (and {len(report.errors) - 3} more)" if len(report.errors) > 3 else ""
         raise ArtifactError(f"`{where}`: the stored source does not check: {shown}{more}")
     options = manifest["options"]
+    stored = ModelSource(manifest["root"], {name: SourceFile(name, data.decode("utf-8"))
+                                            for name, data in sources.items()})
     try:
         return compile_report(report, device=device, seed=options["seed"], dtype=options["dtype"],
-                              max_params=limits.max_params)
+                              max_params=limits.max_params, source=stored)
     except ModelTooLarge as error:
         hint = "; raise it with `rldsl inspect --max-params` or `rldsl.load(..., max_params=)`" if error.hint else ""
         raise ArtifactError(f"`{where}`: {error.detail}{hint}") from error

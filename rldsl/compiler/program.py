@@ -9,9 +9,11 @@ torch.Size([2, 1])
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 
+import attrs
 import torch
 from tensordict import TensorDict
 from torch import nn
@@ -25,8 +27,9 @@ from rldsl.lang import types as T
 from rldsl.lang.ir import DISCARD, Dist, KeyRef, ModuleNode
 from rldsl.lang.kinds import Meaning
 from rldsl.lang.report import Report
+from rldsl.lang.source import SourceFile
 
-__all__ = ["CompileError", "Program", "compile_report", "resolve_device"]
+__all__ = ["CompileError", "ModelSource", "Program", "compile_report", "resolve_device"]
 
 #: ``--dtype`` names.
 DTYPE_NAMES = {"f32": torch.float32, "f64": torch.float64}
@@ -47,20 +50,52 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+@attrs.frozen(slots=True)
+class ModelSource:
+    """The text a program was compiled from: the name of its root file and every `.rlm` file read
+    (the root and its includes, by display name). :meth:`Program.save` stores them beside the
+    weights, so that an artifact rebuilds the very model the weights belong to."""
+
+    root: str
+    files: Mapping[str, SourceFile]
+
+    @classmethod
+    def of_report(cls, report: Report, root: str | os.PathLike[str]) -> ModelSource:
+        """The root named ``root`` (a path, or a text's name such as ``<input>``) and the model
+        files of ``report`` (a Python file a diagnostic pointed into is left out)."""
+        root = os.fspath(root)
+        return cls(root, {name: source for name, source in report.sources.items()
+                          if name == root or name.endswith(".rlm")})
+
+    @classmethod
+    def of_text(cls, report: Report, root: str, text: str) -> ModelSource:
+        """A root given as text that no file holds (a :class:`rldsl.build.Model`'s canonical text,
+        stored as ``root``) and the `.rlm` files ``report`` read (its includes)."""
+        files = {name: source for name, source in report.sources.items() if name.endswith(".rlm")}
+        files[root] = SourceFile(root, text)
+        return cls(root, files)
+
+
 class Program(Mapping):
     """The compiled modules of a model, by declared name, with the checked spec of every key.
 
     ``reads(name)`` / ``writes(name)`` are a module's keys (tensordict keys, in order) and
-    ``spec(key)`` the checked spec of a key as a :mod:`rldsl.specs` object.
+    ``spec(key)`` the checked spec of a key as a :mod:`rldsl.specs` object. ``source`` is the
+    text it was compiled from (None when it is not known) and ``seed`` the seed its weights were
+    first drawn with; :meth:`save` writes the program, with its current weights, as an artifact.
     """
 
     def __init__(self, modules: Mapping[str, nn.Module], nodes: Mapping[str, ModuleNode],
-                 key_specs: Mapping[tuple[str, ...], T.Spec], device: torch.device, dtype: torch.dtype) -> None:
+                 key_specs: Mapping[tuple[str, ...], T.Spec], device: torch.device, dtype: torch.dtype, *,
+                 source: ModelSource | None = None, seed: int = 0) -> None:
         self._modules = dict(modules)
         self._nodes = dict(nodes)
         self._key_specs = dict(key_specs)
         self.device = device
         self.dtype = dtype
+        self.source = source
+        self.seed = seed
+        self._weight_layout = {name: _layout(module) for name, module in self._modules.items()}
 
     def __getitem__(self, name: str) -> nn.Module:
         return self._modules[name]
@@ -73,6 +108,37 @@ class Program(Mapping):
 
     def __repr__(self) -> str:
         return f"Program({', '.join(self._modules)}; device={self.device})"
+
+    def save(self, path: str | os.PathLike[str]) -> int:
+        """Write the program as a model artifact at ``path`` (replacing a file there only once the
+        new one is complete): its source, its compile options and its *current* weights, so that
+        :func:`rldsl.load` gives back these modules with exactly these weights (bit for bit, on
+        any device). Returns the artifact's size in bytes.
+
+        Raises :class:`~rldsl.compiler.artifact.ArtifactError` (a ``ValueError``) when the program
+        does not know its source (it was built from a report alone: compile it with
+        :func:`rldsl.compile` or load it with :func:`rldsl.load`), or when a weight no longer
+        has the shape or dtype the source gives it (a module cast with ``.double()``, say: the
+        artifact would not load), and ``OSError`` when ``path`` cannot be written."""
+        from rldsl.compiler.artifact import save_program
+
+        return save_program(self, path)
+
+    def weight_problem(self) -> str:
+        """Why the current weights no longer fit the source ('' when they do): a module whose
+        state dict gained or lost an entry, or changed an entry's shape or dtype, since it was
+        compiled. Saved weights are checked against the source the same way when they are loaded."""
+        for name, module in self._modules.items():
+            expected, found = self._weight_layout[name], _layout(module)
+            for key in expected.keys() - found.keys():
+                return f"the weights of module `{name}` lack `{key}`"
+            for key in found.keys() - expected.keys():
+                return f"the weights of module `{name}` hold `{key}`, which the source does not give it"
+            for key, (shape, dtype) in found.items():
+                if (shape, dtype) != expected[key]:
+                    return (f"weight `{key}` of module `{name}` is a {dtype} tensor of shape {shape}, but the "
+                            f"source gives it {expected[key][1]} and shape {expected[key][0]}")
+        return ""
 
     def reads(self, name: str) -> list[object]:
         """The keys module ``name`` reads (optional ones, such as an OU module's ``is_init``, last)."""
@@ -115,6 +181,11 @@ class Program(Mapping):
                 value = value.log_softmax(-2)  # a distributional head reads log-probabilities over atoms
             td.set(key, value)
         return td
+
+
+def _layout(module: nn.Module) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """The shape and dtype of every entry of a module's state dict (what an artifact's weights must match)."""
+    return {key: (tuple(value.shape), value.dtype) for key, value in module.state_dict().items()}
 
 
 def _mask_keys(node: ModuleNode) -> list[object]:
@@ -235,7 +306,7 @@ def _refuse_unsized(nodes: Mapping[str, ModuleNode], key_specs: Mapping[tuple[st
 
 def compile_report(report: Report, *, device: str | torch.device = "cpu", seed: int = 0,
                    dtype: str | torch.dtype = "f32", check_inputs: bool = True,
-                   max_params: int | None = DEFAULT_MAX_PARAMS) -> Program:
+                   max_params: int | None = DEFAULT_MAX_PARAMS, source: ModelSource | None = None) -> Program:
     """Build every module declaration of a checked :class:`~rldsl.lang.report.Report`.
 
     A model with more than ``max_params`` parameters (None: no limit) is refused with
@@ -245,6 +316,8 @@ def compile_report(report: Report, *, device: str | torch.device = "cpu", seed: 
     The weights are drawn under ``torch.manual_seed(seed)`` (the global generator's state is put
     back afterwards), so two compilations give the same weights. With ``check_inputs`` each
     declared module checks the keys it is called with (:mod:`rldsl.compiler.guard`).
+    ``source`` is the text the report was checked from (:meth:`ModelSource.of_report`): with it,
+    :meth:`Program.save` can write the program as an artifact.
     """
     if not report.ok:
         count = len(report.errors)
@@ -268,7 +341,7 @@ def compile_report(report: Report, *, device: str | torch.device = "cpu", seed: 
     if check_inputs:
         for name, module in modules.items():
             _guard(name, nodes[name], module, key_specs, torch_type)
-    return Program(modules, nodes, key_specs, resolved, torch_type)
+    return Program(modules, nodes, key_specs, resolved, torch_type, source=source, seed=seed)
 
 
 def _guard(name: str, node: ModuleNode, module: nn.Module, key_specs: Mapping[tuple[str, ...], T.Spec],

@@ -22,7 +22,7 @@ from rldsl.lang import ast
 from rldsl.lang.diagnostics import Diagnostic
 from rldsl.lang.source import SourceFile
 
-__all__ = ["WIDTH", "expr_source", "format_source", "to_source"]
+__all__ = ["WIDTH", "expr_source", "format_source", "to_source", "unified_diff"]
 
 #: The column limit long calls, lists and pipes are wrapped at.
 WIDTH = 100
@@ -111,6 +111,34 @@ def format_source(source: SourceFile) -> tuple[str | None, list[Diagnostic]]:
     if parse_source(SourceFile(source.name, text))[0] != module:
         raise ValueError(f"formatting `{source.name}` would change its meaning")
     return text, []
+
+
+def unified_diff(before: str, after: str, name: str) -> str:
+    r"""The change from ``before`` to ``after`` as a unified diff (``rldsl fmt --diff``), headed
+    ``--- NAME<tab>(original)`` and ``+++ NAME<tab>(formatted)`` so that ``patch`` reads the file
+    name; ``""`` when nothing changes. Lines are split at ``\n`` only, and a last line without
+    one is marked as ``diff`` marks it.
+
+    >>> print(unified_diff("key x:f32[3]\n", "key x : f32[3]\n", "m.rlm"), end="")  # doctest: +NORMALIZE_WHITESPACE
+    --- m.rlm	(original)
+    +++ m.rlm	(formatted)
+    @@ -1 +1 @@
+    -key x:f32[3]
+    +key x : f32[3]
+    """
+    import difflib
+
+    return "".join(difflib.unified_diff(_diff_lines(before), _diff_lines(after),
+                                        f"{name}\t(original)", f"{name}\t(formatted)"))
+
+
+def _diff_lines(text: str) -> list[str]:
+    r"""``text`` as lines that keep their ``\n``; a last line without one gets the marker line."""
+    lines = [f"{line}\n" for line in text.split("\n")]
+    last = lines.pop()  # what follows the last "\n": "" when the text ends with one
+    if last != "\n":
+        lines.append(f"{last}\\ No newline at end of file\n")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from rldsl import __version__
 from rldsl.cli_reading import (add_env_arguments, add_reading_arguments, add_size_argument, check_root, import_envs,
                                read_limits)
 from rldsl.lang.graph import add_graph_parser
+from rldsl.cli_new import add_new_parser
 from rldsl.cli_run import add_run_parser
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.set_defaults(handler=_inspect)
     add_graph_parser(commands)
     add_run_parser(commands)
+    add_new_parser(commands)
     _add_lsp_parser(commands)
     return parser
 

@@ -684,6 +684,24 @@ CODE_TABLE: tuple[CodeInfo, ...] = (
         "project the draws into it, losing what the Gaussian was fitted to.) Discrete actions are "
         "chosen by a Q-value actor or a categorical probabilistic actor.",
     ),
+    CodeInfo(
+        "E0465",
+        "diffusion schedule out of range",
+        "A `DiffusionActor` denoises its action over `num_steps` steps of a DDPM chain whose noise "
+        "variances rise linearly from `beta_start` to `beta_end`: it needs at least one step (and at "
+        "most 10,000: every call runs the score network once per step), and `0 < beta_start < "
+        "beta_end < 1` (a variance of 0 makes the first reverse step divide by zero, one of 1 the "
+        "others). torchrl's defaults, `num_steps=100, beta_start=1e-4, beta_end=0.02`, are the DDPM "
+        "paper's variances.",
+    ),
+    CodeInfo(
+        "E0466",
+        "score network does not predict the action's noise",
+        "A `DiffusionActor`'s `score_network` reads the noisy action, the observation and the "
+        "timestep concatenated on the last dim, `[*B, action_dim + obs_dim + 1]`, and returns the "
+        "noise it predicts in the action: one float tensor `[*B, action_dim]`. End it with "
+        "`action_dim` outputs, as in `MLP(out_features=6, num_cells=[256, 256])` for six actions.",
+    ),
     # -- E05xx: specs and dtypes ------------------------------------------------------------
     CodeInfo(
         "E0501",

@@ -37,6 +37,7 @@ from rldsl.modules.noisy import NoisyLazyLinear, NoisyLinear, reset_noise
 from rldsl.modules.planners import CEMPlanner, MPCPlannerBase, MPPIPlanner, ModelEnv, PlanningEnv
 from rldsl.modules.primer import TensorDictPrimer
 from rldsl.modules.rnn import GRU, LSTM, GRUCell, LSTMCell
+from rldsl.modules.tensordict_module.diffusion import DiffusionActor
 from rldsl.modules.tensordict_module import (
     Actor,
     ActorCriticOperator,
@@ -100,6 +101,7 @@ __all__ = [
     "DecisionTransformer",
     "DecisionTransformerInferenceWrapper",
     "Delta",
+    "DiffusionActor",
     "DistributionalDQNnet",
     "DistributionalQValueActor",
     "DistributionalQValueHook",

@@ -30,11 +30,19 @@ def expected_codes(path: Path) -> list[tuple[str, int]]:
     return sorted((item.split("@")[0].strip(), int(item.split("@")[1])) for item in header[10:].split(","))
 
 
+#: Examples that keep a warning on purpose, because torchrl's model does what it warns about.
+ACCEPTED_WARNINGS = {
+    # torchrl's DDPG explores with OU noise and `safe=False`: the action may leave [-1, 1] (the env clips it)
+    "zoo/ddpg_mujoco.rlm": {"W0501"},
+}
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT / "examples")))
 def test_example_checks_clean(path: Path) -> None:
     result = check_program(load_program(path))
     assert result.checked
-    assert [(d.code, d.span.line, d.message) for d in result.diagnostics] == []
+    accepted = ACCEPTED_WARNINGS.get(str(path.relative_to(ROOT / "examples")), set())
+    assert [(d.code, d.span.line, d.message) for d in result.diagnostics if d.code not in accepted] == []
     assert result.keys
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from rldsl.lang.kinds import (
     algorithms,
     conv,
+    diffusion,
     distributions,
     dreamer,
     dt,
@@ -64,6 +65,7 @@ KINDS: tuple[Kind, ...] = (
     *dreamer.KINDS,
     *planners.KINDS,
     *dt.KINDS,
+    *diffusion.KINDS,
 )
 
 

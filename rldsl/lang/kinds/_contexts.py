@@ -82,6 +82,11 @@ class TypingContext(Reports, Protocol):
     def module(self, node: ModuleNode) -> None:
         """Type an inner module (once); what it writes becomes visible to the steps after it."""
 
+    def network(self, network: Network, inputs: list[T.Spec], labels: list[str], at: Span,
+                use: Span | None = None) -> list[T.Spec] | None:
+        """A network's output specs for input specs no key holds (a score network reading a
+        concatenation), stages of a pipe in turn; ``use`` is where the network is used."""
+
     def run_network(self, node: ModuleNode, network: Network, inputs: tuple[KeyRef, ...],
                     outputs: tuple[KeyRef, ...]) -> list[T.Spec] | None:
         """A network's output specs for the specs of ``inputs``, one per key of ``outputs``."""

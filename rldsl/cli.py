@@ -30,7 +30,7 @@ import attrs
 from rldsl import __version__
 from rldsl.cli_reading import (add_env_arguments, add_reading_arguments, add_size_argument, check_root, import_envs,
                                read_limits)
-from rldsl.lang.graph import add_graph_parser
+from rldsl.cli_graph import add_graph_parser
 from rldsl.cli_new import add_new_parser
 from rldsl.cli_run import add_run_parser
 

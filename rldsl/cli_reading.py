@@ -69,7 +69,11 @@ def import_envs(args: argparse.Namespace) -> str:
     """Import the ``--import-envs`` and ``--import-kinds`` modules: ``""``, or why one could not be
     imported."""
     from rldsl.lang.envs import import_env_modules
-    from rldsl.registry import import_kind_modules
+
+    def import_kind_modules(names: list[str]) -> None:
+        from rldsl.registry import import_kind_modules as importer  # only when asked: it costs start-up time
+
+        importer(names)
 
     for what, option, names, importer in (("env", "--import-envs", args.import_envs, import_env_modules),
                                           ("kind", "--import-kinds", getattr(args, "import_kinds", ()),

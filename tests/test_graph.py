@@ -12,7 +12,8 @@ import pytest
 
 import rldsl
 from rldsl.lang import graph
-from rldsl.lang.graph import add_graph_parser, dot_quote, key_flow_dot, run_graph
+from rldsl.cli_graph import add_graph_parser
+from rldsl.lang.graph import dot_quote, key_flow_dot, run_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 SAC = ROOT / "examples" / "pendulum_sac.rlm"

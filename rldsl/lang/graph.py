@@ -20,8 +20,8 @@ digraph key_flow {
   "module:policy" -> "out:action" [style=dashed, label="action : f32[2]"];
 }
 
-The command line itself: :func:`add_graph_parser` registers ``rldsl graph`` on the subparsers of
-``rldsl``'s parser, and :func:`run_graph` runs it (exit status 0 written, 1 check errors, 2 usage
+The command line itself: :func:`rldsl.cli_graph.add_graph_parser` registers ``rldsl graph`` on the
+subparsers of ``rldsl``'s parser, and :func:`run_graph` runs it (exit status 0 written, 1 check errors, 2 usage
 or I/O error, or Graphviz missing for ``--format svg|png``).
 """
 
@@ -33,19 +33,16 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from rldsl.cli_reading import add_reading_arguments, check_root, import_envs, read_limits
+from rldsl.cli_reading import check_root, import_envs, read_limits
 from rldsl.lang.ir import DISCARD, KeyRef, ModuleNode, Network
 from rldsl.lang.types import spec_text
 
 if TYPE_CHECKING:
     from rldsl.lang.report import Report
 
-__all__ = ["FORMATS", "add_graph_parser", "dot_quote", "key_flow_dot", "run_graph"]
-
-#: The output formats of ``rldsl graph``: DOT text, or an image drawn by Graphviz's ``dot``.
-FORMATS = ("dot", "svg", "png")
+__all__ = ["dot_quote", "key_flow_dot", "run_graph"]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -203,23 +200,6 @@ def _flow_edges(writers: Mapping[Path, set[str]], readers: Mapping[Path, set[str
 
 # ---------------------------------------------------------------------------------------------
 # rldsl graph
-
-
-def add_graph_parser(commands: Any) -> argparse.ArgumentParser:
-    """Register ``rldsl graph FILE [-o OUT] [--format dot|svg|png]`` on argparse subparsers."""
-    graph = commands.add_parser(
-        "graph",
-        help="draw a model's key flow: modules as boxes, keys as edges with their specs",
-        description="Check a .rlm model and write its key-flow graph as Graphviz DOT, or as SVG/PNG drawn by "
-                    "Graphviz's `dot` program (apt-get install graphviz). Exit status: 0 written, 1 check errors, "
-                    "2 usage or I/O error, or `dot` missing.",
-    )
-    graph.add_argument("file", metavar="FILE", help="the .rlm file to draw")
-    graph.add_argument("-o", "--output", metavar="OUT", help="write the graph to OUT (default: standard output)")
-    graph.add_argument("--format", choices=FORMATS, default="dot", help="output format (default: dot)")
-    add_reading_arguments(graph)
-    graph.set_defaults(handler=run_graph)
-    return graph
 
 
 def run_graph(args: argparse.Namespace) -> int:

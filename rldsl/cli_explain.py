@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 import textwrap
 
-from rldsl.lang.kinds import REQUIRED, ArgType, Kind, Param, lookup
+from rldsl.lang.kinds import REQUIRED, Kind, Param, lookup
+from rldsl.lang.kinds.texts import default_text, type_text
 
 __all__ = ["explain_kind", "explain_topic", "installed_doc", "looks_like_code"]
 
@@ -119,7 +120,7 @@ def _parameters(kind: Kind) -> list[str]:
     lines = ["parameters:"]
     for param in kind.params:
         name = _param_name(param)
-        head = f"  {name:<{width}}  {_type_text(param)}; {_default_text(param)}"
+        head = f"  {name:<{width}}  {type_text(param)}; {_default_text(param)}"
         lines += _wrapped(head.rstrip(), indent=" " * (width + 4), first_indent="")
         if param.doc:
             lines += _wrapped(param.doc, " " * (width + 4))
@@ -130,35 +131,8 @@ def _param_name(param: Param) -> str:
     return f"{param.name} (positional)" if param.positional else param.name
 
 
-def _type_text(param: Param) -> str:
-    if param.type is ArgType.CHOICE or (param.type is ArgType.LAYER and param.choices):
-        return "one of " + ", ".join(_value_text(choice, param) for choice in param.choices)
-    if param.type is ArgType.KWARGS and param.of and not param.of.startswith("@"):
-        return f"{param.type.value} of `{param.of}`"
-    return param.type.value
-
-
 def _default_text(param: Param) -> str:
-    if param.default is REQUIRED:
-        return "required"
-    return f"default {_value_text(param.default, param)}"
-
-
-def _value_text(value: object, param: Param) -> str:
-    """A default or a choice as the language writes it."""
-    from rldsl.lang.types import number_text
-
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return number_text(value)
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_value_text(item, param) for item in value) + "]"
-    if isinstance(value, str) and param.type in (ArgType.STR, ArgType.CHOICE):
-        return f'"{value}"'
-    return str(value)
+    return "required" if param.default is REQUIRED else f"default {default_text(param)}"
 
 
 def _wrapped(text: str, first_indent: str = "", indent: str | None = None) -> list[str]:

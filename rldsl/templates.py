@@ -17,6 +17,8 @@ from importlib import resources
 
 import attrs
 
+from rldsl.errors import RldslError
+
 __all__ = ["Template", "TemplateError", "find_template", "zoo_templates"]
 
 #: When an algorithm name matches several files, the family picked, in this order.
@@ -25,8 +27,8 @@ FAMILY_ORDER = ("mujoco", "pendulum", "cartpole", "vmas", "vmas_continuous", "at
 MAX_TEMPLATE_BYTES = 1 << 20
 
 
-class TemplateError(ValueError):
-    """A template name that matches none (or an unreadable zoo): the message lists the names."""
+class TemplateError(RldslError, ValueError):
+    """A template name that matches none: the message says how to list the names."""
 
 
 @attrs.frozen(slots=True)

@@ -12,51 +12,16 @@ its type rule, in words. The same words as the generated reference in ``docs/lan
 
 from __future__ import annotations
 
-from rldsl.lang.kinds import REQUIRED, ArgType, Kind, Param
-from rldsl.lang.types import number_text
+from rldsl.lang.kinds import Kind, Param
+from rldsl.lang.kinds.texts import default_text, type_text
 
 __all__ = ["default_text", "kind_markdown", "param_detail", "param_markdown"]
-
-
-def default_text(param: Param) -> str:
-    """A parameter's default as it is written in a `.rlm` file (``"required"`` when it has none)."""
-    value = param.default
-    if value is REQUIRED:
-        return "required"
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return number_text(value)
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_item_text(item) for item in value) + "]"
-    if param.type in (ArgType.KEY, ArgType.KEYS, ArgType.SPEC, ArgType.DIST, ArgType.ACTIVATION, ArgType.LAYER):
-        return str(value)
-    return f'"{value}"'
-
-
-def _item_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return number_text(value)
-    return str(value)
-
-
-def _type_text(param: Param) -> str:
-    if param.type is ArgType.CHOICE and param.choices:
-        return "one of " + ", ".join("none" if c is None else f'"{c}"' if isinstance(c, str) else _item_text(c)
-                                     for c in param.choices)
-    if param.type is ArgType.LAYER and param.choices:
-        return "one of " + ", ".join(str(c) for c in param.choices)
-    return param.type.value
 
 
 def param_detail(param: Param) -> str:
     """One line: the parameter's type and default (what completion shows beside its name)."""
     default = default_text(param)
-    return f"{_type_text(param)} ({default})" if param.required else f"{_type_text(param)} = {default}"
+    return f"{type_text(param)} ({default})" if param.required else f"{type_text(param)} = {default}"
 
 
 def _escape(text: str) -> str:
@@ -72,7 +37,7 @@ def param_markdown(kind: Kind, param: Param) -> str:
     """Hover text of a keyword argument's name: the parameter of ``kind`` it sets."""
     position = ", positional" if param.positional else ""
     lines = [f"**`{param.name}`**: parameter of `{kind.name}`{position}", "",
-             f"- type: {_type_text(param)}", f"- default: {_default_cell(param)}"]
+             f"- type: {type_text(param)}", f"- default: {_default_cell(param)}"]
     if param.doc:
         lines += ["", param.doc]
     if param.aka:
@@ -91,7 +56,7 @@ def kind_markdown(kind: Kind) -> str:
         lines += ["", *facts]
     if kind.params:
         lines += ["", "| parameter | type | default | meaning |", "| --- | --- | --- | --- |"]
-        lines += [f"| `{p.name}`{' (positional)' if p.positional else ''} | {_escape(_type_text(p))} | "
+        lines += [f"| `{p.name}`{' (positional)' if p.positional else ''} | {_escape(type_text(p))} | "
                   f"{_escape(_default_cell(p))} | {_escape(p.doc)} |" for p in kind.params]
     if kind.omitted:
         lines += ["", "Not in the language: " + "; ".join(f"`{name}` ({why})" for name, why in kind.omitted) + "."]

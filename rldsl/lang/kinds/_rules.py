@@ -118,6 +118,27 @@ def float_inputs(ty: TypingContext, inputs: list[T.Spec], labels: list[str], own
     return True
 
 
+def sized_features(ty: TypingContext, args: Args, ref: KeyRef, spec: T.Spec, owner: str, size: str,
+                   example: str) -> bool:
+    """A float input ``[*B, <size>]`` read by a module sizing itself from it (a recurrent module's
+    ``input_size``, a diffusion actor's ``obs_dim``): E0503/E0515 for its dtype, E0401 for a
+    scalar, E0406 when the argument ``size`` is given and differs from the input's width."""
+    label = f"`{ref.dotted}`"
+    if not float_inputs(ty, [spec], [label], owner, ref.span, weighted=True):
+        return False
+    if not spec.shape:
+        ty.report("E0401", f"{owner} reads features `[*B, {size}]`, but {label} is a scalar ({T.spec_text(spec)})",
+                  ref.span, label="no feature dim", help=f"declare the input with its features last, as `{example}`")
+        return False
+    declared = args[size] if args.ok(size) else None
+    if declared is not None and not T.dims_equal(declared, spec.shape[-1]):
+        ty.report("E0406", f"`{size}={declared}` but {label} has {spec.shape[-1]} features", args.span_of(size),
+                  label=f"the input has {spec.shape[-1]} features",
+                  help=f"drop `{size}`: the checker knows the input's width")
+        return False
+    return True
+
+
 def compile_dtype_fits(ty: TypingContext, spec: T.Spec, label: str, owner: str, at: Span) -> bool:
     """E0515 when a network's float input is not in the dtype its weights will have: the compile
     dtype (``ty.float_dtype``, default f32), which stands in for f32 (``--dtype f64`` makes every f32

@@ -27,10 +27,10 @@ from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
 from rldsl.lang.kinds._rules import (
     check_positive,
     feature_sum,
-    float_inputs,
     keys,
     node,
     require_spec_for_safe,
+    sized_features,
 )
 from rldsl.lang.types import number_text
 from rldsl.lang.values import INVALID
@@ -133,23 +133,8 @@ def _infer_diffusion(ty: TypingContext, module: ModuleNode) -> None:
 
 
 def _observation_fits(ty: TypingContext, args: Args, ref: KeyRef, spec: T.Spec) -> bool:
-    """A float observation with a feature dim (E0503/E0515, E0401) whose width is ``obs_dim`` when
-    that is given (E0406)."""
-    label = f"`{ref.dotted}`"
-    if not float_inputs(ty, [spec], [label], "DiffusionActor", ref.span, weighted=True):
-        return False
-    if not spec.shape:
-        ty.report("E0401", f"DiffusionActor reads observations `[*B, obs_dim]`, but {label} is a scalar "
-                           f"({T.spec_text(spec)})", ref.span, label="no feature dim",
-                  help="declare the observation with its features last, as `f32[17]`")
-        return False
-    declared = args["obs_dim"] if args.ok("obs_dim") else None
-    if declared is not None and not T.dims_equal(declared, spec.shape[-1]):
-        ty.report("E0406", f"`obs_dim={declared}` but {label} has {spec.shape[-1]} features",
-                  args.span_of("obs_dim"), label=f"the observation has {spec.shape[-1]} features",
-                  help="drop `obs_dim`: the checker knows the observation's width")
-        return False
-    return True
+    """A float observation ``[*B, obs_dim]`` (its width is ``obs_dim`` when that is given)."""
+    return sized_features(ty, args, ref, spec, "DiffusionActor", "obs_dim", "f32[17]")
 
 
 def _score_network_fits(ty: TypingContext, args: Args, network: Network, observation: T.Spec,

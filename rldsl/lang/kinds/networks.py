@@ -331,7 +331,8 @@ ACTIVATIONS = (
 _MAPPING = re.compile(r"^(softplus|exp|relu|none|expln|biased_softplus(_[0-9.eE+-]+(_[0-9.eE+-]+)?)?)$")
 
 
-def _build_extractor(lo: LoweringContext, args: Args) -> Network:
+def _build_scale_maker(lo: LoweringContext, args: Args) -> Network:
+    """NormalParamExtractor and AddStateIndependentNormalScale: a known scale mapping, a bound >= 0."""
     mapping = args["scale_mapping"]
     if args.ok("scale_mapping") and not _MAPPING.match(str(mapping)):
         lo.report("E0606", f"unknown scale mapping `{mapping}`", args.span_of("scale_mapping"),
@@ -379,25 +380,12 @@ NORMAL_PARAM_EXTRACTOR = Kind(
     reads="one tensor",
     writes="two tensors: `loc` and `scale`",
     rule="`f[*B, 2d]` gives `loc: f[*B, d]` and `scale: f[*B, d] in [scale_lb, inf]`; the last dim must be even",
-    build=_build_extractor,
+    build=_build_scale_maker,
     infer=_infer_extractor,
 )
 
 # ---------------------------------------------------------------------------------------------
 # AddStateIndependentNormalScale
-
-
-def _build_state_independent_scale(lo: LoweringContext, args: Args) -> Network:
-    mapping = args["scale_mapping"]
-    if args.ok("scale_mapping") and not _MAPPING.match(str(mapping)):
-        lo.report("E0606", f"unknown scale mapping `{mapping}`", args.span_of("scale_mapping"),
-                  label="not a scale mapping",
-                  help='scale mappings are "exp", "softplus", "relu", "none", "expln", "biased_softplus_<bias>" and '
-                       '"biased_softplus_<bias>_<min>"')
-    if args.ok("scale_lb") and args["scale_lb"] < 0:
-        lo.report("E0606", f"`scale_lb` is a lower bound of the scale and must be >= 0, got {args['scale_lb']}",
-                  args.span_of("scale_lb"), label="negative", help="use a small positive value such as `1e-4`")
-    return Network(args.kind, args, args.span)
 
 
 def _infer_state_independent_scale(ty: TypingContext, net: Network, inputs: list[T.Spec], labels: list[str],
@@ -440,7 +428,7 @@ ADD_STATE_INDEPENDENT_NORMAL_SCALE = Kind(
     rule="`f[*B, d]` gives `loc: f[*B, d]` (the input) and `scale: f[*B, d] in [scale_lb, inf]`; `scale_shape` "
          "must be the location's trailing dims",
     omitted=(("device", "the compiler places the module"),),
-    build=_build_state_independent_scale,
+    build=_build_scale_maker,
     infer=_infer_state_independent_scale,
 )
 

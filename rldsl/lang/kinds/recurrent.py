@@ -20,7 +20,8 @@ from rldsl.lang import types as T
 from rldsl.lang.ir import Args, KeyRef, ModuleNode, Network, Origin, Step, Typed
 from rldsl.lang.kinds._base import ArgType, Family, Kind, Meaning, Param
 from rldsl.lang.kinds._contexts import LoweringContext, TypingContext
-from rldsl.lang.kinds._rules import check_finite, check_positive, float_inputs, implicit, key, keys, node
+from rldsl.lang.kinds._rules import (check_finite, check_positive, float_inputs, implicit, key, keys, node,
+                                      sized_features)
 from rldsl.lang.source import Span
 from rldsl.lang.values import INVALID
 
@@ -207,23 +208,8 @@ def _infer_recurrent(ty: TypingContext, module: ModuleNode) -> None:
 
 
 def _input_fits(ty: TypingContext, args: Args, ref: KeyRef, spec: T.Spec, owner: str) -> bool:
-    """A float input ``[*B, input_size]`` (E0401 for a scalar, E0406 for another size); ``args``
-    size the module (a wrapped layer's)."""
-    label = f"`{ref.dotted}`"
-    if not float_inputs(ty, [spec], [label], owner, ref.span, weighted=True):
-        return False
-    if not spec.shape:
-        ty.report("E0401", f"{owner} reads features `[*B, input_size]`, but {label} is a scalar "
-                           f"({T.spec_text(spec)})", ref.span, label="no feature dim",
-                  help="declare the input with its features last, as `f32[8]`")
-        return False
-    declared = args["input_size"] if args.ok("input_size") else None
-    if declared is not None and not T.dims_equal(declared, spec.shape[-1]):
-        ty.report("E0406", f"`input_size={declared}` but {label} has {spec.shape[-1]} features",
-                  args.span_of("input_size"), label=f"the input has {spec.shape[-1]} features",
-                  help="drop `input_size`: the checker knows the input size")
-        return False
-    return True
+    """A float input ``[*B, input_size]``; ``args`` size the module (a wrapped layer's)."""
+    return sized_features(ty, args, ref, spec, owner, "input_size", "f32[8]")
 
 
 def _output_width(args: Args) -> object:

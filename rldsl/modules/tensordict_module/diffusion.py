@@ -51,7 +51,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from tensordict.nn import InteractionType, interaction_type
+from tensordict.nn.probabilistic import InteractionType, interaction_type
 from tensordict.utils import NestedKey
 from torch import nn
 

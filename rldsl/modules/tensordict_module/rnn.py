@@ -192,6 +192,11 @@ def _keys(single: Any, many: Any, defaults: Sequence[NestedKey], word: str) -> l
     return unravel_key_list(list(many))
 
 
+def _as_key(key: NestedKey) -> NestedKey:
+    """A key comparable with another: ``("features",)`` and ``"features"`` are one key."""
+    return key[0] if isinstance(key, tuple) and len(key) == 1 else key
+
+
 def _write_state(tensordict: TensorDictBase, key: NestedKey, state: Tensor) -> None:
     """``tensordict.set(key, state)``; a ``("next", name)`` key of a plain TensorDict whose ``"next"``
     shares its batch size is written straight into that sub-tensordict (the per-step hot path)."""
@@ -415,9 +420,13 @@ class _RecurrentModule(TensorDictModuleBase):
             output, next_states = self._recurrent(config, value, states, is_init, batch)
         else:
             output, next_states = self._sequential(config, value, states, is_init, batch)
-        write_entry(tensordict, out_keys[0], output, fits=True)
+        wanted = self.out_keys  # fewer than out_keys after select_out_keys: only those are written
+        selected = None if len(wanted) == len(out_keys) else set(map(_as_key, wanted))
+        if selected is None or _as_key(out_keys[0]) in selected:
+            write_entry(tensordict, out_keys[0], output, fits=True)
         for key, state in zip(out_keys[1:], next_states):
-            _write_state(tensordict, key, state)
+            if selected is None or _as_key(key) in selected:
+                _write_state(tensordict, key, state)
         return tensordict
 
     def _read_states(self, tensordict: TensorDictBase, in_keys: list) -> tuple[Tensor, ...] | None:

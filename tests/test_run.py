@@ -180,7 +180,7 @@ def test_exploration_random_samples_and_deterministic_does_not(capsys: pytest.Ca
 
 def test_exploration_type_reaches_the_policy(monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    from tensordict.nn import interaction_type
+    from tensordict.nn.probabilistic import interaction_type  # tensordict.nn exports it only from 0.15
 
     import rldsl.rollout
 

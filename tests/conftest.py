@@ -11,6 +11,8 @@ Choose a profile with the ``HYPOTHESIS_PROFILE`` environment variable:
 
 import os
 
+import pytest
+
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -39,3 +41,19 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+@pytest.fixture
+def stderr_recorder() -> str:
+    """The start of a script run in a fresh process: `main` imported from rldsl's command line and
+    `sys.stderr` replaced by `recorder`, whose `seen` lists each text written with whether torch
+    was imported at that moment (the "loading torch…" line must come before torch)."""
+    return (
+        "import sys\nfrom rldsl.cli import main\n"
+        "class Recorder:\n"
+        "    encoding = 'utf-8'\n"
+        "    def __init__(self): self.seen = []\n"
+        "    def write(self, text): self.seen.append((text, 'torch' in sys.modules)); return len(text)\n"
+        "    def flush(self): pass\n"
+        "recorder = sys.stderr = Recorder()\n"
+    )

@@ -253,15 +253,8 @@ def test_announce_torch_import_writes_dots_where_the_stream_has_no_ellipsis(monk
     assert raw.getvalue() == b"rldsl: loading torch...\n"
 
 
-def test_compile_announces_torch_on_stderr_before_importing_it() -> None:
-    script = (
-        "import sys\nfrom rldsl.cli import main\n"
-        "class Recorder:\n"
-        "    encoding = 'utf-8'\n"
-        "    def __init__(self): self.seen = []\n"
-        "    def write(self, text): self.seen.append((text, 'torch' in sys.modules)); return len(text)\n"
-        "    def flush(self): pass\n"
-        "recorder = sys.stderr = Recorder()\n"
+def test_compile_announces_torch_on_stderr_before_importing_it(stderr_recorder: str) -> None:
+    script = stderr_recorder + (
         "code = main(['compile', sys.argv[1]])\n"
         "sys.stderr = sys.__stderr__\n"
         "print(code, [entry for entry in recorder.seen if entry[0].strip()])\n"

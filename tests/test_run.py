@@ -476,17 +476,10 @@ def test_run_announces_torch_once_the_policy_fits(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.slow
-def test_run_announces_torch_before_importing_it_and_checks_first() -> None:
+def test_run_announces_torch_before_importing_it_and_checks_first(stderr_recorder: str) -> None:
     """In a fresh process: a policy that does not fit is refused before torch is imported (nothing
     said of it); one that fits is announced on standard error while torch is not imported yet."""
-    script = (
-        "import sys\nfrom rldsl.cli import main\n"
-        "class Recorder:\n"
-        "    encoding = 'utf-8'\n"
-        "    def __init__(self): self.seen = []\n"
-        "    def write(self, text): self.seen.append((text, 'torch' in sys.modules)); return len(text)\n"
-        "    def flush(self): pass\n"
-        "recorder = sys.stderr = Recorder()\n"
+    script = stderr_recorder + (
         "misfit = main(['run', sys.argv[1], '--env', 'CartPole-v1'])\n"
         "torch_after_misfit = 'torch' in sys.modules\n"
         "code = main(['run', sys.argv[1], '--env', 'Pendulum-v1', '--steps', '2'])\n"

@@ -17,10 +17,16 @@ Both sides keep their outputs alive until the next call, as a training loop or a
 (the tensordict holds the module's; the bare layer's are kept in a dict): dropping them at once
 would let the allocator hand the same memory back hot, which no real loop gets.
 
+glibc's heap thresholds are fixed for the run (``_timing.steady_allocator``): with its default,
+moving thresholds, memory freed by one call goes back to the OS and faults in again on the next
+depending on what was freed before, so that the same ``nn.LSTM`` backward at batch 32 took 2.4 or
+3.9 ms in the same process, with 0 or 500 page faults per call. ``--default-allocator`` keeps
+glibc's default, to see that.
+
 A last table, without budget, shows recurrent mode with resets inside the rows (the trajectories
 are split, padded and packed) against the same ``nn.LSTM`` call without them.
 
-    python benchmarks/bench_rnn.py [--quick]
+    python benchmarks/bench_rnn.py [--quick] [--default-allocator]
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from tensordict import TensorDict
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import compare, print_table  # noqa: E402
+from _timing import compare, print_table, steady_allocator  # noqa: E402
 
 from rldsl.modules import GRUModule, LSTMModule, set_recurrent_mode  # noqa: E402
 
@@ -117,6 +123,8 @@ def step_cases(quick: bool) -> list[tuple[str, float, float, float]]:
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
+    steady = "--default-allocator" not in argv and steady_allocator()
+    print(f"glibc heap thresholds: {'fixed (steady_allocator)' if steady else 'the C library default'}")
     torch.set_num_threads(1)
     ok = print_table("LSTMModule, recurrent mode, vs one nn.LSTM call on the same data (one thread)",
                      recurrent_cases(quick, resets=False), budget=RECURRENT_BUDGET)

@@ -692,6 +692,128 @@ def test_recurrent_mode_calls_torchs_kernel_with_the_current_parameters(cls: typ
         module(TensorDict(obs=torch.randn(2, 6, 4, dtype=F64), is_init=td["is_init"], batch_size=[2, 6]))
 
 
+def stored_trajectories(module, rows: int, steps: int, *, with_next: bool = True) -> TensorDict:
+    """``[rows, steps]`` steps with random stored states and one trajectory per row, as a replay
+    buffer gives them to a loss (with a ``"next"`` entry when ``with_next``)."""
+    generator = torch.Generator().manual_seed(rows * 100 + steps)
+    layers = module.rnn.num_layers * (2 if module.rnn.bidirectional else 1)
+    sizes = module._state_sizes()
+    td = TensorDict(obs=torch.randn(rows, steps, 3, dtype=F64, generator=generator),
+                    is_init=torch.zeros(rows, steps, 1, dtype=torch.bool), batch_size=[rows, steps])
+    td["is_init"][:, 0] = True
+    for key, size in zip(state_keys(module), sizes):
+        td[key] = torch.randn(rows, steps, layers, size, dtype=F64, generator=generator)
+    if with_next:
+        td["next"] = TensorDict(reward=torch.zeros(rows, steps, 1, dtype=F64), batch_size=[rows, steps])
+    return td
+
+
+def entries(td: TensorDict) -> dict:
+    return {key: value for key, value in td.items(include_nested=True, leaves_only=True)}
+
+
+USUAL_CASES = [(LSTMModule, {}), (LSTMModule, {"num_layers": 2, "bidirectional": True}),
+               (LSTMModule, {"proj_size": 2}), (GRUModule, {}), (GRUModule, {"num_layers": 2})]
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), USUAL_CASES, ids=[f"{c.__name__}-{k}" for c, k in USUAL_CASES])
+@pytest.mark.parametrize(("rows", "steps"), [(1, 6), (3, 4), (2, 1)])
+def test_the_usual_recurrent_call_writes_what_the_general_path_writes(cls: type, kwargs: dict, rows: int,
+                                                                      steps: int, monkeypatch) -> None:
+    """A plain ``[N, T]`` tensordict with stored states, a ``"next"`` and one trajectory per row
+    takes the short path (the kernel once, from the stored first states): every entry it writes,
+    and its gradients, are those of the general path."""
+    module = make_module(cls, kwargs)
+    taken = []
+    usual = type(module)._usual_recurrent_call
+    monkeypatch.setattr(type(module), "_usual_recurrent_call",
+                        lambda self, *args: taken.append(usual(self, *args)) or taken[-1])
+    with set_recurrent_mode(True):
+        short = module(stored_trajectories(module, rows, steps))
+        assert taken == [True]
+        monkeypatch.setattr(type(module), "_usual_recurrent_call", lambda self, *args: False)
+        general = module(stored_trajectories(module, rows, steps))
+    assert entries(short).keys() == entries(general).keys()
+    for key, value in entries(general).items():
+        torch.testing.assert_close(short.get(key), value, msg=f"{key}")
+    monkeypatch.setattr(type(module), "_usual_recurrent_call", usual)
+    with set_recurrent_mode(True):
+        module(stored_trajectories(module, rows, steps))["features"].sum().backward()
+        short_grads = [p.grad.clone() for p in module.parameters()]
+        module.zero_grad()
+        monkeypatch.setattr(type(module), "_usual_recurrent_call", lambda self, *args: False)
+        module(stored_trajectories(module, rows, steps))["features"].sum().backward()
+    for ours, theirs in zip(short_grads, (p.grad for p in module.parameters())):
+        torch.testing.assert_close(ours, theirs)
+
+
+def _not_plain(module, td):
+    td["is_init"] = td["is_init"].to(torch.uint8)  # numbers, not bools
+
+
+def _reset_inside(module, td):
+    td["is_init"][:, 2] = True
+
+
+def _without_next(module, td):
+    del td["next"]
+
+
+def _next_on_another_device(module, td):
+    td["next"] = td["next"].to("meta")
+
+
+def _selected(module, td):
+    module.select_out_keys("features")
+
+
+def _hooked(module, td):
+    module.rnn.register_forward_hook(lambda *_: None)
+
+
+def _without_states(module, td):
+    for key in state_keys(module):
+        del td[key]
+
+
+FALLBACKS = [_not_plain, _reset_inside, _without_next, _next_on_another_device, _selected, _hooked, _without_states]
+
+
+@pytest.mark.parametrize("change", FALLBACKS, ids=[f.__name__.strip("_") for f in FALLBACKS])
+def test_anything_unusual_takes_the_general_path(change, monkeypatch) -> None:
+    """Each departure from the usual call makes the short path write nothing and step aside, and
+    the general path gives what it gives without the short path."""
+    module = make_module(LSTMModule, {})
+    td = stored_trajectories(module, 2, 5)
+    change(module, td)
+    taken = []
+    usual = LSTMModule._usual_recurrent_call
+    monkeypatch.setattr(LSTMModule, "_usual_recurrent_call",
+                        lambda self, *args: taken.append(usual(self, *args)) or taken[-1])
+    with set_recurrent_mode(True):
+        result = module(td.clone())
+        monkeypatch.setattr(LSTMModule, "_usual_recurrent_call", lambda self, *args: False)
+        expected = module(td.clone())
+    assert taken == [False]
+    assert entries(result).keys() == entries(expected).keys()
+    for key, value in entries(expected).items():
+        torch.testing.assert_close(result.get(key), value)
+
+
+def test_the_usual_recurrent_call_sees_new_keys_and_swapped_parameters() -> None:
+    module = make_module(LSTMModule, {})
+    td = stored_trajectories(module, 2, 4)
+    with set_recurrent_mode(True):
+        before = module(td.clone())["features"]
+        swapped = functional_call(module, {name: 2 * p.detach() for name, p in module.named_parameters()},
+                                  (td.clone(),))["features"]
+        assert not torch.allclose(swapped, before)
+        module.out_keys = ["renamed", ("next", "recurrent_state_h"), ("next", "recurrent_state_c")]
+        renamed = module(td.clone())
+    assert "renamed" in renamed.keys() and "features" not in renamed.keys()
+    torch.testing.assert_close(renamed["renamed"], before)
+
+
 @pytest.mark.parametrize("cls", [LSTMModule, GRUModule])
 def test_make_python_based_and_back_keep_the_parameters(cls: type) -> None:
     module = make_module(cls, {"num_layers": 2})

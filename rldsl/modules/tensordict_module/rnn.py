@@ -226,12 +226,32 @@ def _kernel_callable(rnn: nn.RNNBase, x: Tensor) -> bool:
             and not torch.jit.is_tracing())
 
 
+def _at_last_step(finals: tuple[Tensor, ...], rows: int, steps: int) -> tuple[Tensor, ...]:
+    """Final states ``[L, rows, S]`` -> ``[rows, steps, L, S]`` each, zero but at the last step."""
+    placed = []
+    for final in finals:
+        state = final.new_zeros(rows, steps, final.shape[0], final.shape[-1])
+        state[:, -1] = final.transpose(0, 1)
+        placed.append(state)
+    return tuple(placed)
+
+
 def _first_layer_weights(rnn: nn.RNNBase) -> LayerWeights:
     """The current parameters of layer 0 (forward direction), looked up by name at every call (so
     that ``torch.func.functional_call`` and parameter swaps are seen)."""
     bias = rnn.bias
     return LayerWeights(rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0 if bias else None,
                         rnn.bias_hh_l0 if bias else None, rnn.weight_hr_l0 if getattr(rnn, "proj_size", 0) else None)
+
+
+class _PlainKeys(NamedTuple):
+    """A module's keys when all are plain strings (the next states' names under ``"next"``)."""
+
+    value: str
+    states: tuple[str, ...]
+    is_init: str
+    output: str
+    next_states: tuple[str, ...]
 
 
 class _Config(NamedTuple):
@@ -246,6 +266,7 @@ class _Config(NamedTuple):
     stepwise: bool  # a class whose step the module computes itself (else: the RNN's forward on one step)
     single: bool  # one layer, one direction
     resettable: bool  # rldsl's Python class, one direction: recurrent mode restarts inside the time loop
+    kernel: bool  # torch's own class: its fused kernel may run directly (CPU, no hook)
 
 
 # --- the shared module -----------------------------------------------------------------------------------------------
@@ -397,8 +418,10 @@ class _RecurrentModule(TensorDictModuleBase):
         return self._forward(tensordict)
 
     def _forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        in_keys, out_keys = self._in_keys, self._out_keys  # out_keys_source: select_out_keys filters afterwards
         config = self._config()
+        if config.kernel and type(tensordict) is TensorDict and self._usual_recurrent_call(config, tensordict):
+            return tensordict
+        in_keys, out_keys = self._in_keys, self._out_keys  # out_keys_source: select_out_keys filters afterwards
         value = read_entry(tensordict, in_keys[0])
         if value is None:
             raise KeyError(f"{self._name} reads its input from {in_keys[0]!r}, which the tensordict lacks")
@@ -429,6 +452,60 @@ class _RecurrentModule(TensorDictModuleBase):
                 _write_state(tensordict, key, state)
         return tensordict
 
+    def _usual_recurrent_call(self, config: _Config, tensordict: TensorDict) -> bool:
+        """Recurrent mode's usual call in the fewest steps (about a tenth of a short sequence's time
+        at batch 1): a plain ``[N, T]`` TensorDict holding the value, every state and a bool
+        ``is_init`` of the expected shapes and a ``"next"`` of the same batch, one trajectory per
+        row, and torch's own layer with no hook, on CPU. The kernel runs once from the stored first
+        states. False, having written nothing, when any of this does not hold: the general path
+        then runs, with its checks and messages."""
+        keys = self._plain_keys()
+        mode = _RECURRENT_MODE.get()
+        batch = tensordict._batch_size
+        if keys is None or len(batch) != 2 or not (bool(self._recurrent_mode) if mode is None else mode):
+            return False
+        rows, steps = batch
+        get = tensordict._get_str
+        value, is_init, following = get(keys.value, None), get(keys.is_init, None), get("next", None)
+        states = tuple(get(key, None) for key in keys.states)
+        rnn = config.rnn
+        if (type(value) is not Tensor or type(is_init) is not Tensor or type(following) is not TensorDict
+                or value.shape != (rows, steps, rnn.input_size) or is_init.shape != (rows, steps, 1)
+                or is_init.dtype is not torch.bool or following._batch_size != batch
+                or (following._device is not None and following._device != value.device)
+                or value.is_meta or not _kernel_callable(rnn, value)):
+            return False
+        first = []
+        for state, shape in zip(states, config.tails):
+            if type(state) is not Tensor or state.shape != (rows, steps, *shape):
+                return False
+            first.append(state.select(1, 0).transpose(0, 1))  # the CPU kernel reads any strides
+        if steps > 1 and bool(is_init.narrow(1, 1, steps - 1).any()):
+            return False
+        output, finals = self._run_kernel(rnn, value, tuple(first))
+        tensordict._set_str(keys.output, output, inplace=False, validated=True)
+        for key, state in zip(keys.next_states, _at_last_step(finals, rows, steps)):
+            following._set_str(key, state, inplace=False, validated=True)
+        return True
+
+    def _plain_keys(self) -> _PlainKeys | None:
+        """The keys as plain strings when they are (the next states under ``"next"``) and every out
+        key is written (no ``select_out_keys``); None otherwise. Computed again when the keys change."""
+        in_keys, out_keys = self._in_keys, self._out_keys
+        cached = self.__dict__.get("_plain_keys_cache")
+        if cached is not None and cached[0] == in_keys and cached[1] == out_keys and len(self.out_keys) == len(
+                out_keys):
+            return cached[2]
+        plain = (all(type(key) is str for key in (*in_keys, out_keys[0]))
+                 and all(type(key) is tuple and len(key) == 2 and key[0] == "next" and type(key[1]) is str
+                         for key in out_keys[1:])
+                 and len(self.out_keys) == len(out_keys))
+        keys = _PlainKeys(in_keys[0], tuple(in_keys[1:-1]), in_keys[-1], out_keys[0],
+                          tuple(key[1] for key in out_keys[1:])) if plain else None
+        if len(self.out_keys) == len(out_keys):  # a selection is not cached: it may be reset
+            self.__dict__["_plain_keys_cache"] = (list(in_keys), list(out_keys), keys)
+        return keys
+
     def _read_states(self, tensordict: TensorDictBase, in_keys: list) -> tuple[Tensor, ...] | None:
         """The stored states, or None when all are absent (zeros are then used)."""
         states = tuple(read_entry(tensordict, key) for key in in_keys[1:-1])
@@ -454,7 +531,8 @@ class _RecurrentModule(TensorDictModuleBase):
                          native=native, python=type(rnn) is self._python_class or isinstance(rnn, _PythonRNN),
                          stepwise=type(rnn) is self._torch_class or type(rnn) is self._python_class,
                          single=rnn.num_layers == 1 and directions == 1,
-                         resettable=type(rnn) is self._python_class and directions == 1)
+                         resettable=type(rnn) is self._python_class and directions == 1,
+                         kernel=type(rnn) is self._torch_class)
         self.__dict__["_config_cache"] = config  # not a submodule: kept out of nn.Module's registries
         return config
 
@@ -557,8 +635,7 @@ class _RecurrentModule(TensorDictModuleBase):
         if config.resettable:
             output, next_states = self._run_with_resets(config, x, stored, is_init.reshape(rows, steps))
         # "meta" tensors have shapes but no values: one trajectory per row (the shapes are the same)
-        elif steps > 1 and not is_init.is_meta and bool(
-                is_init[..., 1:, :].any() if is_init.dim() > len(batch) else is_init[..., 1:].any()):
+        elif steps > 1 and not is_init.is_meta and bool(is_init.narrow(len(batch) - 1, 1, steps - 1).any()):
             output, next_states = self._split_trajectories(config, x, stored, is_init.reshape(rows, steps))
         else:
             if stored is None:
@@ -566,7 +643,7 @@ class _RecurrentModule(TensorDictModuleBase):
             else:
                 first = tuple(state.select(1, 0).transpose(0, 1).contiguous() for state in stored)
             output, finals = self._call_rnn(x, first)
-            next_states = tuple(self._at_last_step(final, rows, steps) for final in finals)
+            next_states = _at_last_step(finals, rows, steps)
         if flat:
             return output, next_states
         return (output.reshape(*batch, output.shape[-1]),
@@ -587,13 +664,6 @@ class _RecurrentModule(TensorDictModuleBase):
                                                   training=rnn.training)
         ends = torch.cat([is_init[:, 1:], torch.ones_like(is_init[:, :1])], 1)[:, :, None, None]
         return output, tuple(torch.where(ends, state.permute(1, 2, 0, 3), 0.0) for state in per_step)
-
-    @staticmethod
-    def _at_last_step(final: Tensor, rows: int, steps: int) -> Tensor:
-        """``final: [L, rows, S]`` -> ``[rows, steps, L, S]``, zero but at the last step."""
-        placed = final.new_zeros(rows, steps, final.shape[0], final.shape[-1])
-        placed[:, -1] = final.transpose(0, 1)
-        return placed
 
     def _split_trajectories(self, config: _Config, x: Tensor, stored: tuple[Tensor, ...] | None,
                             is_init: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -636,19 +706,12 @@ class _RecurrentModule(TensorDictModuleBase):
         ``lengths`` steps when given) -> ``(output: [N, T, out], final states: [L, N, S])``, the
         final states those after each row's last real step."""
         rnn = self.rnn
-        hx = initial if len(initial) > 1 else initial[0]
         if lengths is None and type(rnn) is self._torch_class and _kernel_callable(rnn, x):
-            # the parameters looked up by name at every call, as the layer's own forward does
-            # (``torch.func.functional_call`` swaps them without telling the layer)
             if x.shape[-1] != rnn.input_size:  # the layer's own check, in its words
                 raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {rnn.input_size}, "
                                    f"got {x.shape[-1]}")
-            parameters = rnn._parameters
-            weights = [parameters[name] if name in parameters else getattr(rnn, name)
-                       for name in rnn._flat_weights_names]
-            output, *finals = self._kernel(x, hx, weights, rnn.bias, rnn.num_layers, float(rnn.dropout),
-                                           rnn.training, rnn.bidirectional, True)
-            return output, tuple(finals)
+            return self._run_kernel(rnn, x, initial)
+        hx = initial if len(initial) > 1 else initial[0]
         if lengths is None:
             output, finals = rnn(x, hx)
         elif isinstance(rnn, _PythonRNN):
@@ -659,6 +722,15 @@ class _RecurrentModule(TensorDictModuleBase):
             packed_output, finals = rnn(packed, hx)
             output = pad_packed_sequence(packed_output, batch_first=True, total_length=x.shape[1])[0]
         return output, (tuple(finals) if isinstance(finals, tuple) else (finals,))
+
+    def _run_kernel(self, rnn: nn.RNNBase, x: Tensor, initial: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """torch's fused kernel on ``rnn``'s parameters, looked up by name at every call as the
+        layer's own forward does (``torch.func.functional_call`` swaps them without telling it)."""
+        parameters = rnn._parameters
+        weights = [parameters[name] if name in parameters else getattr(rnn, name) for name in rnn._flat_weights_names]
+        output, *finals = self._kernel(x, initial if len(initial) > 1 else initial[0], weights, rnn.bias,
+                                       rnn.num_layers, float(rnn.dropout), rnn.training, rnn.bidirectional, True)
+        return output, tuple(finals)
 
     def extra_repr(self) -> str:
         return f"in_keys={self.in_keys}, out_keys={self.out_keys}, default_recurrent_mode={self._recurrent_mode}"

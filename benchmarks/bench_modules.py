@@ -16,7 +16,7 @@ MLP with two hidden layers of 256 units):
   draw | the location) -> tanh -> log-prob with the tanh correction, summed over the
   action dims.
 
-Ratios are medians over back-to-back pairs of timings (see `compare`), which keeps them
+Ratios are medians over back-to-back pairs of timings (`_timing.compare`), which keeps them
 steady on a shared machine. Budget (issues 3 and 13): at most 2x plain torch at batch 1
 and 1.15x at batch 1024. For scale,
 torchrl 0.14.1 measured ``Actor(MLP)`` 75 us vs 24 us plain and ``ProbabilisticActor`` +
@@ -28,10 +28,7 @@ torchrl 0.14.1 measured ``Actor(MLP)`` 75 us vs 24 us plain and ``ProbabilisticA
 from __future__ import annotations
 
 import math
-import statistics
 import sys
-import timeit
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -41,7 +38,7 @@ from tensordict.nn import NormalParamExtractor, TensorDictModule, TensorDictSequ
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import print_table  # noqa: E402
+from _timing import compare, print_table  # noqa: E402
 
 from rldsl.modules import (  # noqa: E402
     MLP,
@@ -140,33 +137,8 @@ def rldsl_tanh_normal_actor(mlp: nn.Module) -> ProbabilisticActor:
 
 def timing(batch: int, quick: bool) -> dict:
     if batch == 1:
-        return {"number": 100, "rounds": 40 if quick else 150}
-    return {"number": 2 if quick else 4, "rounds": 15 if quick else 40}
-
-
-def compare(baseline: Callable[[], object], candidate: Callable[[], object], *, number: int,
-            rounds: int) -> tuple[float, float, float]:
-    """(baseline µs, candidate µs, ratio): the ratio is the median over `rounds` back-to-back pairs.
-
-    Each round times `number` calls of both, in alternating order, and keeps their ratio:
-    the two sides of a pair run under the same machine load, so drift from other processes
-    on a shared machine cancels out (a median of separately-taken medians does not, and
-    the budgets here are tight). The times are the medians of the per-round means.
-    """
-    baseline()
-    candidate()  # warm-up: first-call allocations and dispatch caches
-    base_us, cand_us, ratios = [], [], []
-    for round_index in range(rounds):
-        if round_index % 2:
-            cand = timeit.timeit(candidate, number=number)
-            base = timeit.timeit(baseline, number=number)
-        else:
-            base = timeit.timeit(baseline, number=number)
-            cand = timeit.timeit(candidate, number=number)
-        base_us.append(base / number * 1e6)
-        cand_us.append(cand / number * 1e6)
-        ratios.append(cand / base)
-    return statistics.median(base_us), statistics.median(cand_us), statistics.median(ratios)
+        return {"number": 100, "repeats": 8 if quick else 30}  # 5 * repeats pairs (_timing.compare)
+    return {"number": 2 if quick else 4, "repeats": 3 if quick else 8}
 
 
 def cases(batch: int, quick: bool) -> list[tuple[str, float, float, float]]:

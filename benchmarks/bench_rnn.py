@@ -50,14 +50,17 @@ BATCHES = (1, 32)
 
 
 def trajectories(batch: int, resets: bool) -> TensorDict:
-    """``[batch, STEPS]`` steps with stored zero states; with ``resets``, a new trajectory every 16 steps."""
+    """``[batch, STEPS]`` steps with stored zero states and a ``"next"`` entry, as a replay buffer
+    gives them to a loss; with ``resets``, a new trajectory every 16 steps."""
     is_init = torch.zeros(batch, STEPS, 1, dtype=torch.bool)
     is_init[:, 0] = True
     if resets:
         is_init[:, ::16] = True
+    following = TensorDict(reward=torch.zeros(batch, STEPS, 1), done=torch.zeros(batch, STEPS, 1, dtype=torch.bool),
+                           batch_size=[batch, STEPS])
     return TensorDict(obs=torch.randn(batch, STEPS, FEATURES), is_init=is_init,
                       recurrent_state_h=torch.zeros(batch, STEPS, 1, HIDDEN),
-                      recurrent_state_c=torch.zeros(batch, STEPS, 1, HIDDEN), batch_size=[batch, STEPS])
+                      recurrent_state_c=torch.zeros(batch, STEPS, 1, HIDDEN), next=following, batch_size=[batch, STEPS])
 
 
 KEPT: dict[str, object] = {}

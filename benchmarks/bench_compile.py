@@ -1,7 +1,8 @@
 """`rldsl compile` budgets (issue 5), as medians:
 
-* per call, at batch 1 and batch 1024 (pixel models: the batch that keeps one call's input within
-  four million numbers) on one CPU thread, in eval mode (so that a batch norm reads
+* per call, at batch 1 and batch 1024 (or the largest power of two below that keeps one call's
+  input within four million numbers and its time within 50 ms: pixel models, planners) on one CPU
+  thread, in eval mode (so that a batch norm reads
   its running statistics and runs on a batch of one), every declared module of every example
   (examples/multiagent and examples/zoo included), compiled (input checks on) against the same graph without the
   compiler's input check (a graph of plain ``rldsl.modules`` objects, which the differential tests
@@ -11,6 +12,7 @@
 
     python benchmarks/bench_compile.py            # everything (a few minutes)
     python benchmarks/bench_compile.py --quick    # fewer repeats
+    python benchmarks/bench_compile.py --batch 1024 --quick    # one table
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -36,6 +39,7 @@ EXAMPLES = sorted(p for p in (ROOT / "examples").rglob("*.rlm") if "errors" not 
 BUDGET = 1.1
 BATCHES = (1, 1024)
 MAX_INPUT_NUMBERS = 1 << 22
+MAX_CALL_SECONDS = 0.05
 
 
 def _call(module: nn.Module, td: object):
@@ -60,10 +64,19 @@ def _by_hand() -> dict[tuple[str, str], nn.Module]:
 
 
 def batch_for(program: rldsl.Program, name: str, batch: int) -> int:
-    """``batch``, or the largest power of two under it whose input stays within ``MAX_INPUT_NUMBERS``
-    (a pixel model reads 28,224 numbers per frame stack: batch 128, not 1024)."""
+    """``batch``, or the largest power of two under it whose input stays within
+    ``MAX_INPUT_NUMBERS`` (a pixel model reads 28,224 numbers per frame stack) and whose call takes
+    at most ``MAX_CALL_SECONDS`` (a planner tries hundreds of candidate plans per element)."""
     per_element = sum(value.numel() for value in program.spec_random_input(name, (1,)).values(True, True))
     while batch > 1 and batch * per_element > MAX_INPUT_NUMBERS:
+        batch //= 2
+    while batch > 1:
+        call = _call(program[name], program.spec_random_input(name, (batch,)))
+        call()  # warm-up
+        start = time.perf_counter()
+        call()
+        if time.perf_counter() - start <= MAX_CALL_SECONDS:
+            break
         batch //= 2
     return batch
 
@@ -103,10 +116,12 @@ def cold(files: list[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--batch", type=int, action="append", choices=BATCHES,
+                        help="only this batch's table (repeatable); default: all")
     args = parser.parse_args()
     torch.set_num_threads(1)
     ok = True
-    for batch in BATCHES:
+    for batch in args.batch or BATCHES:
         number, repeats = (20, 7) if args.quick else (100, 21)
         if batch > 1:
             number //= 10

@@ -453,8 +453,8 @@ class _RecurrentModule(TensorDictModuleBase):
         return tensordict
 
     def _usual_recurrent_call(self, config: _Config, tensordict: TensorDict) -> bool:
-        """Recurrent mode's usual call in the fewest steps (about a tenth of a short sequence's time
-        at batch 1): a plain ``[N, T]`` TensorDict holding the value, every state and a bool
+        """Recurrent mode's usual call in the fewest steps (about 5% of a 64-step sequence's time at
+        batch 1): a plain ``[N, T]`` TensorDict holding the value, every state and a bool
         ``is_init`` of the expected shapes and a ``"next"`` of the same batch, one trajectory per
         row, and torch's own layer with no hook, on CPU. The kernel runs once from the stored first
         states. False, having written nothing, when any of this does not hold: the general path
@@ -492,18 +492,17 @@ class _RecurrentModule(TensorDictModuleBase):
         """The keys as plain strings when they are (the next states under ``"next"``) and every out
         key is written (no ``select_out_keys``); None otherwise. Computed again when the keys change."""
         in_keys, out_keys = self._in_keys, self._out_keys
+        if len(self.out_keys) != len(out_keys):  # select_out_keys: only the selected keys are written
+            return None
         cached = self.__dict__.get("_plain_keys_cache")
-        if cached is not None and cached[0] == in_keys and cached[1] == out_keys and len(self.out_keys) == len(
-                out_keys):
+        if cached is not None and cached[0] == in_keys and cached[1] == out_keys:
             return cached[2]
         plain = (all(type(key) is str for key in (*in_keys, out_keys[0]))
                  and all(type(key) is tuple and len(key) == 2 and key[0] == "next" and type(key[1]) is str
-                         for key in out_keys[1:])
-                 and len(self.out_keys) == len(out_keys))
+                         for key in out_keys[1:]))
         keys = _PlainKeys(in_keys[0], tuple(in_keys[1:-1]), in_keys[-1], out_keys[0],
                           tuple(key[1] for key in out_keys[1:])) if plain else None
-        if len(self.out_keys) == len(out_keys):  # a selection is not cached: it may be reset
-            self.__dict__["_plain_keys_cache"] = (list(in_keys), list(out_keys), keys)
+        self.__dict__["_plain_keys_cache"] = (list(in_keys), list(out_keys), keys)
         return keys
 
     def _read_states(self, tensordict: TensorDictBase, in_keys: list) -> tuple[Tensor, ...] | None:

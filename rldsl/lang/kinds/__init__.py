@@ -150,20 +150,11 @@ _FAMILY_TITLES = {
 
 
 def _default_text(param: Param) -> str:
-    from rldsl.lang.types import number_text
+    """A parameter's default as the language reference shows it: the `.rlm` text, as code."""
+    from rldsl.lang.kinds.texts import default_text
 
-    value = param.default
-    if value is REQUIRED:
-        return "required"
-    if value is None:
-        return "`none`"
-    if isinstance(value, bool) or isinstance(value, (int, float)):
-        return f"`{number_text(value)}`"
-    if isinstance(value, tuple):
-        return "`[" + ", ".join(str(v) for v in value) + "]`"
-    if param.type in (ArgType.KEY, ArgType.DIST, ArgType.ACTIVATION, ArgType.LAYER):
-        return f"`{value}`"
-    return f'`"{value}"`'
+    text = default_text(param)
+    return text if param.default is REQUIRED else f"`{text}`"
 
 
 def _param_row(param: Param) -> str:
